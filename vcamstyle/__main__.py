@@ -1,0 +1,5 @@
+"""``python -m vcamstyle`` runs the command line."""
+
+from vcamstyle.cli import main
+
+main()

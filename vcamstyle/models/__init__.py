@@ -1,0 +1,1 @@
+"""Models: segmenters and stylizers behind one registry (see ``registry``)."""

@@ -1,0 +1,72 @@
+"""The contracts every segmenter and stylizer fulfils.
+
+Tensor conventions (see ``vcamstyle.frames``): images are ``1x3xHxW float32`` RGB in [0, 1] on the
+model's device; masks are ``1x1xHxW float32`` in [0, 1] with 1 = person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, Sequence, runtime_checkable
+
+import torch
+
+
+@runtime_checkable
+class Segmenter(Protocol):
+    """Person segmentation."""
+
+    name: str
+
+    def segment(self, frame: torch.Tensor) -> torch.Tensor:
+        """``1x3xHxW`` RGB [0,1] -> soft person mask ``1x1xhxw`` in [0,1].
+
+        ``h x w`` is the model's working resolution, with the frame's aspect ratio (letterbox padding,
+        if any, already removed); the caller resizes it to the output size.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class RegionStyle:
+    """A region's style: an encoded style (method-specific, from ``encode_style``/``blend_codes``) and
+    a strength in [0, 1] (0 = the region's original content, 1 = full style)."""
+
+    code: Any
+    strength: float = 1.0
+
+
+@runtime_checkable
+class Stylizer(Protocol):
+    """Arbitrary-style transfer with per-region styles.
+
+    ``encode_style`` runs once per style image (off the frame loop, cached by the caller);
+    ``stylize`` runs once per frame and encodes the content once.
+    """
+
+    name: str
+    #: H and W of ``stylize``'s input are padded internally to this multiple; callers may pass any size.
+    size_multiple: int
+
+    def encode_style(self, image: torch.Tensor) -> Any:
+        """``1x3xHxW`` RGB [0,1] style image -> an opaque style code for this method."""
+        ...
+
+    def blend_codes(self, codes: Sequence[Any], weights: Sequence[float]) -> Any:
+        """Weighted blend of several style codes (weights are normalised to sum to 1)."""
+        ...
+
+    def stylize(
+        self,
+        content: torch.Tensor,
+        mask: torch.Tensor,
+        person: RegionStyle | None,
+        background: RegionStyle | None,
+    ) -> torch.Tensor:
+        """Paint ``content`` (``1x3xHxW``, RGB [0,1]) with ``person`` where ``mask`` (``1x1xHxW``) is 1 and
+        ``background`` where it is 0, in one pass where the method allows it.
+
+        A ``None`` region is not styled (its pixels are unspecified in the output; the caller composites
+        another effect there). Returns ``1x3xHxW`` RGB in [0,1], same size as ``content``.
+        """
+        ...

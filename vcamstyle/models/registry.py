@@ -1,0 +1,92 @@
+"""Model registry: every segmenter and stylizer registers a factory under a config name.
+
+Model modules call ``register_segmenter``/``register_stylizer`` at import time; ``vcamstyle.models``
+imports them all. ``create_segmenter``/``create_stylizer`` build one for a device; ``list_models``
+feeds the config validation, the CLI and the parametrised model tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Literal
+
+import torch
+
+from vcamstyle.errors import ConfigError
+
+Kind = Literal["segmenter", "stylizer"]
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """What every factory receives.
+
+    ``weights_dir``: where upstream checkpoint files live (embedded models ignore it).
+    ``random_weights``: build the network with random weights and the real cost (benchmarks, tests).
+    ``half``: run in float16 where the model supports it (CUDA only; statistics stay float32).
+    """
+
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    weights_dir: Path | None = None
+    random_weights: bool = False
+    half: bool = False
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    kind: Kind
+    factory: Callable[[BuildOptions], object]
+    description: str
+    #: Upstream weight files the model needs (names in the weights directory); empty for embedded models.
+    weight_files: tuple[str, ...] = ()
+
+
+_REGISTRY: dict[tuple[Kind, str], ModelEntry] = {}
+
+
+def _register(kind: Kind, name: str, description: str, weight_files: tuple[str, ...]):
+    def decorator(factory: Callable[[BuildOptions], object]):
+        _REGISTRY[(kind, name)] = ModelEntry(name, kind, factory, description, tuple(weight_files))
+        return factory
+
+    return decorator
+
+
+def register_segmenter(name: str, description: str, weight_files: tuple[str, ...] = ()):
+    """Decorator: register ``factory(BuildOptions) -> Segmenter`` under ``name``."""
+    return _register("segmenter", name, description, weight_files)
+
+
+def register_stylizer(name: str, description: str, weight_files: tuple[str, ...] = ()):
+    """Decorator: register ``factory(BuildOptions) -> Stylizer`` under ``name``."""
+    return _register("stylizer", name, description, weight_files)
+
+
+def _ensure_loaded() -> None:
+    import vcamstyle.models.all  # noqa: F401  (registers every model)
+
+
+def list_models(kind: Kind) -> list[str]:
+    _ensure_loaded()
+    return sorted(name for (k, name) in _REGISTRY if k == kind)
+
+
+def get_entry(kind: Kind, name: str) -> ModelEntry:
+    _ensure_loaded()
+    try:
+        return _REGISTRY[(kind, name)]
+    except KeyError:
+        raise ConfigError(
+            f"unknown {kind} {name!r}",
+            hint=f"choose one of: {', '.join(list_models(kind))}",
+        ) from None
+
+
+def create_segmenter(name: str, options: BuildOptions):
+    return get_entry("segmenter", name).factory(options)
+
+
+def create_stylizer(name: str, options: BuildOptions):
+    return get_entry("stylizer", name).factory(options)
