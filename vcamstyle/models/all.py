@@ -1,3 +1,3 @@
 """Imports every model module so that each registers itself. Add new model modules here."""
 
-# Each import registers its models with vcamstyle.models.registry.
+from vcamstyle.models import adain, avatarnet, magenta, sanet, selfie, unet  # noqa: F401
