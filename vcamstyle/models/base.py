@@ -21,8 +21,8 @@ class Segmenter(Protocol):
     def segment(self, frame: torch.Tensor) -> torch.Tensor:
         """``1x3xHxW`` RGB [0,1] -> soft person mask ``1x1xhxw`` in [0,1].
 
-        ``h x w`` is the model's working resolution, with the frame's aspect ratio (letterbox padding,
-        if any, already removed); the caller resizes it to the output size.
+        ``h x w`` is the model's working resolution (letterbox padding, if any, already removed); the
+        caller resizes the mask to the frame's ``H x W``, which also undoes any aspect-ratio squash.
         """
         ...
 
