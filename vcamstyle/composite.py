@@ -1,0 +1,140 @@
+"""Pure tensor operations on masks and regions: smoothing, feathering, effects, blending.
+
+Images are ``1x3xHxW float32`` RGB in [0, 1]; masks are ``1x1xHxW float32`` in [0, 1] (1 = person).
+No I/O, no state: the pipeline owns state (the mask EMA) and calls these.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from vcamstyle.frames import resize
+
+
+def ema(previous: torch.Tensor | None, current: torch.Tensor, smoothing: float) -> torch.Tensor:
+    """Temporal exponential moving average: ``smoothing * previous + (1 - smoothing) * current``.
+
+    ``smoothing`` in [0, 1): 0 returns ``current``. A ``previous`` of another shape is ignored (reset).
+    """
+    if previous is None or smoothing <= 0 or previous.shape != current.shape:
+        return current
+    return torch.lerp(current, previous, smoothing)
+
+
+def soft_threshold(mask: torch.Tensor, threshold: float, softness: float) -> torch.Tensor:
+    """Map probabilities to a soft cut-out: 0 below ``threshold - softness``, 1 above ``threshold + softness``,
+    a smoothstep ramp in between. ``softness == 0`` is a hard cut at ``threshold``."""
+    if softness <= 0:
+        return (mask >= threshold).to(mask.dtype)
+    t = ((mask - (threshold - softness)) / (2 * softness)).clamp_(0, 1)
+    return t * t * (3 - 2 * t)
+
+
+def gaussian_kernel1d(sigma: float, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """Normalised 1-D Gaussian with radius ``ceil(3 * sigma)``."""
+    radius = max(1, int(math.ceil(3 * sigma)))
+    x = torch.arange(-radius, radius + 1, device=device, dtype=dtype)
+    k = torch.exp(-(x * x) / (2 * sigma * sigma))
+    return k / k.sum()
+
+
+def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of ``BxCxHxW`` with replicate borders; ``sigma <= 0`` returns the input."""
+    if sigma <= 0:
+        return image
+    k = gaussian_kernel1d(sigma, image.device, image.dtype)
+    c = image.shape[1]
+    r = (k.numel() - 1) // 2
+    kx = k.view(1, 1, 1, -1).expand(c, 1, 1, k.numel())
+    ky = k.view(1, 1, -1, 1).expand(c, 1, k.numel(), 1)
+    out = F.conv2d(F.pad(image, (r, r, 0, 0), mode="replicate"), kx, groups=c)
+    return F.conv2d(F.pad(out, (0, 0, r, r), mode="replicate"), ky, groups=c)
+
+
+def blur_strong(image: torch.Tensor, radius: float, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """A large blur (``radius`` in pixels of ``image``) computed cheaply at reduced resolution.
+
+    With ``weight`` (``1x1xHxW`` in [0,1]) the blur is normalised by the blurred weight, so pixels with
+    weight 0 (e.g. the person, when blurring the background) do not bleed into their surroundings.
+    """
+    if radius <= 0:
+        return image
+    h, w = image.shape[-2:]
+    factor = max(1, int(radius // 4))
+    small = (max(1, h // factor), max(1, w // factor))
+    sigma = max(0.5, radius / factor / 2)
+    if weight is None:
+        return resize(gaussian_blur(resize(image, small), sigma), (h, w))
+    weighted = resize(torch.cat([image * weight, weight], dim=1), small)
+    blurred = gaussian_blur(weighted, sigma)
+    out = blurred[:, :-1] / blurred[:, -1:].clamp_min(1e-3)
+    return resize(out, (h, w)).clamp_(0, 1)
+
+
+def feather(mask: torch.Tensor, radius: float) -> torch.Tensor:
+    """Soften the mask edge by a Gaussian of about ``radius`` pixels (of ``mask``'s resolution)."""
+    return gaussian_blur(mask, radius / 2) if radius > 0 else mask
+
+
+def blend(person: torch.Tensor, background: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``mask * person + (1 - mask) * background`` (broadcasts ``1x1xHxW`` over channels)."""
+    return torch.lerp(background, person, mask)
+
+
+def box_filter(x: torch.Tensor, radius: int) -> torch.Tensor:
+    """Mean over a ``(2r+1)^2`` window (edges use the valid part of the window)."""
+    k = 2 * radius + 1
+    return F.avg_pool2d(x, k, stride=1, padding=radius, count_include_pad=False)
+
+
+def guided_upsample(low_output: torch.Tensor, low_guide: torch.Tensor, high_guide: torch.Tensor,
+                    radius: int = 2, eps: float = 1e-3) -> torch.Tensor:
+    """Edge-aware upsampling (fast guided filter): fit ``output ~ a * guide + b`` locally at low
+    resolution, upsample ``a`` and ``b`` smoothly, apply them to the full-resolution guide.
+
+    ``low_output``: ``1x3xhxw`` (e.g. stylized); ``low_guide``/``high_guide``: ``1x3xhxw`` / ``1x3xHxW``
+    content at both resolutions. Returns ``1x3xHxW`` in [0, 1]. Edges come from the sharp guide, so faces
+    stay crisp; colours and texture come from ``low_output``.
+    """
+    size = tuple(high_guide.shape[-2:])
+    if tuple(low_output.shape[-2:]) == size:
+        return low_output
+    gi = low_guide.mean(dim=1, keepdim=True)
+    mean_i = box_filter(gi, radius)
+    mean_p = box_filter(low_output, radius)
+    cov_ip = box_filter(gi * low_output, radius) - mean_i * mean_p
+    var_i = box_filter(gi * gi, radius) - mean_i * mean_i
+    a = cov_ip / (var_i + eps)
+    b = mean_p - a * mean_i
+    a_up = F.interpolate(a, size=size, mode="bilinear", align_corners=False)
+    b_up = F.interpolate(b, size=size, mode="bilinear", align_corners=False)
+    return (a_up * high_guide.mean(dim=1, keepdim=True) + b_up).clamp_(0, 1)
+
+
+_RGB_TO_YUV = torch.tensor([[0.299, 0.587, 0.114], [-0.14713, -0.28886, 0.436], [0.615, -0.51499, -0.10001]])
+
+
+def preserve_color(stylized: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
+    """Luminance-only transfer: the stylized image's luma (Y) with the content's chroma (U, V), BT.601.
+
+    Both ``1x3xHxW`` RGB [0,1] on any device; returns the same layout clamped to [0,1].
+    """
+    m = _RGB_TO_YUV.to(stylized.device, stylized.dtype)
+    y = torch.einsum("ij,bjhw->bihw", m[:1], stylized)
+    uv = torch.einsum("ij,bjhw->bihw", m[1:], content)
+    yuv = torch.cat([y, uv], dim=1)
+    rgb = torch.einsum("ij,bjhw->bihw", torch.linalg.inv(m), yuv)
+    return rgb.clamp_(0, 1)
+
+
+def cover_resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Scale ``1x3xhxw`` to cover ``size = (H, W)`` keeping the aspect ratio, then centre-crop."""
+    h, w = image.shape[-2:]
+    scale = max(size[0] / h, size[1] / w)
+    nh, nw = max(size[0], round(h * scale)), max(size[1], round(w * scale))
+    scaled = resize(image, (nh, nw), mode="bilinear")
+    top, left = (nh - size[0]) // 2, (nw - size[1]) // 2
+    return scaled[..., top:top + size[0], left:left + size[1]].contiguous()
