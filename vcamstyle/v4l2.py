@@ -1,0 +1,561 @@
+"""A thin V4L2 layer: device discovery and the few ioctls a video *output* producer needs.
+
+Struct layouts follow the kernel UAPI header ``linux/videodev2.h``. Every device access goes through a
+:class:`DeviceIO` object (open/close/ioctl/write), so tests and machines without ``/dev/video*`` can
+swap in :class:`SimulatedDeviceIO`. Nothing here prints or exits; failures are ``OSError`` from the
+device layer or :class:`~vcamstyle.errors.SinkError` where a user-facing message is due.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import fcntl
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Protocol
+
+logger = logging.getLogger(__name__)
+
+# --- ioctl request numbers (asm-generic _IOC encoding: dir << 30 | size << 16 | type << 8 | nr) ----------
+
+_IOC_WRITE = 1
+_IOC_READ = 2
+
+
+def _ioc(direction: int, nr: int, size: int) -> int:
+    return (direction << 30) | (size << 16) | (ord("V") << 8) | nr
+
+
+# --- constants ------------------------------------------------------------------------------------------
+
+V4L2_BUF_TYPE_VIDEO_CAPTURE = 1
+V4L2_BUF_TYPE_VIDEO_OUTPUT = 2
+V4L2_FIELD_NONE = 1
+V4L2_COLORSPACE_SRGB = 8
+
+V4L2_CAP_VIDEO_CAPTURE = 0x00000001
+V4L2_CAP_VIDEO_OUTPUT = 0x00000002
+V4L2_CAP_VIDEO_CAPTURE_MPLANE = 0x00001000
+V4L2_CAP_VIDEO_OUTPUT_MPLANE = 0x00002000
+V4L2_CAP_VIDEO_M2M_MPLANE = 0x00004000
+V4L2_CAP_VIDEO_M2M = 0x00008000
+V4L2_CAP_META_CAPTURE = 0x00800000
+V4L2_CAP_READWRITE = 0x01000000
+V4L2_CAP_STREAMING = 0x04000000
+V4L2_CAP_DEVICE_CAPS = 0x80000000
+V4L2_CAP_TIMEPERFRAME = 0x1000
+
+LOOPBACK_DRIVER = "v4l2 loopback"
+
+MODPROBE_COMMAND = "sudo modprobe v4l2loopback exclusive_caps=1 video_nr=10 card_label=vcamstyle"
+PERSISTENT_SETUP = (
+    "to load it at every boot, copy systemd/v4l2loopback.conf to /etc/modprobe.d/ and "
+    "systemd/v4l2loopback-load.conf to /etc/modules-load.d/"
+)
+VIDEO_GROUP_FIX = "sudo usermod -aG video $USER, then log out and back in"
+
+
+def v4l2_fourcc(code: str) -> int:
+    """The V4L2 pixel format code of a four-character string ('YUYV' -> 0x56595559)."""
+    if len(code) != 4:
+        raise ValueError(f"a fourcc has four characters, got {code!r}")
+    a, b, c, d = (ord(ch) for ch in code)
+    return a | (b << 8) | (c << 16) | (d << 24)
+
+
+def fourcc_to_str(value: int) -> str:
+    """The four characters of a V4L2 fourcc integer."""
+    return "".join(chr((value >> shift) & 0xFF) for shift in (0, 8, 16, 24))
+
+
+# --- struct layouts (linux/videodev2.h) -------------------------------------------------------------------
+
+
+class V4L2Capability(ctypes.Structure):
+    """``struct v4l2_capability`` (104 bytes)."""
+
+    _fields_ = [
+        ("driver", ctypes.c_uint8 * 16),
+        ("card", ctypes.c_uint8 * 32),
+        ("bus_info", ctypes.c_uint8 * 32),
+        ("version", ctypes.c_uint32),
+        ("capabilities", ctypes.c_uint32),
+        ("device_caps", ctypes.c_uint32),
+        ("reserved", ctypes.c_uint32 * 3),
+    ]
+
+
+class V4L2PixFormat(ctypes.Structure):
+    """``struct v4l2_pix_format`` (48 bytes)."""
+
+    _fields_ = [
+        ("width", ctypes.c_uint32),
+        ("height", ctypes.c_uint32),
+        ("pixelformat", ctypes.c_uint32),
+        ("field", ctypes.c_uint32),
+        ("bytesperline", ctypes.c_uint32),
+        ("sizeimage", ctypes.c_uint32),
+        ("colorspace", ctypes.c_uint32),
+        ("priv", ctypes.c_uint32),
+        ("flags", ctypes.c_uint32),
+        ("ycbcr_enc", ctypes.c_uint32),
+        ("quantization", ctypes.c_uint32),
+        ("xfer_func", ctypes.c_uint32),
+    ]
+
+
+class _V4L2FormatUnion(ctypes.Union):
+    # The kernel union also holds struct v4l2_window, which contains pointers: the union is therefore
+    # pointer-aligned, which puts 4 bytes of padding after ``type`` on 64-bit (sizeof == 208 there).
+    _fields_ = [
+        ("pix", V4L2PixFormat),
+        ("raw_data", ctypes.c_uint8 * 200),
+        ("_pointer_alignment", ctypes.c_void_p),
+    ]
+
+
+class V4L2Format(ctypes.Structure):
+    """``struct v4l2_format`` (208 bytes on 64-bit, 204 on 32-bit)."""
+
+    _fields_ = [("type", ctypes.c_uint32), ("fmt", _V4L2FormatUnion)]
+
+
+class V4L2Fract(ctypes.Structure):
+    """``struct v4l2_fract``."""
+
+    _fields_ = [("numerator", ctypes.c_uint32), ("denominator", ctypes.c_uint32)]
+
+
+class V4L2OutputParm(ctypes.Structure):
+    """``struct v4l2_outputparm``."""
+
+    _fields_ = [
+        ("capability", ctypes.c_uint32),
+        ("outputmode", ctypes.c_uint32),
+        ("timeperframe", V4L2Fract),
+        ("extendedmode", ctypes.c_uint32),
+        ("writebuffers", ctypes.c_uint32),
+        ("reserved", ctypes.c_uint32 * 4),
+    ]
+
+
+class _V4L2StreamParmUnion(ctypes.Union):
+    _fields_ = [("output", V4L2OutputParm), ("raw_data", ctypes.c_uint8 * 200)]
+
+
+class V4L2StreamParm(ctypes.Structure):
+    """``struct v4l2_streamparm`` (204 bytes)."""
+
+    _fields_ = [("type", ctypes.c_uint32), ("parm", _V4L2StreamParmUnion)]
+
+
+VIDIOC_QUERYCAP = _ioc(_IOC_READ, 0, ctypes.sizeof(V4L2Capability))
+VIDIOC_G_FMT = _ioc(_IOC_READ | _IOC_WRITE, 4, ctypes.sizeof(V4L2Format))
+VIDIOC_S_FMT = _ioc(_IOC_READ | _IOC_WRITE, 5, ctypes.sizeof(V4L2Format))
+VIDIOC_STREAMON = _ioc(_IOC_WRITE, 18, ctypes.sizeof(ctypes.c_int))
+VIDIOC_STREAMOFF = _ioc(_IOC_WRITE, 19, ctypes.sizeof(ctypes.c_int))
+VIDIOC_S_PARM = _ioc(_IOC_READ | _IOC_WRITE, 22, ctypes.sizeof(V4L2StreamParm))
+
+IOCTL_NAMES = {
+    VIDIOC_QUERYCAP: "QUERYCAP",
+    VIDIOC_G_FMT: "G_FMT",
+    VIDIOC_S_FMT: "S_FMT",
+    VIDIOC_S_PARM: "S_PARM",
+    VIDIOC_STREAMON: "STREAMON",
+    VIDIOC_STREAMOFF: "STREAMOFF",
+}
+
+
+# --- device access ----------------------------------------------------------------------------------------
+
+
+class DeviceIO(Protocol):
+    """The system calls this module makes; every one raises ``OSError`` (with ``errno``) on failure."""
+
+    def listdir(self, path: str) -> list[str]: ...
+
+    def open(self, path: str, flags: int) -> int: ...
+
+    def close(self, fd: int) -> None: ...
+
+    def ioctl(self, fd: int, request: int, arg: ctypes.Structure | ctypes.c_int) -> None:
+        """Run ``request`` on ``fd``; ``arg`` is read and filled in place."""
+        ...
+
+    def write(self, fd: int, data: memoryview) -> int: ...
+
+
+class OsDeviceIO:
+    """The real device layer: ``os.listdir``/``os.open``/``os.write`` and ``fcntl.ioctl``."""
+
+    def listdir(self, path: str) -> list[str]:
+        return os.listdir(path)
+
+    def open(self, path: str, flags: int) -> int:
+        return os.open(path, flags | os.O_CLOEXEC)
+
+    def close(self, fd: int) -> None:
+        os.close(fd)
+
+    def ioctl(self, fd: int, request: int, arg: ctypes.Structure | ctypes.c_int) -> None:
+        fcntl.ioctl(fd, request, arg, True)
+
+    def write(self, fd: int, data: memoryview) -> int:
+        return os.write(fd, data)
+
+
+def default_io() -> DeviceIO:
+    """The device layer used when none is injected."""
+    return OsDeviceIO()
+
+
+def _c_string(raw: ctypes.Array) -> str:
+    return bytes(raw).split(b"\0", 1)[0].decode("utf-8", errors="replace")
+
+
+@dataclass(frozen=True)
+class Capability:
+    """What ``VIDIOC_QUERYCAP`` says about a node; ``caps`` are the node's own (device_caps) bits."""
+
+    driver: str
+    card: str
+    bus_info: str
+    caps: int
+
+
+def query_capability(io: DeviceIO, fd: int) -> Capability:
+    """``VIDIOC_QUERYCAP``; uses ``device_caps`` when the driver fills it, else ``capabilities``."""
+    cap = V4L2Capability()
+    io.ioctl(fd, VIDIOC_QUERYCAP, cap)
+    caps = cap.device_caps if cap.capabilities & V4L2_CAP_DEVICE_CAPS else cap.capabilities
+    return Capability(_c_string(cap.driver), _c_string(cap.card), _c_string(cap.bus_info), int(caps))
+
+
+@dataclass(frozen=True)
+class PixFormat:
+    """A single-planar pixel format as set or read with ``S_FMT``/``G_FMT``."""
+
+    width: int
+    height: int
+    pixelformat: int
+    bytesperline: int
+    sizeimage: int
+
+    @property
+    def fourcc(self) -> str:
+        return fourcc_to_str(self.pixelformat)
+
+
+def set_output_format(io: DeviceIO, fd: int, width: int, height: int, pixelformat: int,
+                      bytesperline: int, sizeimage: int) -> PixFormat:
+    """``VIDIOC_S_FMT`` on the OUTPUT buffer type; returns the format the driver settled on."""
+    fmt = V4L2Format()
+    fmt.type = V4L2_BUF_TYPE_VIDEO_OUTPUT
+    pix = fmt.fmt.pix
+    pix.width, pix.height, pix.pixelformat = width, height, pixelformat
+    pix.field = V4L2_FIELD_NONE
+    pix.bytesperline, pix.sizeimage = bytesperline, sizeimage
+    pix.colorspace = V4L2_COLORSPACE_SRGB
+    io.ioctl(fd, VIDIOC_S_FMT, fmt)
+    return _pix_of(fmt)
+
+
+def get_format(io: DeviceIO, fd: int, buf_type: int = V4L2_BUF_TYPE_VIDEO_OUTPUT) -> PixFormat:
+    """``VIDIOC_G_FMT`` for ``buf_type`` (OUTPUT by default)."""
+    fmt = V4L2Format()
+    fmt.type = buf_type
+    io.ioctl(fd, VIDIOC_G_FMT, fmt)
+    return _pix_of(fmt)
+
+
+def _pix_of(fmt: V4L2Format) -> PixFormat:
+    pix = fmt.fmt.pix
+    return PixFormat(int(pix.width), int(pix.height), int(pix.pixelformat), int(pix.bytesperline), int(pix.sizeimage))
+
+
+def _fill_pix(fmt: V4L2Format, pix_format: PixFormat) -> None:
+    pix = fmt.fmt.pix
+    pix.width, pix.height, pix.pixelformat = pix_format.width, pix_format.height, pix_format.pixelformat
+    pix.bytesperline, pix.sizeimage = pix_format.bytesperline, pix_format.sizeimage
+
+
+def fps_to_timeperframe(fps: float) -> tuple[int, int]:
+    """Frames per second -> ``(numerator, denominator)`` seconds per frame (30 -> (1, 30), 29.97 -> (100, 2997))."""
+    if fps <= 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    rate = Fraction(fps).limit_denominator(1001)
+    return rate.denominator, rate.numerator
+
+
+def set_output_frame_rate(io: DeviceIO, fd: int, fps: float) -> tuple[int, int]:
+    """``VIDIOC_S_PARM`` on OUTPUT with ``timeperframe = 1/fps``; returns the time per frame the driver kept."""
+    parm = V4L2StreamParm()
+    parm.type = V4L2_BUF_TYPE_VIDEO_OUTPUT
+    out = parm.parm.output
+    out.capability = V4L2_CAP_TIMEPERFRAME
+    out.timeperframe.numerator, out.timeperframe.denominator = fps_to_timeperframe(fps)
+    io.ioctl(fd, VIDIOC_S_PARM, parm)
+    return int(out.timeperframe.numerator), int(out.timeperframe.denominator)
+
+
+def stream_on(io: DeviceIO, fd: int, buf_type: int = V4L2_BUF_TYPE_VIDEO_OUTPUT) -> None:
+    """``VIDIOC_STREAMON`` for ``buf_type``."""
+    io.ioctl(fd, VIDIOC_STREAMON, ctypes.c_int(buf_type))
+
+
+def stream_off(io: DeviceIO, fd: int, buf_type: int = V4L2_BUF_TYPE_VIDEO_OUTPUT) -> None:
+    """``VIDIOC_STREAMOFF`` for ``buf_type``."""
+    io.ioctl(fd, VIDIOC_STREAMOFF, ctypes.c_int(buf_type))
+
+
+# --- discovery --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VideoDevice:
+    """One ``/dev/videoN`` node as seen by ``VIDIOC_QUERYCAP`` (or the error that prevented it)."""
+
+    path: str
+    card: str = ""
+    driver: str = ""
+    bus_info: str = ""
+    caps: int = 0
+    error: str | None = None
+
+    @property
+    def is_loopback(self) -> bool:
+        return self.driver == LOOPBACK_DRIVER
+
+    @property
+    def can_capture(self) -> bool:
+        return bool(self.caps & (V4L2_CAP_VIDEO_CAPTURE | V4L2_CAP_VIDEO_CAPTURE_MPLANE))
+
+    @property
+    def can_output(self) -> bool:
+        return bool(self.caps & (V4L2_CAP_VIDEO_OUTPUT | V4L2_CAP_VIDEO_OUTPUT_MPLANE))
+
+    @property
+    def role(self) -> str:
+        """``loopback``, ``camera``, ``metadata``, ``codec``, ``output``, ``other`` or ``unreadable``."""
+        if self.error is not None:
+            return "unreadable"
+        if self.is_loopback:
+            return "loopback"
+        if self.caps & (V4L2_CAP_VIDEO_M2M | V4L2_CAP_VIDEO_M2M_MPLANE):
+            return "codec"
+        if self.can_capture:
+            return "camera"
+        if self.caps & V4L2_CAP_META_CAPTURE:
+            return "metadata"
+        if self.can_output:
+            return "output"
+        return "other"
+
+    def summary(self) -> str:
+        """One line: path, role, card, driver and, for loopbacks, whether a producer can attach."""
+        if self.error is not None:
+            return f"{self.path}: cannot query ({self.error})"
+        text = f"{self.path}: {self.role}, \"{self.card}\" (driver {self.driver})"
+        if self.is_loopback:
+            if self.can_output:
+                text += ", ready for output"
+            else:
+                text += ", no output capability now (another program is probably writing to it)"
+        elif self.role == "metadata":
+            text += ", metadata node of a camera (not a video stream)"
+        return text
+
+
+_VIDEO_NODE = re.compile(r"^video(\d+)$")
+
+
+def scan_video_nodes(dev_dir: str | os.PathLike[str] = "/dev", io: DeviceIO | None = None) -> list[str]:
+    """Paths of ``videoN`` entries in ``dev_dir``, sorted by N; empty when there are none."""
+    io = io or default_io()
+    root = Path(dev_dir)
+    try:
+        names = io.listdir(str(root))
+    except FileNotFoundError:
+        return []
+    numbered = [(int(m.group(1)), name) for name in names if (m := _VIDEO_NODE.match(name))]
+    return [str(root / name) for _, name in sorted(numbered)]
+
+
+def probe_device(path: str, io: DeviceIO | None = None) -> VideoDevice:
+    """Open ``path`` read-only, ``VIDIOC_QUERYCAP`` it, close it; an OSError becomes ``VideoDevice.error``."""
+    io = io or default_io()
+    try:
+        fd = io.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        logger.debug("cannot open %s: %s", path, exc)
+        return VideoDevice(path=path, error=errno_text(exc))
+    try:
+        cap = query_capability(io, fd)
+    except OSError as exc:
+        logger.debug("QUERYCAP failed on %s: %s", path, exc)
+        return VideoDevice(path=path, error=errno_text(exc))
+    finally:
+        io.close(fd)
+    return VideoDevice(path=path, card=cap.card, driver=cap.driver, bus_info=cap.bus_info, caps=cap.caps)
+
+
+def list_devices(io: DeviceIO | None = None, dev_dir: str | os.PathLike[str] = "/dev") -> list[VideoDevice]:
+    """Every ``videoN`` node under ``dev_dir``, probed; an empty list when there are none."""
+    io = io or default_io()
+    return [probe_device(path, io) for path in scan_video_nodes(dev_dir, io)]
+
+
+def find_loopback(devices: list[VideoDevice]) -> VideoDevice | None:
+    """The first v4l2loopback node that accepts a producer now (has the OUTPUT capability), else None."""
+    for device in devices:
+        if device.is_loopback and device.can_output:
+            return device
+    return None
+
+
+def loopback_paths(devices: list[VideoDevice]) -> list[str]:
+    """Paths of all v4l2loopback nodes, busy or not."""
+    return [d.path for d in devices if d.is_loopback]
+
+
+def describe_devices(devices: list[VideoDevice]) -> str:
+    """A short multi-line text: which node is a camera and which is a loopback (for errors and ``doctor``)."""
+    if not devices:
+        return "no /dev/video* devices (no camera connected, and the v4l2loopback module is not loaded)"
+    lines = [device.summary() for device in devices]
+    if not loopback_paths(devices):
+        lines.append(f"no v4l2loopback device: load the module with `{MODPROBE_COMMAND}`")
+    return "\n".join(lines)
+
+
+def errno_text(exc: OSError) -> str:
+    """``OSError`` -> "EACCES: Permission denied" (errno name and reason)."""
+    name = errno.errorcode.get(exc.errno or 0, "")
+    reason = exc.strerror or str(exc)
+    return f"{name}: {reason}" if name else reason
+
+
+# --- a simulated device layer -----------------------------------------------------------------------------
+
+
+@dataclass
+class SimulatedNode:
+    """One fake ``/dev/videoN`` for :class:`SimulatedDeviceIO`.
+
+    ``fail`` maps an operation ("open", "QUERYCAP", "S_FMT", "S_PARM", "STREAMON", "STREAMOFF", "write")
+    to the errno it raises; ``fail_write_after`` lets that many writes succeed before ``write`` fails;
+    ``fixed_format`` is a format S_FMT answers with whatever was asked (like ``keep_format`` or a consumer
+    holding the device).
+    """
+
+    driver: str = LOOPBACK_DRIVER
+    card: str = "vcamstyle"
+    caps: int = V4L2_CAP_VIDEO_OUTPUT | V4L2_CAP_READWRITE | V4L2_CAP_STREAMING
+    fail: dict[str, int] = field(default_factory=dict)
+    fail_write_after: int = 0
+    fixed_format: PixFormat | None = None
+    format: PixFormat | None = None
+    timeperframe: tuple[int, int] | None = None
+    streaming: bool = False
+    frames: list[bytes] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SimulatedCall:
+    """One recorded call: operation, node path and, for ioctls, a copy of the argument bytes as passed."""
+
+    op: str
+    path: str
+    arg: bytes = b""
+
+
+class SimulatedDeviceIO:
+    """An in-memory device layer that answers the ioctls above like a V4L2 driver and records every call.
+
+    A test double for machines without ``/dev/video*`` (unit and integration tests); never used by default.
+    """
+
+    def __init__(self, nodes: dict[str, SimulatedNode] | None = None) -> None:
+        self.nodes: dict[str, SimulatedNode] = dict(nodes or {})
+        self.calls: list[SimulatedCall] = []
+        self._open: dict[int, str] = {}
+        self._next_fd = 100
+
+    def listdir(self, path: str) -> list[str]:
+        root = Path(path)
+        return [Path(p).name for p in self.nodes if Path(p).parent == root]
+
+    def ops(self, path: str | None = None) -> list[str]:
+        """Operation names in call order (optionally for one node)."""
+        return [c.op for c in self.calls if path is None or c.path == path]
+
+    def _raise_if(self, node: SimulatedNode, op: str, path: str) -> None:
+        if op in node.fail:
+            code = node.fail[op]
+            raise OSError(code, os.strerror(code), path)
+
+    def open(self, path: str, flags: int) -> int:
+        self.calls.append(SimulatedCall("open", path))
+        node = self.nodes.get(path)
+        if node is None:
+            raise OSError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+        self._raise_if(node, "open", path)
+        fd = self._next_fd
+        self._next_fd += 1
+        self._open[fd] = path
+        return fd
+
+    def close(self, fd: int) -> None:
+        path = self._open.pop(fd, None)
+        if path is None:
+            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+        self.calls.append(SimulatedCall("close", path))
+
+    def _node(self, fd: int) -> tuple[str, SimulatedNode]:
+        path = self._open.get(fd)
+        if path is None:
+            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+        return path, self.nodes[path]
+
+    def ioctl(self, fd: int, request: int, arg: ctypes.Structure | ctypes.c_int) -> None:
+        path, node = self._node(fd)
+        op = IOCTL_NAMES.get(request, f"ioctl {request:#x}")
+        self.calls.append(SimulatedCall(op, path, bytes(arg)))
+        self._raise_if(node, op, path)
+        if request == VIDIOC_QUERYCAP and isinstance(arg, V4L2Capability):
+            ctypes.memset(ctypes.addressof(arg), 0, ctypes.sizeof(arg))
+            for name, text in (("driver", node.driver), ("card", node.card), ("bus_info", f"platform:{node.card}")):
+                target = getattr(arg, name)
+                raw = text.encode()[: len(target) - 1]
+                target[: len(raw)] = raw
+            arg.capabilities = node.caps | V4L2_CAP_DEVICE_CAPS
+            arg.device_caps = node.caps
+        elif request == VIDIOC_S_FMT and isinstance(arg, V4L2Format):
+            if arg.type != V4L2_BUF_TYPE_VIDEO_OUTPUT or not node.caps & V4L2_CAP_VIDEO_OUTPUT:
+                raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), path)
+            node.format = node.fixed_format or _pix_of(arg)
+            _fill_pix(arg, node.format)
+        elif request == VIDIOC_G_FMT and isinstance(arg, V4L2Format):
+            if node.format is None:
+                raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), path)
+            _fill_pix(arg, node.format)
+        elif request == VIDIOC_S_PARM and isinstance(arg, V4L2StreamParm):
+            tpf = arg.parm.output.timeperframe
+            node.timeperframe = (int(tpf.numerator), int(tpf.denominator))
+        elif request == VIDIOC_STREAMON:
+            node.streaming = True
+        elif request == VIDIOC_STREAMOFF:
+            node.streaming = False
+
+    def write(self, fd: int, data: memoryview) -> int:
+        path, node = self._node(fd)
+        self.calls.append(SimulatedCall("write", path))
+        if "write" in node.fail and len(node.frames) >= node.fail_write_after:
+            self._raise_if(node, "write", path)
+        node.frames.append(bytes(data))
+        return len(data)
