@@ -202,6 +202,13 @@ class CameraSource:
         self._thread.start()
         return self
 
+    def start_retrying(self) -> "CameraSource":
+        """Start the grab thread without a working camera: it keeps retrying with backoff."""
+        self.available = False
+        self._thread = threading.Thread(target=self._run, name="camera-grab", daemon=True)
+        self._thread.start()
+        return self
+
     def _run(self) -> None:
         backoff = BACKOFF_START_S
         next_due = time.monotonic()

@@ -1,0 +1,304 @@
+"""The ``vcamstyle`` command line. Parses arguments, calls one function, maps errors to exit codes.
+
+Exit codes: 0 success; 1 a runtime failure (camera, output, weights, control); 2 a configuration or
+usage error; 3 ``status``: not running (LSB). Heavy modules (torch) are imported inside commands so
+that ``--help``, ``status`` and ``stop`` stay fast.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from functools import wraps
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import typer
+
+from vcamstyle.errors import VcamstyleError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Live style-transfer virtual camera: the person in one artwork's style, the background in another's.")
+config_app = typer.Typer(no_args_is_help=True, help="Write, check or locate the configuration file.")
+weights_app = typer.Typer(no_args_is_help=True, help="Manage the upstream checkpoints (AdaIN, SANet, Avatar-Net, UNet).")
+app.add_typer(config_app, name="config")
+app.add_typer(weights_app, name="weights")
+
+ConfigOption = typer.Option(None, "--config", "-c", help="Config file [default: $XDG_CONFIG_HOME/vcamstyle/config.yaml].")
+EXIT_NOT_RUNNING = 3
+
+
+def setup_logging(level: str = "INFO") -> None:
+    """Plain lines on stderr; no timestamps under journald (it adds its own)."""
+    fmt = "%(levelname)s %(name)s: %(message)s" if os.environ.get("JOURNAL_STREAM") else \
+        "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), format=fmt, stream=sys.stderr, force=True)
+
+
+def fail(message: str, hint: str | None, code: int) -> None:
+    typer.echo(f"vcamstyle: {message}", err=True)
+    if hint:
+        typer.echo(f"  fix: {hint}", err=True)
+    raise typer.Exit(code)
+
+
+def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a ``VcamstyleError`` into one clear message and its exit code."""
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except VcamstyleError as exc:
+            fail(exc.message, exc.hint, exc.exit_code)
+    return wrapper
+
+
+def config_path(value: Optional[Path]) -> Path:
+    from vcamstyle import paths
+    return (value or paths.default_config_path()).expanduser().resolve()
+
+
+def load(value: Optional[Path], create: bool = True):
+    """The validated config at ``value`` (created from the template on first use)."""
+    from vcamstyle.config import ensure_config, load_config
+    path = config_path(value)
+    if create and ensure_config(path):
+        typer.echo(f"created {path} from the template", err=True)
+    return load_config(path)
+
+
+# ------------------------------------------------------------------------------------------ daemon
+@app.command()
+@handles_errors
+def run(config: Optional[Path] = ConfigOption,
+        frames: Optional[int] = typer.Option(None, min=1, help="Stop after N output frames (tests, demos)."),
+        log_level: str = typer.Option("INFO", help="DEBUG, INFO, WARNING or ERROR.")) -> None:
+    """Run the daemon in the foreground (what systemd and `start` run). Never forks."""
+    setup_logging(log_level)
+    from vcamstyle.config import ensure_config
+    from vcamstyle.service import Service
+    path = config_path(config)
+    ensure_config(path)
+    raise typer.Exit(Service(path, max_frames=frames).run())
+
+
+@app.command()
+@handles_errors
+def start(config: Optional[Path] = ConfigOption,
+          timeout: float = typer.Option(60.0, help="Seconds to wait for the daemon to report ready.")) -> None:
+    """Start the daemon in the background and wait until it is ready (or say why it failed)."""
+    from vcamstyle import control
+    from vcamstyle.config import ensure_config
+    path = config_path(config)
+    ensure_config(path)
+    result = control.start(path, timeout=timeout)
+    where = "systemd user unit" if result.via_systemd else f"log: {result.log_path}"
+    typer.echo(f"vcamstyle is running (pid {result.pid}; {where})")
+    error = (result.status or {}).get("last_error")
+    if error:
+        typer.echo(f"warning: {error}", err=True)
+
+
+@app.command()
+@handles_errors
+def stop(timeout: float = typer.Option(10.0, help="Seconds before SIGKILL.")) -> None:
+    """Stop the daemon (SIGTERM, then SIGKILL after the timeout)."""
+    from vcamstyle import control
+    typer.echo("vcamstyle stopped" if control.stop(timeout=timeout) else "vcamstyle was not running")
+
+
+@app.command()
+@handles_errors
+def reload() -> None:
+    """Make the running daemon re-read its configuration now (SIGHUP)."""
+    from vcamstyle import control
+    pid = control.reload()
+    typer.echo(f"reload requested (pid {pid})")
+
+
+@app.command()
+@handles_errors
+def logs(lines: int = typer.Option(50, "--lines", "-n", min=1), follow: bool = typer.Option(False, "--follow", "-f")) -> None:
+    """Show the daemon's log (the journal under systemd, else the log file)."""
+    from vcamstyle import control
+    for line in control.logs(lines=lines, follow=follow):
+        typer.echo(line.rstrip("\n"))
+
+
+@app.command()
+@handles_errors
+def status(as_json: bool = typer.Option(False, "--json", help="One JSON object.")) -> None:
+    """Is the daemon running? fps, per-stage latency, styles, last error. Exit 3 when not running."""
+    from vcamstyle import control
+    info = control.status()
+    if info is None:
+        if as_json:
+            typer.echo(json.dumps({"running": False}))
+        else:
+            typer.echo("vcamstyle is not running")
+        raise typer.Exit(EXIT_NOT_RUNNING)
+    if as_json:
+        typer.echo(json.dumps({"running": True, **info}, default=str))
+        return
+    stages = ", ".join(f"{k} {v:.1f}" for k, v in (info.get("stage_ms") or {}).items())
+    lines = [f"vcamstyle is {info.get('state', 'running')} (pid {info.get('pid')}, up {info.get('uptime_s', 0):.0f} s, "
+             f"via {info.get('manager', 'pidfile')})",
+             f"  fps:        {info.get('fps', 0)}",
+             f"  stages ms:  {stages or '-'}",
+             f"  person:     {info.get('person')}",
+             f"  background: {info.get('background')}",
+             f"  method:     {info.get('method')}   segmentation: {info.get('segmentation')}   device: {info.get('device')}",
+             f"  output:     {info.get('output')}",
+             f"  config:     {info.get('config')}",
+             f"  last error: {info.get('last_error') or 'none'}"]
+    typer.echo("\n".join(lines))
+
+
+# ------------------------------------------------------------------------------------------ files
+@app.command()
+@handles_errors
+def render(input: Path = typer.Argument(..., help="An image or a video file."),
+           output: Path = typer.Argument(..., help="An image (.png/.jpg) or a video (.mp4/.avi) to write."),
+           config: Optional[Path] = ConfigOption,
+           compare: bool = typer.Option(False, "--compare", help="Write original | mask | result side by side."),
+           random_weights: bool = typer.Option(False, "--random-weights", help="Random network weights (tests).")) -> None:
+    """Run the daemon's pipeline over an image or a video and write the result."""
+    setup_logging("WARNING")
+    from vcamstyle.render import render_file
+    count = render_file(load(config), input, output, compare=compare, random_weights=random_weights)
+    typer.echo(f"wrote {output} ({count} frame{'s' if count != 1 else ''})")
+
+
+@app.command()
+@handles_errors
+def bench(config: Optional[Path] = ConfigOption,
+          frames: int = typer.Option(100, min=1, help="Measured frames (after warm-up)."),
+          warmup: int = typer.Option(10, min=0, help="Frames run before measuring."),
+          as_json: bool = typer.Option(False, "--json", help="Also print one JSON object on the last line."),
+          random_weights: bool = typer.Option(False, "--random-weights", help="Random weights, identical cost."),
+          method: Optional[str] = typer.Option(None, help="Override style.method."),
+          segmentation: Optional[str] = typer.Option(None, help="Override segmentation.model."),
+          width: Optional[int] = typer.Option(None, help="Override the output width."),
+          height: Optional[int] = typer.Option(None, help="Override the output height."),
+          size: Optional[int] = typer.Option(None, help="Override style.size (short side the network runs at)."),
+          device: Optional[str] = typer.Option(None, help="Override device (cpu, cuda)."),
+          seed_baseline: bool = typer.Option(False, "--seed-baseline",
+                                             help="Also run the seed's per-frame algorithm, alternating, and print the speed-up.")) -> None:
+    """Measure the pipeline over the configured camera (a file works), without a sink."""
+    setup_logging("WARNING")
+    from vcamstyle import bench as bench_module
+    from vcamstyle.config import override
+    cfg = override(load(config), {"style.method": method, "segmentation.model": segmentation, "output.width": width,
+                                  "output.height": height, "style.size": size, "device": device})
+    if seed_baseline:
+        report = bench_module.run_seed_comparison(cfg, frames=frames, warmup=warmup, random_weights=random_weights)
+    else:
+        report = bench_module.run_bench(cfg, frames=frames, warmup=warmup, random_weights=random_weights)
+    typer.echo(bench_module.format_report(report))
+    if as_json:
+        typer.echo(json.dumps(report))
+
+
+@app.command()
+def doctor(config: Optional[Path] = ConfigOption) -> None:
+    """Check cameras, v4l2loopback devices, permissions, models and the GPU; print what to fix."""
+    from vcamstyle.doctor import run_checks
+    problems = 0
+    for check in run_checks(config_path(config)):
+        mark = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}[check.level]
+        typer.echo(f"[{mark}] {check.title}: {check.detail}")
+        if check.fix:
+            typer.echo(f"       fix: {check.fix}")
+        problems += check.level == "fail"
+    raise typer.Exit(1 if problems else 0)
+
+
+# ------------------------------------------------------------------------------------------ config
+@config_app.command("init")
+@handles_errors
+def config_init(config: Optional[Path] = ConfigOption, force: bool = typer.Option(False, "--force", help="Overwrite.")) -> None:
+    """Write the commented template to the config path."""
+    from vcamstyle.config import dump_default
+    path = config_path(config)
+    if path.exists() and not force:
+        fail(f"{path} already exists", "use --force to overwrite it", 2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(dump_default())
+    typer.echo(f"wrote {path}")
+
+
+@config_app.command("check")
+@handles_errors
+def config_check(config: Optional[Path] = ConfigOption) -> None:
+    """Validate the config file; print every problem with its key path."""
+    cfg = load(config, create=False)
+    typer.echo(f"{config_path(config)} is valid: person {cfg.summary_region('person')}; "
+               f"background {cfg.summary_region('background')}; method {cfg.style.method}")
+
+
+@config_app.command("path")
+def config_path_cmd(config: Optional[Path] = ConfigOption) -> None:
+    """Print the config path in use."""
+    typer.echo(str(config_path(config)))
+
+
+# ------------------------------------------------------------------------------------------ weights
+def _weights_dir(config: Optional[Path]) -> Path:
+    from vcamstyle.config import load_config
+    from vcamstyle.weights import resolve_weights_dir
+    path = config_path(config)
+    value = load_config(path).weights_dir if path.exists() else None
+    return resolve_weights_dir(str(value) if value else None)
+
+
+@weights_app.command("list")
+@handles_errors
+def weights_list(config: Optional[Path] = ConfigOption) -> None:
+    """Show which checkpoint files are present, missing or corrupt."""
+    from vcamstyle.weights import list_status
+    directory = _weights_dir(config)
+    typer.echo(f"weights directory: {directory}")
+    for item in list_status(directory):
+        size = f"{item.size / 1e6:.1f} MB" if item.size else "-"
+        typer.echo(f"  {item.state:<10} {item.filename:<30} {size:>9}  ({', '.join(item.models)}){'  ' + item.note if item.note else ''}")
+
+
+@weights_app.command("fetch")
+@handles_errors
+def weights_fetch(names: list[str] = typer.Argument(..., help="Model names (adain, sanet, avatarnet, unet_resnet18) or file names."),
+                  config: Optional[Path] = ConfigOption,
+                  force: bool = typer.Option(False, "--force", help="Download again even if present.")) -> None:
+    """Download checkpoints (resumable, verified, atomic)."""
+    from vcamstyle.weights import fetch
+    for item in fetch(names, _weights_dir(config), progress=True, force=force):
+        typer.echo(f"  {item.state:<10} {item.path}")
+
+
+@weights_app.command("verify")
+@handles_errors
+def weights_verify(config: Optional[Path] = ConfigOption) -> None:
+    """Check every present file against its checksum; exit 1 if any is corrupt."""
+    from vcamstyle.weights import verify
+    bad = 0
+    for item in verify(_weights_dir(config)):
+        typer.echo(f"  {item.state:<10} {item.filename}{'  ' + item.note if item.note else ''}")
+        bad += item.state == "corrupt"
+    raise typer.Exit(1 if bad else 0)
+
+
+@weights_app.command("path")
+@handles_errors
+def weights_path(config: Optional[Path] = ConfigOption) -> None:
+    """Print the weights directory in use."""
+    typer.echo(str(_weights_dir(config)))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

