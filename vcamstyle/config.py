@@ -58,6 +58,8 @@ STAGES: frozenset[str] = frozenset(
 )
 
 Effect = Literal["original", "blur", "color", "image", "style"]
+OutputFormat = Literal["yuyv", "i420", "rgb"]
+Fourcc = Literal["MJPG", "YUYV", "auto"]
 RegionName = Literal["person", "background"]
 
 _BACKEND_NAME = re.compile(r"[a-z0-9_-]+")
@@ -278,7 +280,7 @@ class CameraConfig(_Section):
     width: Size = 1280
     height: Size = 720
     fps: Fps = 30.0
-    fourcc: Annotated[str, BeforeValidator(_choice_check(FOURCCS))] = "MJPG"
+    fourcc: Annotated[Fourcc, BeforeValidator(_choice_check(FOURCCS))] = "MJPG"
     mirror: Flag = False
 
 
@@ -288,7 +290,7 @@ class OutputConfig(_Section):
     backend: Annotated[str, BeforeValidator(_backend_check)] = "auto"
     device: Annotated[str, BeforeValidator(_output_device_check)] = "auto"
     path: OptionalFilePath = None
-    format: Annotated[str, BeforeValidator(_choice_check(OUTPUT_FORMATS))] = "yuyv"
+    format: Annotated[OutputFormat, BeforeValidator(_choice_check(OUTPUT_FORMATS))] = "yuyv"
     width: OptionalSize = None
     height: OptionalSize = None
     fps: OptionalFps = None
@@ -361,7 +363,7 @@ class Region(_Section):
     ``color`` is normalised to lowercase ``#rrggbb``; ``color_rgb`` gives it as integers.
     """
 
-    effect: Annotated[str, BeforeValidator(_choice_check(EFFECTS))] = "style"
+    effect: Annotated[Effect, BeforeValidator(_choice_check(EFFECTS))] = "style"
     style: Union[tuple[StyleRef, ...], None] = Field(default="styles/brush_strokes.png", validate_default=True)
     #: 0 = the original region, 1 = the full effect.
     strength: Annotated[float, BeforeValidator(_number_check(0, 1))] = 0.7
@@ -586,7 +588,8 @@ def _scan_nodes(
         if id(node) in ancestors:
             cyclic = True
             line = node.start_mark.line + 1
-            problems.append((line, f"{_format_loc(loc)}: recursive YAML alias (an anchor used inside itself) (line {line})"))
+            message = f"{_format_loc(loc)}: recursive YAML alias (an anchor used inside itself) (line {line})"
+            problems.append((line, message))
             return
         if id(node) in done:  # an alias of a node walked already
             return
@@ -820,7 +823,9 @@ def load_config(
     except IsADirectoryError as err:
         raise ConfigError(f"{path}: is a directory, expected a YAML file", "point --config at the file") from err
     except PermissionError as err:
-        raise ConfigError(f"{path}: cannot read the config file (permission denied)", "check its owner and mode") from err
+        raise ConfigError(
+            f"{path}: cannot read the config file (permission denied)", "check its owner and mode"
+        ) from err
     except UnicodeDecodeError as err:
         raise ConfigError(
             f"{path}: not UTF-8 text (byte {err.start} cannot be decoded)", "save the file as UTF-8"
