@@ -446,8 +446,9 @@ def download(sources: Sequence[Source], dest: Path, *, expected_size: int | None
             return download_from_source(source, dest, expected_size=expected_size, expected_sha256=expected_sha256,
                                         timeout=timeout, on_progress=on_progress, max_resumes=max_resumes)
         except DownloadError as err:
-            log.warning("%s: %s", source.display_url(), err)
-            failures.append(f"{source.display_url()}: {err}")
+            log.info("source %s failed, trying the next one if any: %s", source.display_url(), err)
+            where = source.display_url()
+            failures.append(str(err) if where in err.message else f"{where}: {err}")
     listing = "\n".join(f"  - {line}" for line in failures)
     raise DownloadError(
         f"could not download {dest.name} from any of its {len(sources)} source(s):\n{listing}",

@@ -353,7 +353,7 @@ def fetch(names: Sequence[str], weights_dir: Path, *, progress: bool = True, tim
     weights_dir.mkdir(parents=True, exist_ok=True)
     records = read_recorded(weights_dir)
     results: list[WeightStatus] = []
-    failures: list[str] = []
+    failures: list[DownloadError] = []
     bar = _rich_progress(console) if progress else None
     try:
         if bar is not None:
@@ -373,13 +373,16 @@ def fetch(names: Sequence[str], weights_dir: Path, *, progress: bool = True, tim
             try:
                 results.append(_fetch_one(entry, weights_dir, records, timeout, on_progress, max_resumes))
             except DownloadError as err:
-                failures.append(str(err))
+                failures.append(err)
             records = read_recorded(weights_dir)
     finally:
         if bar is not None:
             bar.stop()
+    if len(failures) == 1:
+        raise failures[0]
     if failures:
         done = ", ".join(r.filename for r in results) or "none"
-        raise DownloadError("\n".join(failures) + f"\n(fetched or already present: {done})",
-                            hint=f"weights directory: {weights_dir}")
+        raise DownloadError("\n".join(str(err) for err in failures) + f"\n(fetched or already present: {done})",
+                            hint=f"download the missing files by hand into {weights_dir}, "
+                                 "then run `vcamstyle weights verify`")
     return results
