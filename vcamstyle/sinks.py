@@ -264,7 +264,11 @@ class LoopbackBackend:
         found = v4l2.find_loopback(devices)
         if found is not None:
             return found.path
+        denied = [d.path for d in devices if d.error and d.error.startswith(("EACCES", "EPERM"))]
         busy = v4l2.loopback_paths(devices)
+        if denied and not busy:
+            raise SinkError(f"no readable v4l2loopback device: permission denied on {', '.join(denied)}",
+                            hint=f"add your user to the video group: {v4l2.VIDEO_GROUP_FIX}")
         if busy:
             raise SinkError(f"every v4l2loopback device is in use by another producer: {', '.join(busy)}",
                             hint="stop the other program writing to it (see `fuser -v /dev/video*`), "
@@ -333,9 +337,12 @@ class LoopbackBackend:
                             f"{width}x{height} {layout.v4l2_fourcc}",
                             hint="another program fixed the format (or keep_format is set): close the apps using "
                                  "the device, or set the output size and format to match it")
-        if got.sizeimage and got.sizeimage != sizeimage:
-            raise SinkError(f"{path} expects {got.sizeimage}-byte frames, we would write {sizeimage}",
+        if got.sizeimage and got.sizeimage < sizeimage:
+            raise SinkError(f"{path} takes {got.sizeimage}-byte frames, ours have {sizeimage}: frames would be cut",
                             hint="set output.format to yuyv, the format v4l2loopback handles everywhere")
+        if got.sizeimage > sizeimage:
+            logger.warning("%s: driver frame size %d is larger than ours (%d); apps may show padding",
+                           path, got.sizeimage, sizeimage)
         try:
             v4l2.set_output_frame_rate(io, fd, fps)
         except OSError as exc:
@@ -404,24 +411,27 @@ pyvirtualcam.register_backend(LOOPBACK_BACKEND_NAME, LoopbackBackend)
 # --- sinks -------------------------------------------------------------------------------------------------
 
 
-def _resolve_backend(backend: str) -> str:
-    """Config backend name -> pyvirtualcam registry name."""
+def _resolve_backend(backend: str | None) -> str:
+    """Config backend name -> a name registered with pyvirtualcam."""
     system = platform.system()
     if backend in ("auto", "", None):
         if system == "Linux":
-            return LOOPBACK_BACKEND_NAME
-        if system in ("Darwin", "Windows"):
-            return "obs"
-        raise SinkError(f"no virtual camera backend for {system}", hint="use output.kind file or null")
-    if backend == "v4l2loopback":
+            name = LOOPBACK_BACKEND_NAME
+        elif system in ("Darwin", "Windows"):
+            name = "obs"
+        else:
+            raise SinkError(f"no virtual camera backend for {system}", hint="use output.kind file or null")
+    elif backend == "v4l2loopback":
         if system != "Linux":
             raise SinkError(f"v4l2loopback is Linux-only (this is {system})", hint=f"use backend obs: {OBS_HINT}")
-        return LOOPBACK_BACKEND_NAME
-    if backend not in PYVIRTUALCAM_BACKENDS:
+        name = LOOPBACK_BACKEND_NAME
+    else:
+        name = backend
+    if name not in PYVIRTUALCAM_BACKENDS:
         available = ", ".join(sorted(PYVIRTUALCAM_BACKENDS)) or "none"
-        raise SinkError(f"virtual camera backend {backend!r} is not available on {system}",
-                        hint=f"use auto, or one of: {available}")
-    return backend
+        hint = OBS_HINT if name == "obs" else f"use auto, or one of: {available}"
+        raise SinkError(f"virtual camera backend {name!r} is not available on {system}", hint=hint)
+    return name
 
 
 class VirtualCamSink(_SinkBase):
@@ -652,7 +662,8 @@ def create_sink(output: Any = None, width: int | None = None, height: int | None
                               dev_dir=dev_dir, pace=True if s.pace is None else s.pace, clock=clock, sleep=sleep)
     if kind == "file":
         if not s.path:
-            raise SinkError("output.path is not set for a file output", hint="set output.path to a .mp4, .avi or directory")
+            raise SinkError("output.path is not set for a file output",
+                            hint="set output.path to a .mp4 or .avi file, or a directory")
         return FileSink(s.path, w, h, rate, pace=bool(s.pace), clock=clock, sleep=sleep)
     if kind == "null":
         return NullSink(w, h, rate, pace=bool(s.pace), clock=clock, sleep=sleep)
