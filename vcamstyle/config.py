@@ -835,6 +835,51 @@ def load_config(
     return parse_config(text, path, segmenters=segmenters, stylizers=stylizers)
 
 
+def override(
+    config: Config,
+    changes: Mapping[str, Any],
+    *,
+    source: str = "command line",
+    base_dir: Path | None = None,
+    segmenters: Collection[str] | None = None,
+    stylizers: Collection[str] | None = None,
+) -> Config:
+    """A copy of ``config`` with dotted keys replaced (``{"style.method": "adain"}``), re-validated.
+
+    ``None`` values mean "no override" and are skipped. New relative paths resolve against
+    ``base_dir`` (default: the working directory). Problems raise ``ConfigValidationError`` naming
+    ``source`` instead of a file.
+    """
+    data: dict[str, Any] = config.model_dump()
+    problems: list[str] = []
+    for dotted, value in changes.items():
+        if value is None:
+            continue
+        *parents, leaf = dotted.split(".")
+        target: Any = data
+        for part in parents:
+            target = target.get(part) if isinstance(target, dict) else None
+        if not isinstance(target, dict) or leaf not in target:
+            valid = sorted(key for key in schema_keys() if "." in key or key not in _SECTION_KEYS)
+            problems.append(f"{dotted}: unknown key{_suggest(dotted, valid)}")
+            continue
+        target[leaf] = value
+    if problems:
+        raise ConfigValidationError(source, problems, _template_hint())
+    context = {
+        "segmenters": tuple(segmenters) if segmenters else KNOWN_SEGMENTERS,
+        "stylizers": tuple(stylizers) if stylizers else KNOWN_STYLIZERS,
+    }
+    try:
+        updated = Config.model_validate(data, context=context)
+    except ValidationError as err:
+        for error in err.errors():
+            loc, message = _translate(error)
+            problems.append(f"{_format_loc(loc)}: {message}")
+        raise ConfigValidationError(source, problems, _template_hint()) from err
+    return resolve_paths(updated, base_dir if base_dir is not None else Path.cwd())
+
+
 def dump_default() -> str:
     """The commented template's text (for ``vcamstyle config init``)."""
     template = paths.template_config_path()
@@ -985,6 +1030,7 @@ __all__ = [
     "ensure_config",
     "leaf_values",
     "load_config",
+    "override",
     "parse_config",
     "resolve_path",
     "resolve_paths",

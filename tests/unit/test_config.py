@@ -491,3 +491,31 @@ def test_module_does_not_import_torch() -> None:
     code = "import sys, vcamstyle.config; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+# --------------------------------------------------------------------------------------------------
+# Overrides (command-line options such as `bench --method`)
+# --------------------------------------------------------------------------------------------------
+
+
+def test_override_replaces_dotted_keys_and_skips_none(tmp_path: Path) -> None:
+    base = load_text(tmp_path, "person:\n  style: [{image: a.png, weight: 3}, {image: b.png, weight: 1}]\n")
+    changed = cfg.override(base, {"style.method": "adain", "output.width": 640, "output.height": 360, "device": None})
+    assert changed.style.method == "adain" and (changed.output.width, changed.output.height) == (640, 360)
+    assert changed.device == base.device
+    assert changed.person == base.person  # paths and normalised weights survive the round trip
+    assert diff_stages(base, changed) == {"stylizer", "output"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "fragment"),
+    [
+        ({"style.methd": "adain"}, "command line: style.methd: unknown key (did you mean 'style.method'?)"),
+        ({"style.size": 10}, "command line: style.size: expected an integer in [64, 2160], got 10"),
+        ({"output.width": 640}, "command line: output.height: expected an integer when output.width is set"),
+    ],
+)
+def test_override_errors(tmp_path: Path, changes: dict, fragment: str) -> None:
+    with pytest.raises(ConfigValidationError) as info:
+        cfg.override(load_text(tmp_path, ""), changes)
+    assert fragment in str(info.value)
