@@ -210,6 +210,13 @@ def test_driver_keeping_another_format_is_an_error():
     assert not io._open
 
 
+def test_driver_with_smaller_frames_than_ours_is_an_error():
+    cut = v4l2.PixFormat(W, H, v4l2.v4l2_fourcc("YUYV"), 2 * W, W * H)
+    with pytest.raises(SinkError) as info:
+        create_sink(None, W, H, FPS, io=make_io(fixed_format=cut))
+    assert "would be cut" in info.value.message
+
+
 def test_s_parm_and_streamon_failures_are_logged_not_fatal(caplog):
     io = make_io(fail={"S_PARM": errno.ENOTTY, "STREAMON": errno.EINVAL})
     with caplog.at_level(logging.WARNING, logger="vcamstyle.sinks"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import os
 
 import pytest
 
@@ -183,3 +184,28 @@ def test_s_fmt_on_a_capture_only_node_is_einval():
     with pytest.raises(OSError) as info:
         v4l2.set_output_format(io, fd, 640, 480, v4l2.v4l2_fourcc("YUYV"), 1280, 614400)
     assert info.value.errno == errno.EINVAL
+
+
+def test_real_io_passes_every_struct_to_the_kernel(tmp_path):
+    # A regular file answers every V4L2 ioctl with ENOTTY; a TypeError here would mean a struct is not
+    # passed as a writable buffer.
+    path = tmp_path / "video0"
+    path.write_bytes(b"")
+    io = v4l2.OsDeviceIO()
+    fd = io.open(str(path), os.O_WRONLY)
+    try:
+        calls = [
+            lambda: v4l2.query_capability(io, fd),
+            lambda: v4l2.set_output_format(io, fd, 64, 48, v4l2.v4l2_fourcc("YUYV"), 128, 6144),
+            lambda: v4l2.get_format(io, fd),
+            lambda: v4l2.set_output_frame_rate(io, fd, 30),
+            lambda: v4l2.stream_on(io, fd),
+            lambda: v4l2.stream_off(io, fd),
+        ]
+        for call in calls:
+            with pytest.raises(OSError) as info:
+                call()
+            assert info.value.errno == errno.ENOTTY
+        assert io.write(fd, memoryview(b"abc")) == 3
+    finally:
+        io.close(fd)
