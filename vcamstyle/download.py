@@ -303,6 +303,11 @@ def _total_from_416(err: HTTPError) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def _same_origin(dest: Path, source: Source) -> bool:
+    origin = origin_path(dest)
+    return origin.exists() and origin.read_text(encoding="utf-8").strip() == source.key()
+
+
 def _transfer(opener: OpenerDirector, url: str, dest: Path, source: Source, expected_size: int | None,
               timeout: float, on_progress: ProgressCallback | None) -> bool:
     """Fetch ``url`` into the ``.part``, continuing it with Range when present.
@@ -311,6 +316,9 @@ def _transfer(opener: OpenerDirector, url: str, dest: Path, source: Source, expe
     """
     part = part_path(dest)
     offset = part.stat().st_size if part.exists() else 0
+    if offset and not _same_origin(dest, source):
+        log.info("not continuing %s: it came from another source; starting from zero", part)
+        offset = 0
     if expected_size is not None and offset > expected_size:
         log.info("%s is longer than expected; starting again", part)
         _discard(part)
@@ -391,9 +399,6 @@ def download_from_source(source: Source, dest: Path, *, expected_size: int | Non
                          max_resumes: int = 3) -> DownloadResult:
     """Download ``source`` to ``dest`` atomically; resumes up to ``max_resumes`` times after a cut."""
     part, origin = part_path(dest), origin_path(dest)
-    if part.exists() and (not origin.exists() or origin.read_text(encoding="utf-8").strip() != source.key()):
-        log.info("discarding %s: it came from another source", part)
-        _discard(part, origin)
     jar = CookieJar()
     opener = build_opener(HTTPCookieProcessor(jar))
     url = resolve(source, opener, jar, timeout)
@@ -405,7 +410,7 @@ def download_from_source(source: Source, dest: Path, *, expected_size: int | Non
             used_range = _transfer(opener, url, dest, source, expected_size, timeout, on_progress) or used_range
         except _ConnectionCut as cut:
             if resumes >= max_resumes:
-                raise DownloadError(f"{cut}; gave up after {resumes} resumed tries; the partial file is kept at {part}",
+                raise DownloadError(f"{cut}; gave up after {resumes} resumed tries; the partial file was left at {part}",
                                     hint="run the same fetch again to continue where it stopped") from cut
             resumes += 1
             log.warning("%s; resuming (try %d of %d)", cut, resumes, max_resumes)

@@ -17,15 +17,19 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vcamstyle import paths
 from vcamstyle.download import SOURCE_KINDS, ProgressCallback, Source, download, part_path, sha256_file
 from vcamstyle.errors import DownloadError, WeightsError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -295,7 +299,8 @@ def require_files(model: str, weights_dir: Path, catalog: Catalog | None = None)
 # --- fetching -----------------------------------------------------------------------------------
 
 
-def _rich_progress(console: Any | None):  # -> rich.progress.Progress
+def _rich_progress(console: Console | None) -> Progress:
+    """A download progress bar (name, bar, bytes, speed, time left) on ``console`` or stderr."""
     from rich.console import Console
     from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
                                TransferSpeedColumn)
@@ -338,7 +343,7 @@ def _fetch_one(entry: WeightFile, weights_dir: Path, records: dict[str, dict[str
 
 
 def fetch(names: Sequence[str], weights_dir: Path, *, progress: bool = True, timeout: float = DEFAULT_TIMEOUT_S,
-          force: bool = False, console: Any | None = None, progress_callback: ProgressCallback | None = None,
+          force: bool = False, console: Console | None = None, progress_callback: ProgressCallback | None = None,
           max_resumes: int = 3, catalog: Catalog | None = None) -> list[WeightStatus]:
     """Download the files of the given model names and/or filenames into ``weights_dir`` (created).
 

@@ -245,7 +245,7 @@ def test_partial_file_from_an_earlier_run_is_continued(server: Fake, tmp_path: P
     dest = tmp_path / "file.pth"
     with pytest.raises(DownloadError) as info:
         fetch_http(server, dest, max_resumes=0)
-    assert "partial file is kept" in str(info.value)
+    assert "partial file was left at" in str(info.value)
     assert dl.part_path(dest).read_bytes() == PAYLOAD[:CUT_AFTER]
     assert not dest.exists()
 
@@ -264,6 +264,18 @@ def test_partial_file_from_another_source_is_not_continued(server: Fake, tmp_pat
     assert dl.part_path(dest).exists()
     fetch_http(server, dest, path="/b.pth")
     assert "Range" not in server.headers_for("/b.pth")[0]
+    assert dest.read_bytes() == PAYLOAD
+
+
+def test_partial_file_survives_later_sources_that_fail_early(server: Fake, tmp_path: Path) -> None:
+    server.routes["/a.pth"] = lambda h, n: send_file(h, cut_after=CUT_AFTER if n == 0 else None)
+    dest = tmp_path / "file.pth"
+    sources = [Source("http", server.url("/a.pth")), Source("http", server.url("/gone.pth"))]
+    with pytest.raises(DownloadError):
+        download(sources, dest, expected_size=None, expected_sha256=None, timeout=5.0, max_resumes=0)
+    assert dl.part_path(dest).read_bytes() == PAYLOAD[:CUT_AFTER]
+    download(sources, dest, expected_size=None, expected_sha256=sha(PAYLOAD), timeout=5.0, max_resumes=0)
+    assert server.headers_for("/a.pth")[1]["Range"] == f"bytes={CUT_AFTER}-"
     assert dest.read_bytes() == PAYLOAD
 
 
