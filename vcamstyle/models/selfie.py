@@ -130,21 +130,21 @@ class SelfieSegmenter:
             memory_format=torch.channels_last
         )
 
-    @torch.inference_mode()
     def segment(self, frame: torch.Tensor) -> torch.Tensor:
         """``1x3xHxW`` float RGB [0,1] (any size, any device) -> ``1x1xhxw`` float32 [0,1] person mask.
 
-        ``(h, w) == self.input_size``; the mask is on ``frame``'s device.
+        ``(h, w) == self.input_size``; the mask is on ``frame``'s device and is an ordinary tensor
+        (not an inference-mode one), so callers may modify it in place.
         """
         if frame.dim() != 4 or frame.shape[0] != 1 or frame.shape[1] != 3:
             raise ValueError(f"{self.name}: expected a 1x3xHxW frame, got shape {tuple(frame.shape)}")
-        x = frame.to(self.device, non_blocking=True)
-        if not x.is_floating_point():
-            raise ValueError(f"{self.name}: expected a float frame in [0, 1], got {x.dtype}")
-        x = resize(x.float(), self.input_size)
-        x = x.to(dtype=self.dtype, memory_format=torch.channels_last)
-        mask = self._run(x).float()
-        return mask.to(frame.device, non_blocking=True).contiguous()
+        if not frame.is_floating_point():
+            raise ValueError(f"{self.name}: expected a float frame in [0, 1], got {frame.dtype}")
+        with torch.inference_mode():
+            x = resize(frame.to(self.device, torch.float32, non_blocking=True), self.input_size)
+            mask = self._run(x.to(dtype=self.dtype, memory_format=torch.channels_last))
+        # Outside inference mode: the copy is a normal tensor (a 256x256 copy, a few microseconds).
+        return mask.to(frame.device, torch.float32, memory_format=torch.contiguous_format, copy=True)
 
 
 def _create(model: SelfieModel, options: BuildOptions) -> SelfieSegmenter:
