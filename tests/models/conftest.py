@@ -56,9 +56,15 @@ SANET_TRANSFORMER_TABLE = _conv_table({
 })
 
 # Per-key gains: He-like scaling keeps activations informative through the random networks; small
-# query/key gains keep SANet's (unscaled) attention logits moderate; the decoder's last conv is damped
-# and biased to 0.5 so outputs mostly stay inside [0, 1] before clamping.
-_GAINS = {"sanet4_1.f": 0.25, "sanet4_1.g": 0.25, "sanet5_1.f": 0.25, "sanet5_1.g": 0.25, "28": 0.3}
+# query/key gains keep SANet's (unscaled) attention logits moderate, and smaller value/output gains keep
+# its decoder input near the scale of relu4_1 features; the decoder's last conv is damped and biased to
+# 0.5 so outputs mostly stay inside [0, 1] before clamping.
+_GAINS = {
+    **{f"sanet{level}.{name}": gain for level in ("4_1", "5_1")
+       for name, gain in (("f", 0.25), ("g", 0.25), ("h", 1.0), ("out_conv", 0.5))},
+    "merge_conv": 0.5,
+    "28": 0.5,
+}
 _BIAS_FILL = {"28": 0.5}
 
 

@@ -84,6 +84,8 @@ class AdaINStylizer:
 
     name = "adain"
     size_multiple = 8
+    #: Smallest network input side: the reflection pads need relu4_1 to be at least 2x2.
+    min_input_size = 16
 
     def __init__(self, encoder: VGGEncoder, decoder: nn.Sequential, policy: ComputePolicy,
                  style_short_side: int | None = DEFAULT_STYLE_SHORT_SIDE) -> None:
@@ -100,7 +102,7 @@ class AdaINStylizer:
     def encode_style(self, image: torch.Tensor) -> AdaINStyleCode:
         """``1x3xHxW`` RGB [0,1] style image -> its relu4_1 statistics (short side resized to 512 first)."""
         with torch.inference_mode():
-            style = prepare_style_image(image, self.style_short_side, self.policy)
+            style = prepare_style_image(image, self.style_short_side, self.policy, self.min_input_size)
             mean, std = channel_mean_std(self.encode_content(style))
         return AdaINStyleCode(mean=mean, std=std)
 
@@ -123,7 +125,7 @@ class AdaINStylizer:
             return content
         _check_codes([r.code for r in (person, background) if r is not None])
         with torch.inference_mode():
-            padded, size = pad_content(content, self.size_multiple, self.policy)
+            padded, size = pad_content(content, self.size_multiple, self.policy, self.min_input_size)
             content_feat = self.encode_content(padded)
             normalised = normalised_features(content_feat)
 

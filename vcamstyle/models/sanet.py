@@ -151,6 +151,8 @@ class SANetStylizer:
 
     name = "sanet"
     size_multiple = 16
+    #: Smallest network input side: the reflection pads need relu5_1 to be at least 2x2.
+    min_input_size = 32
 
     def __init__(self, encoder: VGGEncoder, transform: Transform, decoder: nn.Sequential, policy: ComputePolicy,
                  style_short_side: int | None = DEFAULT_STYLE_SHORT_SIDE) -> None:
@@ -164,7 +166,7 @@ class SANetStylizer:
     def encode_style(self, image: torch.Tensor) -> SANetStyleCode:
         """``1x3xHxW`` RGB [0,1] style image -> keys and values at relu4_1 and relu5_1."""
         with torch.inference_mode():
-            style = prepare_style_image(image, self.style_short_side, self.policy)
+            style = prepare_style_image(image, self.style_short_side, self.policy, self.min_input_size)
             part = self._keys_values(self.encoder.encode(style, SANET_LEVELS), weight=1.0)
         return SANetStyleCode(parts=(part,))
 
@@ -192,7 +194,7 @@ class SANetStylizer:
         _check_codes([r.code for r in (person, background) if r is not None])
         strengths = (region_strength(person), region_strength(background))
         with torch.inference_mode():
-            padded, size = pad_content(content, self.size_multiple, self.policy)
+            padded, size = pad_content(content, self.size_multiple, self.policy, self.min_input_size)
             feats = self.encoder.encode(padded, SANET_LEVELS)
             content4, content5 = feats["relu4_1"], feats["relu5_1"]
             queries4 = self.transform.sanet4_1.queries(content4)

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vcamstyle.errors import WeightsError
-from vcamstyle.frames import pad_to_multiple, resize
+from vcamstyle.frames import resize
 from vcamstyle.models.base import RegionStyle
 from vcamstyle.models.checkpoint import extract_state_dict, load_checkpoint, load_strict, require_file
 from vcamstyle.models.registry import BuildOptions
@@ -68,29 +68,51 @@ class ComputePolicy:
         return image.to(device=self.device, dtype=self.dtype, memory_format=self.memory_format)
 
 
-def style_input_size(height: int, width: int, short_side: int | None) -> tuple[int, int]:
+def style_input_size(height: int, width: int, short_side: int | None, min_side: int = 1) -> tuple[int, int]:
     """(H, W) with the short side equal to ``short_side`` (up or down, aspect kept), like upstream's
-    ``transforms.Resize(512)``; ``None`` keeps the size."""
-    if short_side is None:
+    ``transforms.Resize(512)``; ``None`` keeps the size. Either way the short side is at least ``min_side``."""
+    target = min(height, width) if short_side is None else short_side
+    target = max(target, min_side)
+    if target == min(height, width):
         return height, width
-    scale = short_side / min(height, width)
-    return max(1, int(round(height * scale))), max(1, int(round(width * scale)))
+    scale = target / min(height, width)
+    return max(target, int(round(height * scale))), max(target, int(round(width * scale)))
 
 
-def prepare_style_image(image: torch.Tensor, short_side: int | None, policy: ComputePolicy) -> torch.Tensor:
-    """``1x3xHxW`` RGB [0,1] style image -> resized (short side ``short_side``) on the device, compute dtype."""
+def prepare_style_image(image: torch.Tensor, short_side: int | None, policy: ComputePolicy,
+                        min_side: int = 1) -> torch.Tensor:
+    """``1x3xHxW`` RGB [0,1] style image -> resized (short side ``short_side``, at least ``min_side``) on
+    the device, compute dtype."""
     _check_image(image, "style image")
-    size = style_input_size(image.shape[-2], image.shape[-1], short_side)
+    size = style_input_size(image.shape[-2], image.shape[-1], short_side, min_side)
     resized = resize(image.float(), size, mode="bilinear").clamp(0.0, 1.0)
     return policy.to_input(resized)
 
 
-def pad_content(content: torch.Tensor, multiple: int, policy: ComputePolicy) -> tuple[torch.Tensor, tuple[int, int]]:
-    """``1x3xHxW`` RGB [0,1] -> (reflect-padded on the bottom/right to a multiple of ``multiple``, on the
-    device in the compute dtype; the original (H, W) to crop back to)."""
+def padded_size(height: int, width: int, multiple: int, min_size: int) -> tuple[int, int]:
+    """(H, W) rounded up to ``multiple`` and to at least ``min_size``."""
+    def one(n: int) -> int:
+        return max(-(-n // multiple) * multiple, min_size)
+
+    return one(height), one(width)
+
+
+def pad_content(content: torch.Tensor, multiple: int, policy: ComputePolicy,
+                min_size: int = 1) -> tuple[torch.Tensor, tuple[int, int]]:
+    """``1x3xHxW`` RGB [0,1] -> (padded on the bottom/right to a multiple of ``multiple`` and at least
+    ``min_size``, on the device in the compute dtype; the original (H, W) to crop back to).
+
+    Padding reflects the image; where the padding is not smaller than the image (tiny frames), the edge
+    is repeated instead."""
     _check_image(content, "content")
-    padded, size = pad_to_multiple(content, multiple, mode="reflect")
-    return policy.to_input(padded), size
+    height, width = content.shape[-2:]
+    target_h, target_w = padded_size(height, width, multiple, min_size)
+    pad_h, pad_w = target_h - height, target_w - width
+    padded = content
+    if pad_h or pad_w:
+        mode = "reflect" if (pad_h < height and pad_w < width) else "replicate"
+        padded = F.pad(content, (0, pad_w, 0, pad_h), mode=mode)
+    return policy.to_input(padded), (height, width)
 
 
 def finish_output(decoded: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
