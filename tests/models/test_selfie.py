@@ -305,6 +305,12 @@ def test_non_tflite_bytes_are_rejected() -> None:
         read_tflite(b"\x00" * 64)
 
 
+def test_truncated_tflite_is_rejected() -> None:
+    data = read_model_file(GENERAL)
+    with pytest.raises(WeightsError, match="malformed TFLite flatbuffer"):
+        read_tflite(data[: len(data) // 2])
+
+
 def test_tiny_graph_builder_produces_a_graph_litert_runs() -> None:
     """Guards the helper above: a supported one-op graph runs identically in LiteRT and in torch."""
     interpreter_module = pytest.importorskip("ai_edge_litert.interpreter")

@@ -64,13 +64,14 @@ class UnsupportedOpError(WeightsError):
 
 @dataclass(frozen=True)
 class TensorRecord:
-    """One TFLite tensor. ``shape`` is as stored (NHWC for 4-D activations); ``data`` holds the
-    constant's contents in the stored dtype (``None`` for activations)."""
+    """One TFLite tensor. ``shape`` is as stored (NHWC for 4-D activations); ``dtype`` is ``None`` for
+    TFLite types this reader does not map; ``data`` holds a constant's contents in the stored dtype
+    (``None`` for activations)."""
 
     index: int
     name: str
     shape: tuple[int, ...]
-    dtype: np.dtype
+    dtype: np.dtype | None
     data: np.ndarray | None
 
 
@@ -137,7 +138,7 @@ def _read_tensor(model: Any, subgraph: Any, index: int, raw: bytes) -> TensorRec
                 hint=_REINSTALL_HINT,
             )
         data = np.frombuffer(payload, dtype=dtype).reshape(shape)
-    return TensorRecord(index, name, shape, dtype if dtype is not None else np.dtype("<f4"), data)
+    return TensorRecord(index, name, shape, dtype, data)
 
 
 def _read_op(model: Any, subgraph: Any, index: int) -> OpRecord:
