@@ -57,5 +57,11 @@ def load_rgb(path: Path, what: str = "style image") -> np.ndarray:
                 if max(rgb.size) > MAX_SIDE:
                     rgb.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
                 return np.asarray(rgb, dtype=np.uint8).copy()
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # PIL refuses images above ~89 megapixels inside Image.open, before the size check above.
+        raise StyleImageError(
+            f"{what} {path} is too large (limit {MAX_PIXELS // 1_000_000} megapixels; {exc})",
+            hint=f"shrink it, e.g. `convert {path.name} -resize {MAX_SIDE}x{MAX_SIDE} smaller.png`",
+        ) from exc
+    except (OSError, SyntaxError, ValueError) as exc:
         raise StyleImageError(f"{what} {path} cannot be read ({exc})", hint="use a PNG or JPEG image") from exc
