@@ -1,0 +1,46 @@
+"""vcamstyle.render helpers that need no model: the comparison layout, fps probing, input errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vcamstyle.config import Config
+from vcamstyle.errors import SourceError
+from vcamstyle.render import render_file, side_by_side, video_fps
+
+
+def test_side_by_side_layout() -> None:
+    rng = np.random.default_rng(0)
+    original = rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    mask = rng.integers(0, 256, (20, 30), dtype=np.uint8)
+    result = rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    out = side_by_side(original, mask, result)
+    assert out.shape == (20, 90, 3) and out.dtype == np.uint8
+    np.testing.assert_array_equal(out[:, :30], original)
+    for channel in range(3):  # the mask as grey
+        np.testing.assert_array_equal(out[:, 30:60, channel], mask)
+    np.testing.assert_array_equal(out[:, 60:], result)
+
+
+def test_video_fps_reads_the_file_rate(tmp_path: Path, make_video) -> None:
+    video = make_video(tmp_path / "clip.mp4", frames=3, size=(64, 48), fps=12)
+    assert video_fps(video) == pytest.approx(12.0, abs=0.01)
+
+
+def test_video_fps_falls_back_for_a_missing_file(tmp_path: Path) -> None:
+    assert video_fps(tmp_path / "missing.mp4", default=25.0) == 25.0
+
+
+def test_render_file_missing_input(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="does not exist"):
+        render_file(Config(), tmp_path / "missing.png", tmp_path / "out.png")
+
+
+def test_render_file_unreadable_image(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a png at all")
+    with pytest.raises(SourceError, match="not a readable image"):
+        render_file(Config(), bad, tmp_path / "out.png")
