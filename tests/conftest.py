@@ -8,6 +8,8 @@
 - ``isolated_xdg``: HOME and the XDG base directories inside ``tmp_path``, ``VCAMSTYLE_NO_SYSTEMD=1``
   and no systemd/journald hand-over variables, so control/config code never touches the real user's
   files or units. Returns an ``XdgDirs`` with each path.
+- ``png_claiming_size(path, width, height)``: writes a tiny valid PNG whose header claims a huge size
+  (e.g. 30000x30000) without allocating it; a bad-style-image stand-in.
 - ``offline_models`` (session) and ``reuse_offline_models``: the real embedded selfie segmenter and
   Magenta stylizer loaded once on the CPU, and a patch that makes ``vcamstyle`` hand out these same
   instances instead of loading them again (keeps CLI/scene tests fast).
@@ -106,6 +108,30 @@ def make_video(_astronaut_master: np.ndarray) -> Callable[..., Path]:
 
     def factory(path: Path, frames: int = 10, size: tuple[int, int] = (160, 120), fps: float = 15.0) -> Path:
         return write_video(Path(path), drifting_frames(_astronaut_master, frames, size), fps)
+
+    return factory
+
+
+@pytest.fixture
+def png_claiming_size() -> Callable[[Path, int, int], Path]:
+    """Factory: ``png_claiming_size(path, width, height) -> path``: an 8x8 PNG whose IHDR claims
+    ``width x height`` (CRC recomputed), so readers see a huge image that nobody allocates."""
+    import io
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    def factory(path: Path, width: int, height: int) -> Path:
+        buffer = io.BytesIO()
+        Image.new("RGB", (8, 8), (10, 20, 30)).save(buffer, "PNG")
+        data = bytearray(buffer.getvalue())
+        assert data[12:16] == b"IHDR"  # 8-byte signature, 4-byte chunk length, then the chunk type
+        data[16:20] = struct.pack(">I", width)
+        data[20:24] = struct.pack(">I", height)
+        data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+        Path(path).write_bytes(bytes(data))
+        return Path(path)
 
     return factory
 

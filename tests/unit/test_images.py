@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -17,20 +16,6 @@ from vcamstyle.errors import StyleImageError
 from vcamstyle.images import MAX_PIXELS, MAX_SIDE, file_digest, load_rgb
 
 BUNDLED_STYLES = sorted(paths.bundled_styles_dir().glob("*.png"))
-
-
-def write_png_claiming_size(path: Path, width: int, height: int) -> Path:
-    """A valid 8x8 PNG whose IHDR claims ``width x height`` (CRC fixed), so decoders see a huge image
-    without anyone allocating it. Used for the 30000x30000 case."""
-    buffer = io.BytesIO()
-    Image.new("RGB", (8, 8), (10, 20, 30)).save(buffer, "PNG")
-    data = bytearray(buffer.getvalue())
-    assert data[12:16] == b"IHDR"  # signature (8) + chunk length (4), then the chunk type
-    data[16:20] = struct.pack(">I", width)
-    data[20:24] = struct.pack(">I", height)
-    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
-    path.write_bytes(bytes(data))
-    return path
 
 
 def test_there_are_bundled_styles() -> None:
@@ -118,9 +103,9 @@ def test_truncated_png(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("width, height", [(30000, 30000), (10000, 9000), (8000, 6000)])
-def test_huge_image_is_refused_as_too_large(tmp_path: Path, width: int, height: int) -> None:
+def test_huge_image_is_refused_as_too_large(tmp_path: Path, png_claiming_size, width: int, height: int) -> None:
     assert width * height > MAX_PIXELS
-    path = write_png_claiming_size(tmp_path / "huge.png", width, height)
+    path = png_claiming_size(tmp_path / "huge.png", width, height)
     assert path.stat().st_size < 1000  # cheap to make: only the header claims the size
     assert struct.unpack(">II", path.read_bytes()[16:24]) == (width, height)
     with pytest.raises(StyleImageError, match="too large") as info:

@@ -1,0 +1,237 @@
+"""vcamstyle.scene with the REAL embedded models (selfie + Magenta on the CPU, offline).
+
+The models are loaded once per session (``offline_models`` in tests/conftest.py) and handed to every
+``Engine`` by ``reuse_offline_models``; what is counted here (style encodes) is the engine's own work.
+"""
+
+from __future__ import annotations
+
+import shutil
+from types import SimpleNamespace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from vcamstyle import paths
+from vcamstyle.config import Config, ensure_config, load_config, override
+from vcamstyle.errors import ConfigError, StyleImageError
+from vcamstyle.frames import to_numpy, to_tensor
+from vcamstyle.pipeline import Pipeline
+from vcamstyle.scene import Engine, parse_color, style_items
+
+STYLES = paths.bundled_styles_dir()
+SIZE = (180, 180)  # (H, W) of the frames fed to the scene (the astronaut photo, shrunk)
+
+
+@pytest.fixture
+def default_config(tmp_path: Path) -> Config:
+    """The shipped template, loaded like the daemon loads it; device pinned to the CPU."""
+    path = tmp_path / "config.yaml"
+    ensure_config(path)
+    return override(load_config(path), {"device": "cpu"})
+
+
+@pytest.fixture
+def engine(reuse_offline_models: Any) -> Engine:
+    return Engine()
+
+
+@pytest.fixture
+def encode_spy(offline_models: Any, monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, ...]]:
+    """Records the shape of every image the real stylizer encodes."""
+    stylizer = offline_models.stylizer
+    real = stylizer.encode_style
+    calls: list[tuple[int, ...]] = []
+
+    def spy(image: torch.Tensor) -> Any:
+        calls.append(tuple(image.shape))
+        return real(image)
+
+    monkeypatch.setattr(stylizer, "encode_style", spy)
+    return calls
+
+
+@pytest.fixture
+def frame(astronaut_rgb: np.ndarray) -> torch.Tensor:
+    import cv2
+
+    return to_tensor(cv2.resize(astronaut_rgb, SIZE[::-1], interpolation=cv2.INTER_AREA))
+
+
+def _with(config: Config, **changes: Any) -> Config:
+    """``_with(cfg, person__strength=0.2)`` -> ``override(cfg, {"person.strength": 0.2})``."""
+    return override(config, {key.replace("__", "."): value for key, value in changes.items()})
+
+
+# ------------------------------------------------------------------------------------------ build
+
+def test_build_default_config(engine: Engine, default_config: Config, frame: torch.Tensor) -> None:
+    scene = engine.build(default_config, SIZE, None)
+    assert scene.device == torch.device("cpu")
+    assert scene.segmenter.name == "selfie"
+    assert scene.stylizer is not None and scene.stylizer.name == "magenta"
+    s = scene.settings
+    assert s.output_size == SIZE
+    assert s.style_size == default_config.style.size
+    assert s.preserve_color is default_config.style.preserve_color
+    assert (s.mask.smoothing, s.mask.threshold, s.mask.feather) == (
+        default_config.segmentation.smoothing, default_config.segmentation.threshold, default_config.segmentation.feather)
+    assert s.person.effect == "style" and s.background.effect == "style"
+    assert s.person.style is not None and s.person.style.strength == pytest.approx(0.7)
+    assert s.background.style is not None and s.background.style.strength == pytest.approx(1.0)
+    assert engine.encode_count == 2  # two different bundled styles
+
+    result = Pipeline(scene.segmenter, scene.stylizer, s, scene.device).process(frame)
+    assert result.image.shape == frame.shape
+    # The person (centre of the astronaut photo) is found and the image is really restyled.
+    assert float(result.mask.mean()) > 0.2
+    assert float((result.image - frame).abs().mean()) > 0.05
+
+
+def test_style_is_encoded_once_across_frames_and_rebuilds(engine: Engine, default_config: Config, tmp_path: Path,
+                                                          frame: torch.Tensor, encode_spy: list) -> None:
+    scene = engine.build(default_config, SIZE, None)
+    assert engine.encode_count == 2 and len(encode_spy) == 2
+    pipeline = Pipeline(scene.segmenter, scene.stylizer, scene.settings, scene.device)
+    for _ in range(4):
+        pipeline.process(frame)
+    assert engine.encode_count == 2 and len(encode_spy) == 2  # never per frame
+
+    # A reload with an unchanged file (a new, equal Config object) reuses the codes.
+    reloaded = _with(load_config(tmp_path / "config.yaml"), device="cpu", segmentation__feather=3)
+    assert reloaded is not default_config
+    scene2 = engine.build(reloaded, SIZE, None)
+    assert engine.encode_count == 2 and len(encode_spy) == 2
+    assert scene2.settings.person.style.code is scene.settings.person.style.code
+
+
+def test_strength_change_does_not_re_encode(engine: Engine, default_config: Config) -> None:
+    engine.build(default_config, SIZE, None)
+    scene = engine.build(_with(default_config, person__strength=0.2, background__strength=0.5), SIZE, None)
+    assert engine.encode_count == 2
+    assert scene.settings.person.style.strength == pytest.approx(0.2)
+    assert scene.settings.background.style.strength == pytest.approx(0.5)
+
+
+def test_a_different_style_image_is_encoded(engine: Engine, default_config: Config, tmp_path: Path) -> None:
+    engine.build(default_config, SIZE, None)
+    scene = engine.build(_with(default_config, person__style=str(STYLES / "neon.png")), SIZE, None)
+    assert engine.encode_count == 3
+    # The same bytes under another name are recognised (the cache key is the content hash) ...
+    copy = tmp_path / "my_neon.png"
+    shutil.copyfile(STYLES / "neon.png", copy)
+    scene2 = engine.build(_with(default_config, person__style=str(copy)), SIZE, None)
+    assert engine.encode_count == 3
+    assert scene2.settings.person.style.code is scene.settings.person.style.code
+
+
+def test_edited_style_file_is_encoded_again(engine: Engine, default_config: Config, tmp_path: Path) -> None:
+    mine = tmp_path / "mine.png"
+    shutil.copyfile(STYLES / "waves.png", mine)
+    config = _with(default_config, person__style=str(mine))
+    first = engine.build(config, SIZE, None).settings.person.style.code
+    count = engine.encode_count
+    shutil.copyfile(STYLES / "mosaic.png", mine)  # the user saves another picture over it
+    second = engine.build(config, SIZE, None).settings.person.style.code
+    assert engine.encode_count == count + 1
+    assert not torch.allclose(first, second)
+
+
+def test_weighted_style_list_is_blended(engine: Engine, default_config: Config) -> None:
+    blend = [{"image": str(STYLES / "neon.png"), "weight": 0.7}, {"image": str(STYLES / "waves.png"), "weight": 0.3}]
+    scene = engine.build(_with(default_config, person__style=blend), SIZE, None)
+    neon = engine.build(_with(default_config, person__style=str(STYLES / "neon.png")), SIZE, None)
+    waves = engine.build(_with(default_config, person__style=str(STYLES / "waves.png")), SIZE, None)
+    code = scene.settings.person.style.code
+    expected = scene.stylizer.blend_codes([neon.settings.person.style.code, waves.settings.person.style.code], [0.7, 0.3])
+    assert torch.allclose(code, expected, atol=1e-6)
+    assert not torch.allclose(code, neon.settings.person.style.code)
+    assert engine.encode_count == 3  # the background's default + neon + waves, each once
+
+
+def test_no_stylizer_without_a_style_effect(engine: Engine, default_config: Config) -> None:
+    config = _with(default_config, person__effect="original", background__effect="color", background__color="#ff8000")
+    scene = engine.build(config, SIZE, None)
+    assert scene.stylizer is None
+    assert engine.encode_count == 0
+    assert torch.allclose(scene.settings.background.color.flatten(), torch.tensor([1.0, 128 / 255, 0.0]))
+
+
+def test_image_effect_is_prepared_at_output_size(engine: Engine, default_config: Config) -> None:
+    config = _with(default_config, person__effect="original", background__effect="image",
+                   background__image=str(STYLES / "crystals.png"))
+    scene = engine.build(config, (90, 160), None)
+    image = scene.settings.background.image
+    assert image is not None and tuple(image.shape) == (1, 3, 90, 160)
+    assert image.dtype == torch.float32 and float(image.min()) >= 0 and float(image.max()) <= 1
+
+
+# ------------------------------------------------------------------------------------------ bad images
+
+def _bad_images(tmp_path: Path, png_claiming_size: Any) -> dict[str, tuple[Path, str]]:
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    garbage = tmp_path / "garbage.jpg"
+    garbage.write_bytes(b"\xff\xd8 this is not really a jpeg " * 20)
+    return {
+        "missing": (tmp_path / "missing.png", "does not exist"),
+        "zero-byte": (empty, "empty file"),
+        "garbage": (garbage, "cannot be read"),
+        "huge": (png_claiming_size(tmp_path / "huge.png", 30000, 30000), "too large"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing", "zero-byte", "garbage", "huge"])
+def test_bad_style_image_raises_a_clear_error(engine: Engine, default_config: Config, tmp_path: Path,
+                                              png_claiming_size: Any, case: str) -> None:
+    good = engine.build(default_config, SIZE, None)
+    path, words = _bad_images(tmp_path, png_claiming_size)[case]
+    with pytest.raises(StyleImageError) as info:
+        engine.build(_with(default_config, background__style=str(path)), SIZE, None)
+    assert words in info.value.message
+    assert str(path) in info.value.message and "style image" in info.value.message
+    assert info.value.hint
+    # The engine is still usable and its cache intact: the good config builds without re-encoding.
+    count = engine.encode_count
+    again = engine.build(default_config, SIZE, None)
+    assert engine.encode_count == count
+    assert again.settings.background.style.code is good.settings.background.style.code
+
+
+def test_bad_background_image_raises(engine: Engine, default_config: Config, tmp_path: Path) -> None:
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    config = _with(default_config, background__effect="image", background__image=str(tmp_path / "empty.jpg"))
+    with pytest.raises(StyleImageError, match="background image .*empty file"):
+        engine.build(config, SIZE, None)
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+@pytest.mark.parametrize("text, expected", [
+    ("#ff0000", (1.0, 0.0, 0.0)),
+    ("#00FF80", (0.0, 1.0, 128 / 255)),
+    ("#202020", (32 / 255,) * 3),
+    ("#f00", (1.0, 0.0, 0.0)),
+    ("#abc", (0xAA / 255, 0xBB / 255, 0xCC / 255)),
+])
+def test_parse_color(text: str, expected: tuple[float, float, float]) -> None:
+    assert parse_color(text) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("text", ["#12345", "#1234567", "#", ""])
+def test_parse_color_rejects_wrong_length(text: str) -> None:
+    with pytest.raises(ConfigError, match="#rrggbb"):
+        parse_color(text)
+
+
+def test_style_items_forms(default_config: Config) -> None:
+    assert style_items(default_config.person) == [(STYLES / "brush_strokes.png", 1.0)]
+    blended = _with(default_config, person__style=[{"image": "/x/a.png", "weight": 2}, {"image": "/x/b.png"}])
+    items = style_items(blended.person)  # weights arrive normalised by the config
+    assert [path for path, _ in items] == [Path("/x/a.png"), Path("/x/b.png")]
+    assert [weight for _, weight in items] == pytest.approx([2 / 3, 1 / 3])
+    assert style_items(SimpleNamespace(style=None)) == []
+    assert style_items(SimpleNamespace(style="a.png")) == [(Path("a.png"), 1.0)]
