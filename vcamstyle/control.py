@@ -30,7 +30,7 @@ from typing import IO, Any
 
 from vcamstyle import paths
 from vcamstyle.errors import ControlError
-from vcamstyle.pidfile import PidFile, process_exists
+from vcamstyle.pidfile import PidFile, process_exists, process_uptime
 from vcamstyle.statusfile import read_status, remove_status
 
 logger = logging.getLogger(__name__)
@@ -110,7 +110,8 @@ def _systemctl(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
     except FileNotFoundError as exc:
         raise ControlError("systemctl is not installed", hint=f"set {NO_SYSTEMD_ENV}=1") from exc
     except subprocess.TimeoutExpired as exc:
-        raise ControlError(f"`{shlex.join(command)}` did not finish within {timeout:g} s", hint=_NO_SYSTEMD_HINT) from exc
+        raise ControlError(f"`{shlex.join(command)}` did not finish within {timeout:g} s",
+                           hint=_NO_SYSTEMD_HINT) from exc
 
 
 def _unit_state() -> tuple[str, int | None]:
@@ -200,18 +201,6 @@ def _read_log_tail(path: Path, lines: int, start: int = 0, max_bytes: int = 6553
     return data.decode("utf-8", "replace").splitlines()[-lines:] if lines > 0 else []
 
 
-def _process_uptime(pid: int) -> float | None:
-    """Seconds since ``pid`` started, from /proc; None where /proc does not tell."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-        boot_uptime = float(Path("/proc/uptime").read_text(encoding="ascii").split()[0])
-        start_ticks = int(stat.rpartition(")")[2].split()[19])  # field 22 of stat(5)
-    except (OSError, ValueError, IndexError) as exc:
-        logger.debug("cannot read the start time of pid %d: %s", pid, exc)
-        return None
-    return max(0.0, boot_uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
-
-
 # ---------------------------------------------------------------- start
 
 
@@ -246,7 +235,7 @@ def _start_systemd(config_path: Path, extra_args: Sequence[str], timeout: float)
         raise ControlError("systemctl is not installed", hint=f"set {NO_SYSTEMD_ENV}=1") from exc
     except subprocess.TimeoutExpired as exc:
         raise ControlError(f"vcamstyle did not report ready within {timeout:g} s; systemd is still starting it",
-                           hint=f"`vcamstyle logs` shows what it is doing; `vcamstyle stop` stops it") from exc
+                           hint="`vcamstyle logs` shows what it is doing; `vcamstyle stop` stops it") from exc
     _check_systemctl(result, "start")
     _, pid = _unit_state()
     return StartResult(pid=pid, via_systemd=True, log_path=None, status=read_status())
@@ -276,14 +265,16 @@ def _start_detached(config_path: Path, extra_args: Sequence[str], timeout: float
     try:
         log_fd = _open_log(log_path)
     except OSError as exc:
-        raise ControlError(f"cannot open the log file {log_path}: {exc}", hint="check the permissions of its directory") from exc
+        raise ControlError(f"cannot open the log file {log_path}: {exc}",
+                           hint="check the permissions of its directory") from exc
     try:
         os.write(log_fd, f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} vcamstyle start: {shlex.join(command)}\n".encode())
         log_start = os.lseek(log_fd, 0, os.SEEK_END)
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log_fd, stderr=subprocess.STDOUT,
                                    start_new_session=True, close_fds=True, env=env)
     except OSError as exc:
-        raise ControlError(f"cannot start `{shlex.join(command)}`: {exc}", hint="is vcamstyle installed for this Python?") from exc
+        raise ControlError(f"cannot start `{shlex.join(command)}`: {exc}",
+                           hint="is vcamstyle installed for this Python?") from exc
     finally:
         os.close(log_fd)
     _spawned[process.pid] = process
@@ -343,7 +334,8 @@ def stop(timeout: float = 10.0, *, use_systemd: bool | None = None) -> bool:
         _send_signal(pid, signal.SIGKILL)
         if not _wait_gone(pid, KILL_WAIT_S):
             raise ControlError(f"vcamstyle (pid {pid}) survived SIGKILL",
-                               hint=f"it is stuck in the kernel (camera or loopback driver); see `ps -o stat,wchan -p {pid}`")
+                               hint="it is stuck in the kernel (camera or loopback driver); "
+                                    f"see `ps -o stat,wchan -p {pid}`")
     if pidfile.unlink(pid):
         logger.debug("removed the pidfile left by pid %d", pid)
     remove_status(pid=pid)
@@ -378,7 +370,11 @@ def status(*, use_systemd: bool | None = None) -> dict[str, Any] | None:
     pid = PidFile(paths.pidfile_path()).live_pid()
     manager = "pidfile"
     if _use_systemd(use_systemd):
-        state, unit_pid = _unit_state()
+        try:
+            state, unit_pid = _unit_state()
+        except ControlError as exc:  # no user manager (e.g. an ssh session): the pidfile still tells
+            logger.debug("cannot ask systemd about %s: %s", UNIT_NAME, exc)
+            state, unit_pid = "unknown", None
         if state in RUNNING_STATES and unit_pid is not None and (pid is None or pid == unit_pid):
             pid, manager = unit_pid, "systemd"
     if pid is None:
@@ -393,7 +389,8 @@ def status(*, use_systemd: bool | None = None) -> dict[str, Any] | None:
     if isinstance(started_at, (int, float)) and not isinstance(started_at, bool):
         result["uptime_s"] = max(0.0, time.time() - started_at)
     else:
-        result["uptime_s"] = _process_uptime(pid)
+        uptime = process_uptime(pid)
+        result["uptime_s"] = uptime if uptime is not None else result.get("uptime_s")
     try:
         result["status_age_s"] = max(0.0, time.time() - status_file.stat().st_mtime) if fresh else None
     except FileNotFoundError:

@@ -111,6 +111,18 @@ def is_vcamstyle_process(pid: int, marker: str = PROCESS_MARKER) -> bool:
     return False
 
 
+def process_uptime(pid: int) -> float | None:
+    """Seconds since ``pid`` started, from /proc; None where /proc does not tell."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+        boot_uptime = float(Path("/proc/uptime").read_text(encoding="ascii").split()[0])
+        start_ticks = int(stat.rpartition(")")[2].split()[19])  # field 22 of stat(5)
+    except (OSError, ValueError, IndexError) as exc:
+        logger.debug("cannot read the start time of pid %d: %s", pid, exc)
+        return None
+    return max(0.0, boot_uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+
+
 class PidFile:
     """A pidfile at ``path`` (default ``paths.pidfile_path()``)."""
 

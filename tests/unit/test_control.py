@@ -324,6 +324,8 @@ def test_systemd_path_uses_systemctl(monkeypatch: pytest.MonkeyPatch) -> None:
     result = control.start(paths.default_config_path(), use_systemd=True)
     assert result.via_systemd is True and result.pid == 4321 and result.log_path is None
     assert ["systemctl", "--user", "start", "vcamstyle.service"] in fake.calls
+    info = control.status(use_systemd=True)
+    assert info is not None and info["pid"] == 4321 and info["manager"] == "systemd"
     with pytest.raises(ControlError, match="already running under systemd"):
         control.start(paths.default_config_path(), use_systemd=True)
     assert control.reload(use_systemd=True) == 4321
@@ -371,3 +373,17 @@ def test_sigterm_is_what_stop_sends_first(fake_daemon: Path, monkeypatch: pytest
     monkeypatch.setattr(control.os, "kill", recording_kill)
     assert control.stop(timeout=10.0) is True
     assert [item for item in sent if item[1] != 0] == [(result.pid, signal.SIGTERM)]  # 0 = liveness probe
+
+
+def test_status_falls_back_to_the_pidfile_without_a_user_manager(
+    fake_daemon: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = _start(fake_daemon)
+
+    def no_bus(args: Sequence[str], timeout: float) -> subprocess.CompletedProcess[str]:
+        return subprocess.CompletedProcess(list(args), 1, "", "Failed to connect to bus: No medium found")
+
+    monkeypatch.setattr(control, "run_command", no_bus)
+    info = control.status(use_systemd=True)
+    assert info is not None and info["pid"] == result.pid and info["manager"] == "pidfile"
+    control.stop(use_systemd=False)
