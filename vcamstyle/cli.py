@@ -143,7 +143,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="One JSON object."
         typer.echo(json.dumps({"running": True, **info}, default=str))
         return
     stages = ", ".join(f"{k} {v:.1f}" for k, v in (info.get("stage_ms") or {}).items())
-    lines = [f"vcamstyle is {info.get('state', 'running')} (pid {info.get('pid')}, up {info.get('uptime_s', 0):.0f} s, "
+    lines = [f"vcamstyle is {info.get('state', 'running')} (pid {info.get('pid')}, up {info.get('uptime_s') or 0:.0f} s, "
              f"via {info.get('manager', 'pidfile')})",
              f"  fps:        {info.get('fps', 0)}",
              f"  stages ms:  {stages or '-'}",
