@@ -1,0 +1,269 @@
+"""The ``vcamstyle`` command line through typer's CliRunner, in isolated XDG directories.
+
+Model-backed commands (render, doctor) reuse the session's real offline models (see tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from vcamstyle import cli, paths, v4l2
+from vcamstyle.config import dump_default
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def quiet_logging(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands reconfigure the root logger onto the runner's temporary stderr; keep pytest's own."""
+    monkeypatch.setattr(cli, "setup_logging", lambda level="INFO": None)
+
+
+def invoke(*args: str) -> Any:
+    return runner.invoke(cli.app, list(args), catch_exceptions=False)
+
+
+def count_frames(path: Path) -> int:
+    capture = cv2.VideoCapture(str(path))
+    count = 0
+    while capture.read()[0]:
+        count += 1
+    capture.release()
+    return count
+
+
+# ------------------------------------------------------------------------------------------ config
+
+def test_help_lists_the_commands() -> None:
+    result = invoke("--help")
+    assert result.exit_code == 0
+    for command in ("run", "start", "stop", "reload", "logs", "status", "render", "bench", "config", "doctor", "weights"):
+        assert command in result.output
+
+
+def test_config_path_default_and_explicit(isolated_xdg, tmp_path: Path) -> None:
+    result = invoke("config", "path")
+    assert result.exit_code == 0
+    assert result.output.strip() == str(isolated_xdg.config_file)
+    result = invoke("config", "path", "--config", str(tmp_path / "other.yaml"))
+    assert result.output.strip() == str((tmp_path / "other.yaml").resolve())
+    assert not isolated_xdg.config_file.exists()  # `path` creates nothing
+
+
+def test_config_init_writes_the_template_and_refuses_to_overwrite(isolated_xdg) -> None:
+    result = invoke("config", "init")
+    assert result.exit_code == 0, result.output
+    target = isolated_xdg.config_file
+    assert target.read_text() == dump_default() == paths.template_config_path().read_text()
+
+    target.write_text("device: cpu\n")
+    result = invoke("config", "init")
+    assert result.exit_code == 2
+    assert "already exists" in result.output and "--force" in result.output
+    assert target.read_text() == "device: cpu\n"  # untouched
+
+    result = invoke("config", "init", "--force")
+    assert result.exit_code == 0
+    assert target.read_text() == dump_default()
+
+
+def test_config_check_valid_file(isolated_xdg, tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(dump_default())
+    result = invoke("config", "check", "--config", str(path))
+    assert result.exit_code == 0, result.output
+    assert "is valid" in result.output and "magenta" in result.output
+
+
+@pytest.mark.parametrize("text, key", [
+    ("segmentation:\n  smoothing: 2\n", "segmentation.smoothing"),
+    ("background:\n  colour: '#ffffff'\n", "background.colour"),
+    ("camera:\n  fps: fast\n", "camera.fps"),
+])
+def test_config_check_invalid_file(isolated_xdg, tmp_path: Path, text: str, key: str) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    result = invoke("config", "check", "--config", str(path))
+    assert result.exit_code == 2
+    assert key in result.output
+    assert str(path) in result.output
+
+
+def test_config_check_missing_file(isolated_xdg, tmp_path: Path) -> None:
+    result = invoke("config", "check", "--config", str(tmp_path / "absent.yaml"))
+    assert result.exit_code == 2
+    assert "not found" in result.output
+    assert not (tmp_path / "absent.yaml").exists()  # check never creates the file
+
+
+def test_unknown_style_method_lists_the_valid_ones(isolated_xdg, tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("style:\n  method: picasso\n")
+    for args in (("config", "check", "--config", str(path)),
+                 ("render", str(tmp_path / "in.png"), str(tmp_path / "out.png"), "--config", str(path))):
+        result = invoke(*args)
+        assert result.exit_code == 2, result.output
+        assert "style.method" in result.output and "picasso" in result.output
+        for method in ("magenta", "adain", "sanet", "avatarnet"):
+            assert method in result.output
+
+
+# ------------------------------------------------------------------------------------------ daemon control
+
+def test_status_when_not_running(isolated_xdg) -> None:
+    result = invoke("status")
+    assert result.exit_code == 3
+    assert "not running" in result.output
+    result = invoke("status", "--json")
+    assert result.exit_code == 3
+    assert json.loads(result.stdout) == {"running": False}
+
+
+def test_status_when_running(isolated_xdg, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vcamstyle import control
+
+    info = {"pid": 4242, "uptime_s": 12.5, "fps": 29.8, "stage_ms": {"segment": 4.0, "style": 30.0},
+            "config": "/x/config.yaml", "person": "style a.png @0.7", "background": "blur 25", "last_error": None}
+    monkeypatch.setattr(control, "status", lambda **kwargs: dict(info))
+    result = invoke("status", "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == {"running": True, **info}
+    result = invoke("status")
+    assert result.exit_code == 0
+    assert "pid 4242" in result.output and "segment 4.0" in result.output and "last error: none" in result.output
+
+
+def test_stop_when_not_running(isolated_xdg) -> None:
+    result = invoke("stop")
+    assert result.exit_code == 0
+    assert "not running" in result.output
+
+
+# ------------------------------------------------------------------------------------------ weights
+
+def test_weights_path_prints_a_directory(isolated_xdg, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    result = invoke("weights", "path")
+    assert result.exit_code == 0
+    printed = Path(result.output.strip())
+    assert printed.is_absolute() and printed.name == "weights"
+    monkeypatch.setenv("VCAMSTYLE_WEIGHTS_DIR", str(tmp_path / "my_weights"))
+    result = invoke("weights", "path")
+    assert result.output.strip() == str(tmp_path / "my_weights")
+
+
+def test_weights_path_follows_the_config(isolated_xdg, tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(f"weights_dir: {tmp_path / 'w'}\n")
+    result = invoke("weights", "path", "--config", str(config))
+    assert result.exit_code == 0
+    assert result.output.strip() == str(tmp_path / "w")
+
+
+# ------------------------------------------------------------------------------------------ render
+
+def test_render_photo_with_compare(isolated_xdg, reuse_offline_models, tmp_path: Path, astronaut_rgb: np.ndarray) -> None:
+    source = tmp_path / "astronaut.png"
+    cv2.imwrite(str(source), cv2.cvtColor(astronaut_rgb, cv2.COLOR_RGB2BGR))
+    out = tmp_path / "compare.png"
+    result = invoke("render", str(source), str(out), "--compare")
+    assert result.exit_code == 0, result.output
+    assert "1 frame" in result.output
+    assert isolated_xdg.config_file.exists()  # created from the template on first use
+    image = cv2.cvtColor(cv2.imread(str(out)), cv2.COLOR_BGR2RGB)
+    assert image.shape == (512, 3 * 512, 3)
+    np.testing.assert_array_equal(image[:, :512], astronaut_rgb)  # original | ...
+    mask = image[:, 512:1024]
+    assert (mask[..., 0] == mask[..., 1]).all() and (mask[..., 1] == mask[..., 2]).all()  # grey mask
+    assert 0.1 < (mask[..., 0] > 127).mean() < 0.9  # a person and a background
+    result_part = image[:, 1024:].astype(np.int16)
+    assert np.abs(result_part - astronaut_rgb).mean() > 10  # restyled by the default config
+
+
+def test_render_photo_without_compare(isolated_xdg, reuse_offline_models, tmp_path: Path,
+                                      grace_hopper_rgb: np.ndarray) -> None:
+    source = tmp_path / "grace.jpg"
+    cv2.imwrite(str(source), cv2.cvtColor(grace_hopper_rgb, cv2.COLOR_RGB2BGR))
+    config = tmp_path / "config.yaml"
+    config.write_text("person:\n  effect: original\nbackground:\n  effect: color\n  color: '#00ff00'\n")
+    out = tmp_path / "out.png"
+    result = invoke("render", str(source), str(out), "--config", str(config))
+    assert result.exit_code == 0, result.output
+    image = cv2.cvtColor(cv2.imread(str(out)), cv2.COLOR_BGR2RGB)
+    assert image.shape == grace_hopper_rgb.shape
+    green = (image[..., 1] > 240) & (image[..., 0] < 15) & (image[..., 2] < 15)
+    assert 0.05 < green.mean() < 0.9  # the background became green, the person did not
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".avi"])
+def test_render_video_keeps_the_frame_count(isolated_xdg, reuse_offline_models, tmp_path: Path, make_video,
+                                            suffix: str) -> None:
+    source = make_video(tmp_path / "clip.mp4", frames=4, size=(96, 64))
+    assert count_frames(source) == 4
+    out = tmp_path / f"out{suffix}"
+    result = invoke("render", str(source), str(out))
+    assert result.exit_code == 0, result.output
+    assert "4 frames" in result.output
+    assert count_frames(out) == 4
+    capture = cv2.VideoCapture(str(out))
+    assert (capture.get(cv2.CAP_PROP_FRAME_WIDTH), capture.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (96, 64)
+    capture.release()
+
+
+def test_render_video_with_compare(isolated_xdg, reuse_offline_models, tmp_path: Path, make_video) -> None:
+    source = make_video(tmp_path / "clip.mp4", frames=3, size=(96, 64))
+    out = tmp_path / "compare.mp4"
+    result = invoke("render", str(source), str(out), "--compare")
+    assert result.exit_code == 0, result.output
+    capture = cv2.VideoCapture(str(out))
+    assert capture.get(cv2.CAP_PROP_FRAME_WIDTH) == 3 * 96
+    capture.release()
+    assert count_frames(out) == 3
+
+
+def test_render_missing_input(isolated_xdg, tmp_path: Path) -> None:
+    result = invoke("render", str(tmp_path / "nothing.png"), str(tmp_path / "out.png"))
+    assert result.exit_code == 1
+    assert "does not exist" in result.output
+
+
+# ------------------------------------------------------------------------------------------ doctor
+
+def test_doctor_reports_the_missing_loopback_with_the_fix(isolated_xdg, reuse_offline_models,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(v4l2, "list_devices", lambda *a, **k: [])  # like this machine: no /dev/video*
+    result = invoke("doctor")
+    assert result.exit_code == 1  # a failing check
+    assert "[FAIL] virtual camera" in result.output
+    assert "sudo modprobe v4l2loopback exclusive_caps=1" in result.output
+    assert "no camera found" in result.output
+    assert "offline segmenter" in result.output and "offline stylizer" in result.output
+    assert "compute" in result.output
+
+
+def test_doctor_passes_with_a_loopback_device(isolated_xdg, reuse_offline_models,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    loopback = v4l2.VideoDevice("/dev/video10", card="vcamstyle", driver=v4l2.LOOPBACK_DRIVER,
+                                caps=v4l2.V4L2_CAP_VIDEO_OUTPUT)
+    camera = v4l2.VideoDevice("/dev/video0", card="Webcam", driver="uvcvideo", caps=v4l2.V4L2_CAP_VIDEO_CAPTURE)
+    monkeypatch.setattr(v4l2, "list_devices", lambda *a, **k: [camera, loopback])
+    result = invoke("doctor")
+    assert "FAIL" not in result.output, result.output
+    assert result.exit_code == 0
+    assert "/dev/video10 (vcamstyle)" in result.output and "/dev/video0 (Webcam)" in result.output
+
+
+def test_doctor_flags_an_invalid_config(isolated_xdg, reuse_offline_models, monkeypatch: pytest.MonkeyPatch,
+                                        tmp_path: Path) -> None:
+    monkeypatch.setattr(v4l2, "list_devices", lambda *a, **k: [])
+    config = tmp_path / "config.yaml"
+    config.write_text("person:\n  effect: sparkle\n")
+    result = invoke("doctor", "--config", str(config))
+    assert result.exit_code == 1
+    assert "[FAIL] config" in result.output and "person.effect" in result.output
