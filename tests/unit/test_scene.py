@@ -235,3 +235,34 @@ def test_style_items_forms(default_config: Config) -> None:
     assert [weight for _, weight in items] == pytest.approx([2 / 3, 1 / 3])
     assert style_items(SimpleNamespace(style=None)) == []
     assert style_items(SimpleNamespace(style="a.png")) == [(Path("a.png"), 1.0)]
+
+
+# ------------------------------------------------------------------------------------------ devices
+
+def test_build_on_an_unavailable_gpu_raises_device_error(engine: Engine, default_config: Config) -> None:
+    from vcamstyle.errors import DeviceError
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is present")
+    with pytest.raises(DeviceError, match="no CUDA GPU") as info:
+        engine.build(_with(default_config, device="cuda"), SIZE, None)
+    assert "device: cpu" in (info.value.hint or "")
+    assert engine.encode_count == 0
+
+
+def test_resolve_device_and_precision_policy() -> None:
+    from vcamstyle import runtime
+    from vcamstyle.errors import DeviceError
+
+    assert runtime.resolve_device("cpu") == torch.device("cpu")
+    assert runtime.resolve_device(" CPU ") == torch.device("cpu")
+    expected_auto = torch.device("cuda:0") if torch.cuda.is_available() else torch.device("cpu")
+    assert runtime.resolve_device("auto") == expected_auto
+    with pytest.raises(DeviceError, match="unknown device"):
+        runtime.resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(DeviceError):
+            runtime.resolve_device("cuda:1")
+    assert runtime.use_half(torch.device("cpu")) is False
+    assert runtime.use_half(torch.device("cuda", 0)) is True
+    assert "torch" in runtime.describe()
