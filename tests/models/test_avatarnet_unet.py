@@ -30,7 +30,9 @@ from vcamstyle.models.avatarnet import (
     whiten,
 )
 from vcamstyle.models.base import RegionStyle, Segmenter, Stylizer
+from vcamstyle.models.checkpoint import load_checkpoint
 from vcamstyle.models.registry import BuildOptions, create_segmenter, create_stylizer, get_entry
+from vcamstyle.models.unet import UNetSegmenter
 
 IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
@@ -337,6 +339,24 @@ def test_half_is_ignored_on_cpu() -> None:
     assert next(stylizer.net.parameters()).dtype == torch.float32
 
 
+def test_unet_float16_path_matches_float32(random_segmenter) -> None:
+    """The CUDA half path (float16 weights, channels_last, float32 softmax) run on CPU."""
+    import copy
+    full = UNetSegmenter(random_segmenter.model, torch.device("cpu"), input_size=96)
+    half = UNetSegmenter(copy.deepcopy(random_segmenter.model), torch.device("cpu"), input_size=96,
+                         compute_dtype=torch.float16)
+    assert next(half.model.parameters()).dtype == torch.float16
+    frame = _content(90, 160)
+    mask = half.segment(frame)
+    assert mask.dtype == torch.float32 and mask.shape == (1, 1, 54, 96)
+    torch.testing.assert_close(mask, full.segment(frame), atol=5e-3, rtol=0)
+
+
+def test_loading_without_the_logger_stub_is_refused(unet_dir: Path) -> None:
+    with pytest.raises(WeightsError, match="refused"):
+        load_checkpoint(unet_dir / "UNet_ResNet18.pth")
+
+
 # --------------------------------------------------------------------------------------------------
 # Avatar-Net: forward with random weights
 # --------------------------------------------------------------------------------------------------
@@ -384,6 +404,20 @@ def test_avatarnet_forward_shape_range_finite(avatar: AvatarNetStylizer, styles,
     assert out.shape == (1, 3, 70, 90) and out.dtype == torch.float32
     assert torch.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
     assert out.std() > 0.01
+
+
+def test_avatarnet_float16_path_runs_and_stays_close(avatar: AvatarNetStylizer, styles, style_images) -> None:
+    """The CUDA half path (float16 convolutions and matching, float32 statistics) run on CPU."""
+    import copy
+    half = AvatarNetStylizer(copy.deepcopy(avatar.net), torch.device("cpu"), style_short_side=64,
+                             compute_dtype=torch.float16)
+    codes = [half.encode_style(image) for image in style_images]
+    assert codes[0].kernels.dtype == torch.float16 and codes[0].colour_matrix.dtype == torch.float32
+    content, mask = _content(32, 40), _half_mask(32, 40)
+    out = half.stylize(content, mask, RegionStyle(codes[0]), RegionStyle(codes[1], 0.5))
+    assert out.dtype == torch.float32 and torch.isfinite(out).all()
+    full = avatar.stylize(content, mask, RegionStyle(styles[0]), RegionStyle(styles[1], 0.5))
+    assert (out - full).abs().mean() < 0.02  # a few near-tie patch matches may flip in float16
 
 
 def test_avatarnet_style_code(avatar: AvatarNetStylizer, styles) -> None:

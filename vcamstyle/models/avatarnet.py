@@ -325,14 +325,18 @@ class AvatarNetStylizer:
 
     def __init__(self, net: AvatarNet, device: torch.device, half: bool = False, *, patch_size: int = 3,
                  patch_stride: int = 1, style_short_side: int = 512, style_long_cap: int = 1024,
-                 strength_in_decoder: bool = True) -> None:
+                 strength_in_decoder: bool = True, compute_dtype: torch.dtype | None = None) -> None:
+        """``compute_dtype`` overrides the half/CUDA rule (tests run the float16 path on CPU with it)."""
         if patch_size < 1 or patch_size % 2 == 0:
             raise ValueError(f"patch_size must be odd and positive, got {patch_size}")
         self.device = torch.device(device)
         self.dtype = torch.float16 if half and self.device.type == "cuda" else torch.float32
         if half and self.dtype is torch.float32:
             log.debug("avatarnet: half precision is CUDA-only; running float32 on %s", self.device)
-        self.memory_format = torch.channels_last if self.device.type == "cuda" else torch.contiguous_format
+        if compute_dtype is not None:
+            self.dtype = compute_dtype
+        reduced = self.dtype != torch.float32
+        self.memory_format = torch.channels_last if self.device.type == "cuda" or reduced else torch.contiguous_format
         self.net = net.eval().to(device=self.device, dtype=self.dtype, memory_format=self.memory_format)
         for parameter in self.net.parameters():
             parameter.requires_grad_(False)

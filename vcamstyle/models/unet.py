@@ -131,15 +131,20 @@ class UNetSegmenter:
 
     name = "unet_resnet18"
 
-    def __init__(self, model: UNetResNet18, device: torch.device, half: bool = False, input_size: int = 320) -> None:
+    def __init__(self, model: UNetResNet18, device: torch.device, half: bool = False, input_size: int = 320,
+                 compute_dtype: torch.dtype | None = None) -> None:
+        """``compute_dtype`` overrides the half/CUDA rule (tests run the float16 path on CPU with it)."""
         if input_size < SIZE_MULTIPLE:
             raise ValueError(f"input_size must be at least {SIZE_MULTIPLE}, got {input_size}")
         self.device = torch.device(device)
         self.dtype = torch.float16 if half and self.device.type == "cuda" else torch.float32
         if half and self.dtype is torch.float32:
             log.debug("unet_resnet18: half precision is CUDA-only; running float32 on %s", self.device)
+        if compute_dtype is not None:
+            self.dtype = compute_dtype
         self.input_size = input_size
-        memory_format = torch.channels_last if self.device.type == "cuda" else torch.contiguous_format
+        reduced = self.dtype != torch.float32
+        memory_format = torch.channels_last if self.device.type == "cuda" or reduced else torch.contiguous_format
         self.memory_format = memory_format
         self.model = model.eval().to(device=self.device, dtype=self.dtype, memory_format=memory_format)
         self._mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1)
