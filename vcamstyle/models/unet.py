@@ -126,7 +126,8 @@ class UNetSegmenter:
     ``segment``: frame ``1x3xHxW`` float RGB in [0,1] -> mask ``1x1xhxw`` float32 in [0,1] (1 = person),
     where ``h x w`` is the frame letterboxed to ``input_size`` on its long side (same aspect ratio).
     Preprocessing follows Human-Seg's training: long side to ``input_size``, zero (black) padding centred,
-    here only up to the next multiple of 32 instead of a full square, then ImageNet mean/std.
+    here only up to the next multiple of 32 instead of a full square, then ImageNet mean/std. The
+    downscale is antialiased bilinear (training used OpenCV's plain bilinear ``INTER_LINEAR``).
     """
 
     name = "unet_resnet18"
