@@ -274,6 +274,19 @@ def test_random_weights_build_keeps_the_interface(codes):
     assert out.shape == content.shape and torch.isfinite(out).all()
 
 
+def test_reduced_precision_path_keeps_statistics_in_float32(stylizer, codes):
+    """The float16 path (used on CUDA with ``half``), exercised on the CPU at a small size."""
+    half = magenta.MagentaStylizer(magenta.load_transformer(), stylizer.predictor, dtype=torch.float16)
+    content = _resized(data.astronaut(), 64, 96)
+    mask = torch.zeros(1, 1, 64, 96)
+    mask[..., :48] = 1.0
+    person, background = RegionStyle(codes["coffee"], 1.0), RegionStyle(codes["hubble"], 0.6)
+    reduced = half.stylize(content, mask, person, background)
+    full = stylizer.stylize(content, mask, person, background)
+    assert reduced.dtype == torch.float32
+    assert (reduced - full).abs().mean().item() < 0.005
+
+
 # ----------------------------------------------------------------------------------------- shapes
 
 

@@ -202,8 +202,9 @@ class MagentaTransformer(nn.Module):
         masks: dict[int, torch.Tensor] = {}
         if second is not None and mask is not None:
             height, width = image.shape[-2:]
-            mask = mask.to(image.dtype)
-            masks = {1: mask, 2: resize(mask, (height // 2, width // 2)), 4: resize(mask, (height // 4, width // 4))}
+            mask = mask.float()  # resized in float32: antialiased resize has no half kernels on the CPU
+            levels = {1: mask, 2: resize(mask, (height // 2, width // 2)), 4: resize(mask, (height // 4, width // 4))}
+            masks = {level: m.to(image.dtype) for level, m in levels.items()}
         x = image.contiguous(memory_format=torch.channels_last)
         for conv in self.contract:
             pad = conv.kernel_size[0] // 2
