@@ -19,7 +19,7 @@ from vcamstyle.models.adain import AdaINStyleCode, adain, channel_mean_std
 from vcamstyle.models.base import RegionStyle, Stylizer
 from vcamstyle.models.registry import BuildOptions, create_stylizer, get_entry
 from vcamstyle.models.sanet import SANetStyleCode, Transform
-from vcamstyle.models.stylize_common import ComputePolicy, style_input_size
+from vcamstyle.models.stylize_common import ComputePolicy, feature_mask, padded_size, snap_mask, style_input_size
 from vcamstyle.models.vgg import build_decoder, build_encoder_layers
 
 torch.set_grad_enabled(False)
@@ -472,6 +472,53 @@ def test_sanet_strength_blends_transform_outputs(sanet_model, files) -> None:
     torch.testing.assert_close(out, reference, rtol=1e-4, atol=2e-4)
 
 
+def soft_mask() -> torch.Tensor:
+    """H x W mask: background (0) in columns 0-7, soft values in [0.25, 0.75] in 8-39, person (1) from 40.
+
+    The edges fall on relu4_1 cells (8 px) but inside relu5_1 cells (16 px)."""
+    g = torch.Generator().manual_seed(21)
+    mask = torch.zeros(1, 1, H, W)
+    mask[..., 8:40] = 0.25 + 0.5 * torch.rand(1, 1, H, 32, generator=g)
+    mask[..., 40:] = 1.0
+    return mask
+
+
+def ref_feature_mask(mask: torch.Tensor, multiple: int, size: tuple[int, int]) -> torch.Tensor:
+    h, w = mask.shape[-2:]
+    padded = F.pad(mask, (0, (-w) % multiple, 0, (-h) % multiple), mode="replicate")
+    return F.interpolate(padded, size=size, mode="area")
+
+
+def test_adain_two_regions_match_the_reference_mix(adain_model, files) -> None:
+    content, mask = test_image(H, W, seed=22), soft_mask()
+    vgg = files["vgg_normalised.pth"]
+    c = ref_encode(vgg, ref_pad(content, 8), stop="relu4_1")["relu4_1"]
+    styled = [ref_adain(c, ref_encode(vgg, s, stop="relu4_1")["relu4_1"]) for s in (STYLE_A, STYLE_B)]
+    m = ref_feature_mask(mask, 8, c.shape[-2:])
+    feat = c + m * 0.6 * (styled[0] - c) + (1 - m) * 0.9 * (styled[1] - c)
+    reference = finish(ref_decode(files["decoder.pth"], feat), H, W)
+    out = adain_model.stylize(content, mask, RegionStyle(adain_model.encode_style(STYLE_A), 0.6),
+                              RegionStyle(adain_model.encode_style(STYLE_B), 0.9))
+    torch.testing.assert_close(out, reference, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("strengths", [(1.0, 1.0), (0.6, 1.0), (1.0, 0.3)])
+def test_sanet_two_regions_match_the_reference_mix(sanet_model, files, strengths) -> None:
+    content, mask = test_image(H, W, seed=23), soft_mask()
+    vgg, t = files["vgg_normalised.pth"], files["transformer_iter_500000.pth"]
+    c = ref_encode(vgg, ref_pad(content, 16))
+    pre = []
+    for s in (ref_encode(vgg, STYLE_A), ref_encode(vgg, STYLE_B), c):
+        pre.append(ref_pre_merge(t, c["relu4_1"], s["relu4_1"], c["relu5_1"], s["relu5_1"]))
+    person, background, itself = pre
+    m = ref_feature_mask(mask, 16, person.shape[-2:])
+    mixed = itself + m * strengths[0] * (person - itself) + (1 - m) * strengths[1] * (background - itself)
+    reference = finish(ref_decode(files["decoder_iter_500000.pth"], ref_merge(t, mixed)), H, W)
+    out = sanet_model.stylize(content, mask, RegionStyle(sanet_model.encode_style(STYLE_A), strengths[0]),
+                              RegionStyle(sanet_model.encode_style(STYLE_B), strengths[1]))
+    torch.testing.assert_close(out, reference, rtol=1e-4, atol=2e-4)
+
+
 def test_the_two_regions_get_their_own_styles(model) -> None:
     h, w = 48, 176                                   # seam at x = 88; compare 44 px away from it
     content = test_image(h, w, seed=14)
@@ -544,3 +591,28 @@ def test_codes_of_the_other_method_are_refused(adain_model, sanet_model) -> None
     sanet_code = sanet_model.encode_style(STYLE_A)
     with pytest.raises(TypeError, match="AdaINStyleCode"):
         adain_model.stylize(test_image(16, 16, seed=1), half_mask(16, 16), RegionStyle(sanet_code), None)
+
+
+# --------------------------------------------------------------------------------------------------
+# Shared helpers
+# --------------------------------------------------------------------------------------------------
+
+
+def test_padded_size_rounds_up_and_respects_the_minimum() -> None:
+    assert padded_size(360, 640, 16, 32) == (368, 640)
+    assert padded_size(720, 1280, 8, 16) == (720, 1280)
+    assert padded_size(5, 7, 8, 16) == (16, 16)
+
+
+def test_snap_mask_only_moves_values_near_the_ends() -> None:
+    mask = torch.tensor([0.0, 0.0005, 0.002, 0.5, 0.998, 0.9995, 1.0])
+    assert snap_mask(mask).tolist() == pytest.approx([0.0, 0.0, 0.002, 0.5, 0.998, 1.0, 1.0])
+
+
+def test_feature_mask_averages_the_pixels_each_position_covers() -> None:
+    mask = torch.zeros(1, 1, 20, 28)
+    mask[..., 12:] = 1.0                       # seam inside the second 8-px cell
+    out = feature_mask(mask, (20, 28), (24, 32), (3, 4), like=torch.zeros(1))
+    assert out.shape == (1, 1, 3, 4)
+    assert out[0, 0, 0].tolist() == pytest.approx([0.0, 0.5, 1.0, 1.0])
+    assert torch.equal(out[0, 0, 0], out[0, 0, 2])   # bottom padding repeats the last row

@@ -52,6 +52,7 @@ from vcamstyle.models.stylize_common import (
     prepare_style_image,
     region_strength,
     require_weight_files,
+    snap_mask,
 )
 from vcamstyle.models.vgg import VGGEncoder, build_decoder, build_encoder_layers
 
@@ -200,18 +201,24 @@ class SANetStylizer:
             queries4 = self.transform.sanet4_1.queries(content4)
             queries5 = self.transform.sanet5_1.queries(content5)
 
-            def pre_merge(parts: Sequence[SANetStylePart]) -> torch.Tensor:
-                return self._pre_merge(content4, content5, queries4, queries5, parts)
+            person_rows = background_rows = base_rows = None
+            mixing_mask = None
+            if person is not None and background is not None:
+                mixing_mask = snap_mask(feature_mask(mask, size, tuple(padded.shape[-2:]),
+                                                     tuple(content4.shape[-2:]), like=content4))
+                person_rows = _rows_in_use(mixing_mask > 0)
+                background_rows = _rows_in_use(mixing_mask < 1)
+                base_rows = _rows_in_use(((mixing_mask > 0) & (strengths[0] < 1.0))
+                                         | ((mixing_mask < 1) & (strengths[1] < 1.0)))
 
-            person_feat = pre_merge(person.code.parts) if person is not None else None
-            background_feat = pre_merge(background.code.parts) if background is not None else None
+            def pre_merge(parts: Sequence[SANetStylePart], rows: _Rows | None) -> torch.Tensor:
+                return self._pre_merge(content4, content5, queries4, queries5, parts, rows)
+
+            person_feat = pre_merge(person.code.parts, person_rows) if person is not None else None
+            background_feat = pre_merge(background.code.parts, background_rows) if background is not None else None
             needs_base = any(region is not None and strength < 1.0
                              for region, strength in zip((person, background), strengths))
-            base = pre_merge((self._keys_values(feats, weight=1.0),)) if needs_base else None
-            mixing_mask = None
-            if person_feat is not None and background_feat is not None:
-                mixing_mask = feature_mask(mask, size, tuple(padded.shape[-2:]), tuple(content4.shape[-2:]),
-                                           like=person_feat)
+            base = pre_merge((self._keys_values(feats, weight=1.0),), base_rows) if needs_base else None
             mixed = mix_regions(base, person_feat, background_feat, mixing_mask, *strengths)
             decoded = self.decoder(self.transform.merge(mixed))
             return finish_output(decoded, size)
@@ -224,24 +231,56 @@ class SANetStylizer:
         )
 
     def _pre_merge(self, content4: torch.Tensor, content5: torch.Tensor, queries4: torch.Tensor,
-                   queries5: torch.Tensor, parts: Sequence[SANetStylePart]) -> torch.Tensor:
-        """``sanet4_1(c4, style) + up2(sanet5_1(c5, style))`` for a (blended) style, ``1xCxh4xw4``."""
-        attended4 = _blend_attention(queries4, [(p.weight, p.level4) for p in parts])
-        attended5 = _blend_attention(queries5, [(p.weight, p.level5) for p in parts])
+                   queries5: torch.Tensor, parts: Sequence[SANetStylePart], rows: _Rows | None) -> torch.Tensor:
+        """``sanet4_1(c4, style) + up2(sanet5_1(c5, style))`` for a (blended) style, ``1xCxh4xw4``.
+
+        With ``rows``, attention runs only for those query positions; the others hold the residual
+        path only (their mixing weight is zero)."""
+        attended4 = _blend_attention(queries4, [(p.weight, p.level4) for p in parts],
+                                      None if rows is None else rows.level4)
+        attended5 = _blend_attention(queries5, [(p.weight, p.level5) for p in parts],
+                                      None if rows is None else rows.level5)
         out4 = self.transform.sanet4_1.finish(content4, attended4)
         out5 = self.transform.sanet5_1.finish(content5, attended5)
         return out4 + self.transform.upsample5_1(out5)
 
 
-def _blend_attention(queries: torch.Tensor, parts: Sequence[tuple[float, KeysValues]]) -> torch.Tensor:
-    """Weighted sum of each part's attention output (each with its own softmax), float32 ``1xNcxC``."""
-    total: torch.Tensor | None = None
-    for weight, keys_values in parts:
-        attended = SANet.attend(queries, keys_values)
-        total = attended * weight if total is None else total + attended * weight
-    if total is None:
+@dataclass(frozen=True)
+class _Rows:
+    """Query positions (flat indices) a region uses at relu4_1 and at relu5_1."""
+
+    level4: torch.Tensor
+    level5: torch.Tensor
+
+
+def _rows_in_use(active4: torch.Tensor) -> _Rows | None:
+    """``1x1xh4xw4`` bool map of relu4_1 positions with a non-zero weight -> the query rows to compute at
+    both levels (a relu5_1 position is needed when any of the 2x2 relu4_1 positions it is upsampled to
+    is); ``None`` when every position is needed."""
+    if bool(active4.all()):
+        return None
+    active5 = F.max_pool2d(active4.float(), kernel_size=2).bool()
+    return _Rows(level4=active4.flatten().nonzero().squeeze(1), level5=active5.flatten().nonzero().squeeze(1))
+
+
+def _blend_attention(queries: torch.Tensor, parts: Sequence[tuple[float, KeysValues]],
+                     rows: torch.Tensor | None = None) -> torch.Tensor:
+    """Weighted sum of each part's attention output (each with its own softmax), float32 ``1xNcxC``.
+
+    With ``rows`` (flat query indices), only those rows are computed; the others are zero."""
+    if not parts:
         raise ValueError("a SANet style code needs at least one part")
-    return total
+    selected = queries if rows is None else queries[:, rows]
+    total = torch.zeros(selected.shape[0], selected.shape[1], parts[0][1].values.shape[-1],
+                        dtype=torch.float32, device=queries.device)
+    if selected.shape[1] > 0:
+        for weight, keys_values in parts:
+            total += SANet.attend(selected, keys_values) * weight
+    if rows is None:
+        return total
+    full = torch.zeros(queries.shape[0], queries.shape[1], total.shape[-1], dtype=total.dtype, device=total.device)
+    full[:, rows] = total
+    return full
 
 
 def _check_codes(codes: Sequence[object]) -> None:

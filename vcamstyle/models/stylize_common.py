@@ -142,6 +142,13 @@ def feature_mask(mask: torch.Tensor, content_size: tuple[int, int], padded_size:
     return m.clamp_(0.0, 1.0).to(like.dtype)
 
 
+def snap_mask(mask: torch.Tensor, tolerance: float = 1e-3) -> torch.Tensor:
+    """``mask`` with values within ``tolerance`` of 0 or 1 set exactly to 0 or 1 (so a region whose
+    weight is zero somewhere can skip work there without changing the result)."""
+    snapped = torch.where(mask <= tolerance, torch.zeros_like(mask), mask)
+    return torch.where(snapped >= 1.0 - tolerance, torch.ones_like(mask), snapped)
+
+
 def region_strength(region: RegionStyle | None) -> float:
     """The region's strength clamped to [0, 1] (0 for ``None``)."""
     if region is None:
