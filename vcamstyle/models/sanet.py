@@ -17,8 +17,13 @@ Strength (upstream has none; defined here): a region with strength ``s`` gets
 the path SANet's identity loss trains to reconstruct the content, so ``s = 0`` gives the decoder's
 reconstruction of the frame (as AdaIN's ``alpha = 0`` does). ``T(c, c)`` costs one content
 self-attention and is computed only when a region's strength is below 1. Because ``merge_conv`` is
-affine, the blend is done on the pre-merge sums (exactly equal), together with the mask mixing, so both
-regions need one merge conv and one decode.
+affine, the strength blend is done on the pre-merge sums (exactly equal to blending the ``T`` outputs).
+The two regions are mixed by the mask at the same place, so one merge conv and one decode serve both.
+
+Per frame: the content is encoded once (relu4_1, relu5_1). With two regions, the mask is brought to the
+relu4_1 size (area average, snapped to exactly 0/1 within 1e-3) and each region's attention runs only
+for the query positions where its weight is non-zero (at relu5_1: where any of the 2x2 relu4_1
+positions it is upsampled to is), which does not change the result.
 
 Style blends: a blended code keeps every component style's keys/values and weight; each query attends
 to each component separately (its own softmax) and the attention outputs are averaged with the weights.
