@@ -102,16 +102,28 @@ def guided_upsample(low_output: torch.Tensor, low_guide: torch.Tensor, high_guid
     size = tuple(high_guide.shape[-2:])
     if tuple(low_output.shape[-2:]) == size:
         return low_output
-    gi = low_guide.mean(dim=1, keepdim=True)
+    a, b = guided_coefficients(low_output, low_guide, radius, eps)
+    a_up = F.interpolate(a, size=size, mode="bilinear", align_corners=False)
+    b_up = F.interpolate(b, size=size, mode="bilinear", align_corners=False)
+    return (a_up * grey(high_guide) + b_up).clamp_(0, 1)
+
+
+def grey(image: torch.Tensor) -> torch.Tensor:
+    """``Bx3xHxW`` RGB -> ``Bx1xHxW`` luma (BT.601 weights, as OpenCV's RGB2GRAY)."""
+    w = torch.tensor([0.299, 0.587, 0.114], device=image.device, dtype=image.dtype).view(1, 3, 1, 1)
+    return (image * w).sum(dim=1, keepdim=True)
+
+
+def guided_coefficients(low_output: torch.Tensor, low_guide: torch.Tensor, radius: int,
+                        eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-pixel ``a``, ``b`` (``1x3xhxw``) of the local fit ``output ~ a * grey(guide) + b``."""
+    gi = grey(low_guide)
     mean_i = box_filter(gi, radius)
     mean_p = box_filter(low_output, radius)
     cov_ip = box_filter(gi * low_output, radius) - mean_i * mean_p
     var_i = box_filter(gi * gi, radius) - mean_i * mean_i
     a = cov_ip / (var_i + eps)
-    b = mean_p - a * mean_i
-    a_up = F.interpolate(a, size=size, mode="bilinear", align_corners=False)
-    b_up = F.interpolate(b, size=size, mode="bilinear", align_corners=False)
-    return (a_up * high_guide.mean(dim=1, keepdim=True) + b_up).clamp_(0, 1)
+    return a, mean_p - a * mean_i
 
 
 _RGB_TO_YUV = torch.tensor([[0.299, 0.587, 0.114], [-0.14713, -0.28886, 0.436], [0.615, -0.51499, -0.10001]])

@@ -1,9 +1,13 @@
 """The pure per-frame core: segment -> mask post-processing -> stylize -> region effects -> composite.
 
-Tensors in, tensors out: no I/O, no threads, no configuration parsing. Everything a frame needs that
-can be prepared once (models, encoded styles, background images at output size, colours) arrives
-ready-made in ``PipelineSettings`` (see ``vcamstyle.scene``). The only state kept between frames is the
-temporally smoothed mask.
+Arrays in, arrays out: ``process`` takes the camera frame (``HxWx3 uint8 RGB`` at the output size) and
+returns the output frame in the same format, plus the soft mask. No I/O, no threads, no configuration
+parsing: models, encoded styles and region assets arrive ready-made in ``PipelineSettings`` (see
+``vcamstyle.scene``). The only state kept between frames is the temporally smoothed mask.
+
+The networks and the mask run in torch at low resolution on the runtime device. Work at the output
+resolution runs where it is cheapest: OpenCV on ``uint8`` on the CPU (``composite_cv``), torch on a GPU
+(``composite``).
 """
 
 from __future__ import annotations
@@ -11,14 +15,18 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+import cv2
+import numpy as np
 import torch
 
-from vcamstyle import composite
-from vcamstyle.frames import resize, short_side_size
+from vcamstyle import composite, composite_cv
+from vcamstyle.frames import resize, short_side_size, to_numpy, to_tensor
 from vcamstyle.models.base import RegionStyle, Segmenter, Stylizer
 
 EFFECTS = ("original", "blur", "color", "image", "style")
 STAGES = ("segment", "mask", "style", "composite")
+#: The segmenter gets the frame shrunk to this short side (it resizes further to its own input).
+SEGMENTER_SHORT_SIDE = 256
 
 
 @dataclass(frozen=True)
@@ -36,14 +44,14 @@ class MaskSettings:
 class RegionPlan:
     """One region's effect, prepared for the frame loop.
 
-    ``color``: ``1x3x1x1`` RGB [0,1]; ``image``: ``1x3xHxW`` RGB [0,1] at the output size;
+    ``color``: RGB ``uint8`` triple; ``image``: ``HxWx3 uint8 RGB`` at the output size;
     ``style``: an encoded style with its strength.
     """
 
     effect: str = "original"
     blur: float = 25.0
-    color: torch.Tensor | None = None
-    image: torch.Tensor | None = None
+    color: tuple[int, int, int] = (32, 32, 32)
+    image: np.ndarray | None = None
     style: RegionStyle | None = None
 
 
@@ -59,11 +67,21 @@ class PipelineSettings:
 
 @dataclass
 class FrameResult:
-    """``image``: ``1x3xHxW`` RGB [0,1]; ``mask``: ``1x1xHxW`` [0,1]; ``stage_ms``: time per stage."""
+    """``image``: ``HxWx3 uint8 RGB``; ``mask``: ``HxW float32`` in [0,1]; ``stage_ms``: time per stage."""
 
-    image: torch.Tensor
-    mask: torch.Tensor
+    image: np.ndarray
+    mask: np.ndarray
     stage_ms: dict[str, float]
+
+
+@dataclass
+class Analysis:
+    """Low-resolution results of one frame: the processed mask ``1x1xhxw`` and, when a region is
+    styled, the stylized image and its guide (``1x3xh'xw'`` in [0,1])."""
+
+    low_mask: torch.Tensor
+    styled: torch.Tensor | None = None
+    styled_guide: torch.Tensor | None = None
 
 
 class Pipeline:
@@ -76,6 +94,7 @@ class Pipeline:
         self.settings = settings
         self.device = device
         self._mask_state = mask_state
+        self._solid: dict[tuple, np.ndarray] = {}
 
     def replace(self, segmenter: Segmenter, stylizer: Stylizer | None, settings: PipelineSettings) -> "Pipeline":
         """A pipeline with new parts that keeps the smoothed mask when the segmenter is unchanged."""
@@ -91,61 +110,104 @@ class Pipeline:
             torch.cuda.synchronize(self.device)
         return time.perf_counter()
 
-    @torch.inference_mode()
-    def process(self, content: torch.Tensor) -> FrameResult:
-        """``content``: ``1x3xHxW`` RGB [0,1] at the output size, on ``self.device``."""
-        s = self.settings
-        size = tuple(content.shape[-2:])
-        times: dict[str, float] = {}
-        t0 = self._clock()
+    def _shrunk(self, frame: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
+        """``frame`` resized to ``size = (h, w)`` (area filter) as a ``1x3xhxw`` tensor on the device."""
+        if frame.shape[:2] != size:
+            frame = cv2.resize(frame, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+        return to_tensor(frame, self.device)
 
-        raw = self.segmenter.segment(content).float()
+    @torch.inference_mode()
+    def analyse(self, frame: np.ndarray, times: dict[str, float]) -> Analysis:
+        """Segmentation, mask post-processing and stylization at low resolution."""
+        s = self.settings
+        h, w = frame.shape[:2]
+        t0 = self._clock()
+        seg_input = self._shrunk(frame, short_side_size(h, w, SEGMENTER_SHORT_SIDE))
+        raw = self.segmenter.segment(seg_input).float()
         t1 = self._clock()
         times["segment"] = (t1 - t0) * 1000
 
         low = composite.ema(self._mask_state, raw, s.mask.smoothing)
         self._mask_state = low
         low = composite.soft_threshold(low, s.mask.threshold, s.mask.softness)
-        low = composite.feather(low, s.mask.feather * low.shape[-1] / size[1])
-        mask = resize(low, size, mode="bilinear").clamp_(0, 1).to(content.dtype)
+        low = composite.feather(low, s.mask.feather * low.shape[-1] / w)
         t2 = self._clock()
         times["mask"] = (t2 - t1) * 1000
 
-        styled = self._stylize(content, low)
-        t3 = self._clock()
-        times["style"] = (t3 - t2) * 1000
-
-        person = self._region(s.person, content, styled, mask)
-        background = self._region(s.background, content, styled, 1 - mask)
-        out = composite.blend(person, background, mask)
-        times["composite"] = (self._clock() - t3) * 1000
-        return FrameResult(out, mask, times)
-
-    def _stylize(self, content: torch.Tensor, low_mask: torch.Tensor) -> torch.Tensor | None:
-        s = self.settings
+        analysis = Analysis(low)
         person = s.person.style if s.person.effect == "style" else None
         background = s.background.style if s.background.effect == "style" else None
-        if self.stylizer is None or (person is None and background is None):
-            return None
-        h, w = content.shape[-2:]
-        work = short_side_size(h, w, s.style_size, multiple=2)
-        small = resize(content, work)
-        small_mask = resize(low_mask, work, mode="bilinear").clamp_(0, 1).to(small.dtype)
-        styled = self.stylizer.stylize(small, small_mask, person, background)
-        if s.preserve_color:
-            styled = composite.preserve_color(styled, small)
-        return composite.guided_upsample(styled, small, content)
+        if self.stylizer is not None and (person is not None or background is not None):
+            small = self._shrunk(frame, short_side_size(h, w, s.style_size, multiple=2))
+            small_mask = resize(low, tuple(small.shape[-2:]), mode="bilinear").clamp_(0, 1).to(small.dtype)
+            styled = self.stylizer.stylize(small, small_mask, person, background)
+            if s.preserve_color:
+                styled = composite.preserve_color(styled, small)
+            analysis.styled, analysis.styled_guide = styled, small
+        times["style"] = (self._clock() - t2) * 1000
+        return analysis
 
-    @staticmethod
-    def _region(plan: RegionPlan, content: torch.Tensor, styled: torch.Tensor | None,
-                weight: torch.Tensor) -> torch.Tensor:
-        """The full-frame image of one region's effect; ``weight`` is that region's mask."""
-        if plan.effect == "style" and styled is not None:
-            return styled
-        if plan.effect == "blur":
-            return composite.blur_strong(content, plan.blur, weight)
-        if plan.effect == "color" and plan.color is not None:
-            return plan.color.to(content.dtype).expand_as(content)
-        if plan.effect == "image" and plan.image is not None:
-            return plan.image.to(content.dtype)
-        return content
+    def process(self, frame: np.ndarray) -> FrameResult:
+        """``frame``: ``HxWx3 uint8 RGB`` at the output size."""
+        times: dict[str, float] = {}
+        analysis = self.analyse(frame, times)
+        t0 = self._clock()
+        if self.device.type == "cpu":
+            image, mask = self._compose_cpu(frame, analysis)
+        else:
+            image, mask = self._compose_torch(frame, analysis)
+        times["composite"] = (self._clock() - t0) * 1000
+        return FrameResult(image, mask, times)
+
+    # ------------------------------------------------------------------ CPU: OpenCV on uint8
+    def _solid_color(self, color: tuple[int, int, int], shape: tuple[int, ...]) -> np.ndarray:
+        key = (color, shape)
+        if key not in self._solid:
+            self._solid = {key: np.full(shape, color, dtype=np.uint8)}
+        return self._solid[key]
+
+    def _compose_cpu(self, frame: np.ndarray, a: Analysis) -> tuple[np.ndarray, np.ndarray]:
+        size = frame.shape[:2]
+        mask = composite_cv.upsample_mask(a.low_mask, size)
+        styled = None
+        if a.styled is not None:
+            styled = composite_cv.guided_upsample(a.styled, a.styled_guide, frame)
+
+        def region(plan: RegionPlan, low_weight: torch.Tensor) -> np.ndarray:
+            if plan.effect == "style" and styled is not None:
+                return styled
+            if plan.effect == "blur":
+                return composite_cv.blur_background(frame, low_weight, plan.blur)
+            if plan.effect == "color":
+                return self._solid_color(plan.color, frame.shape)
+            if plan.effect == "image" and plan.image is not None:
+                return plan.image
+            return frame
+
+        person = region(self.settings.person, a.low_mask)
+        background = region(self.settings.background, 1 - a.low_mask)
+        return composite_cv.blend(person, background, mask), mask
+
+    # ------------------------------------------------------------------ GPU: torch at full resolution
+    @torch.inference_mode()
+    def _compose_torch(self, frame: np.ndarray, a: Analysis) -> tuple[np.ndarray, np.ndarray]:
+        content = to_tensor(frame, self.device)
+        size = tuple(content.shape[-2:])
+        mask = resize(a.low_mask, size, mode="bilinear").clamp_(0, 1)
+        styled = None
+        if a.styled is not None:
+            styled = composite.guided_upsample(a.styled.float(), a.styled_guide.float(), content)
+
+        def region(plan: RegionPlan, weight: torch.Tensor) -> torch.Tensor:
+            if plan.effect == "style" and styled is not None:
+                return styled
+            if plan.effect == "blur":
+                return composite.blur_strong(content, plan.blur, weight)
+            if plan.effect == "color":
+                return torch.tensor(plan.color, device=self.device, dtype=content.dtype).view(1, 3, 1, 1).div(255).expand_as(content)
+            if plan.effect == "image" and plan.image is not None:
+                return to_tensor(plan.image, self.device)
+            return content
+
+        out = composite.blend(region(self.settings.person, mask), region(self.settings.background, 1 - mask), mask)
+        return to_numpy(out), mask[0, 0].float().cpu().numpy()

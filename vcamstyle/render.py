@@ -10,13 +10,17 @@ import numpy as np
 
 from vcamstyle.config import Config
 from vcamstyle.errors import SinkError, SourceError
-from vcamstyle.frames import mask_to_numpy, to_numpy, to_tensor
 from vcamstyle.pipeline import Pipeline
 from vcamstyle.scene import Engine
 from vcamstyle.sources import IMAGE_SUFFIXES
 from vcamstyle.weights import resolve_weights_dir
 
 log = logging.getLogger(__name__)
+
+
+def mask_to_u8(mask: np.ndarray) -> np.ndarray:
+    """``HxW float32`` in [0,1] -> ``HxW uint8``."""
+    return np.clip(mask * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
 def side_by_side(original: np.ndarray, mask: np.ndarray, result: np.ndarray) -> np.ndarray:
@@ -68,10 +72,10 @@ def render_file(config: Config, source: Path, output: Path, compare: bool = Fals
             if pipeline is None:
                 scene = engine.build(config, frame.shape[:2], weights_dir)
                 pipeline = Pipeline(scene.segmenter, scene.stylizer, scene.settings, scene.device)
-            result = pipeline.process(to_tensor(frame, pipeline.device))
-            image = to_numpy(result.image)
+            result = pipeline.process(frame)
+            image = result.image
             if compare:
-                image = side_by_side(frame, mask_to_numpy(result.mask), image)
+                image = side_by_side(frame, mask_to_u8(result.mask), image)
             bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
             count += 1
             if to_image:

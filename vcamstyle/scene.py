@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from vcamstyle.errors import ConfigError
-from vcamstyle.frames import to_tensor
+from vcamstyle.frames import to_numpy, to_tensor
 from vcamstyle.images import file_digest, load_rgb
 from vcamstyle.models.base import RegionStyle, Segmenter, Stylizer
 from vcamstyle.models.registry import BuildOptions, create_segmenter, create_stylizer
@@ -110,10 +110,10 @@ class Engine:
 
     def _region(self, region: Any, stylizer: Stylizer | None, device: torch.device,
                 output_size: tuple[int, int]) -> RegionPlan:
-        color = torch.tensor(parse_color(region.color), device=device).view(1, 3, 1, 1)
+        color = tuple(int(round(c * 255)) for c in parse_color(region.color))
         image = None
         if region.effect == "image":
-            image = cover_resize(to_tensor(load_rgb(Path(region.image), "background image"), device), output_size)
+            image = to_numpy(cover_resize(to_tensor(load_rgb(Path(region.image), "background image")), output_size))
         style = None
         if region.effect == "style" and stylizer is not None:
             items = style_items(region)

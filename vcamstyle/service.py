@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
+import cv2
+import numpy as np
 
 from vcamstyle import paths, sdnotify, statusfile
 from vcamstyle.config import Config, diff_stages, load_config
 from vcamstyle.errors import SinkError, SourceError, VcamstyleError
-from vcamstyle.frames import resize, to_numpy, to_tensor
 from vcamstyle.metrics import RateMeter, StageTimes
 from vcamstyle.pidfile import PidFile
 from vcamstyle.pipeline import Pipeline
@@ -205,15 +205,16 @@ class Service:
         self.last_error = None
 
     # ---------------------------------------------------------------- frame loop
-    def _next_frame(self, last_seq: int) -> tuple[torch.Tensor | None, int, float]:
-        """The next camera frame as a device tensor at the output size, or None while the camera is down."""
-        _, _, fps = self._geometry
+    def _next_frame(self, last_seq: int) -> tuple[np.ndarray | None, int, float]:
+        """The next camera frame (``HxWx3 uint8 RGB`` at the output size), or None while the camera is down."""
+        width, height, fps = self._geometry
         frame = self.source.wait_newer(last_seq, timeout=2.0 / max(fps, 1.0)) if self.source else None
         if frame is None:
             return None, last_seq, time.monotonic()
-        width, height, _ = self._geometry
-        tensor = to_tensor(frame.image, self.scene.device)
-        return resize(tensor, (height, width)), frame.seq, frame.captured_at
+        image = frame.image
+        if image.shape[:2] != (height, width):
+            image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+        return image, frame.seq, frame.captured_at
 
     def loop(self) -> None:
         last_seq = 0
@@ -237,12 +238,11 @@ class Service:
             else:
                 t1 = time.perf_counter()
                 result = self.pipeline.process(content)
-                image = to_numpy(result.image)
                 t2 = time.perf_counter()
-                self._send(image)
+                self._send(result.image)
                 t3 = time.perf_counter()
                 stage_ms = {"capture": (t1 - t0) * 1000, **result.stage_ms,
-                            "convert": (t2 - t1) * 1000 - sum(result.stage_ms.values()), "sink": (t3 - t2) * 1000,
+                            "sink": (t3 - t2) * 1000,
                             "latency": (time.monotonic() - captured_at) * 1000}
                 self._count_frame(stage_ms, None)
             if self.max_frames is not None and self.frames >= self.max_frames:

@@ -1,0 +1,82 @@
+"""The CPU compositor: full-resolution work on ``uint8`` frames with OpenCV.
+
+At 1280x720 a float32 torch pass over the frame costs several milliseconds on a 2-core CPU, and the
+compositor needs many; OpenCV's SIMD kernels on ``uint8`` do the same work about five times faster.
+So on the CPU the networks and the mask run in torch at low resolution, and everything at the output
+resolution (mask upsampling, blur, guided upsampling, blending) runs here. ``vcamstyle.composite`` is
+the torch equivalent used on a GPU; a parity test keeps the two in agreement.
+
+Frames are ``HxWx3 uint8 RGB``; masks ``HxW float32`` in [0, 1]; low-resolution inputs are torch tensors
+(``1x1xhxw`` mask, ``1x3xhxw`` images in [0, 1]).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+
+from vcamstyle import composite
+
+
+def tensor_to_hwc(image: torch.Tensor) -> np.ndarray:
+    """``1xCxhxw`` float tensor -> ``hxwxC float32`` numpy (C = 1 gives ``hxw``)."""
+    array = image.detach().float()[0].permute(1, 2, 0).contiguous().cpu().numpy()
+    return array[..., 0] if array.shape[2] == 1 else array
+
+
+def upsample_mask(low: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
+    """``1x1xhxw`` mask -> ``HxW float32`` at ``size = (H, W)``, bilinear."""
+    return np.clip(cv2.resize(tensor_to_hwc(low), (size[1], size[0]), interpolation=cv2.INTER_LINEAR), 0, 1)
+
+
+def blur_background(frame: np.ndarray, low_weight: torch.Tensor | None, radius: float) -> np.ndarray:
+    """Blur of about ``radius`` output pixels, computed at reduced resolution and upsampled.
+
+    ``low_weight`` (``1x1xhxw``, e.g. ``1 - mask``) normalises the blur so that pixels of weight 0 (the
+    person) do not bleed into the blurred region.
+    """
+    h, w = frame.shape[:2]
+    factor = max(1, int(radius // 4))
+    small_size = (max(1, w // factor), max(1, h // factor))
+    sigma = max(0.5, radius / factor / 2)
+    small = cv2.resize(frame, small_size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    if low_weight is None:
+        blurred = cv2.GaussianBlur(small, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
+    else:
+        weight = cv2.resize(tensor_to_hwc(low_weight), small_size, interpolation=cv2.INTER_AREA)[..., None]
+        num = cv2.GaussianBlur(small * weight, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
+        den = cv2.GaussianBlur(weight, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
+        den = den[..., None] if den.ndim == 2 else den
+        blurred = num / np.maximum(den, 1e-3)
+    small_u8 = np.clip(blurred + 0.5, 0, 255).astype(np.uint8)
+    return cv2.resize(small_u8, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def guided_upsample(low_output: torch.Tensor, low_guide: torch.Tensor, frame: np.ndarray,
+                    radius: int = 2, eps: float = 1e-3) -> np.ndarray:
+    """Edge-aware upsampling of ``low_output`` to ``frame``'s size (see ``composite.guided_upsample``):
+    the local linear coefficients are fitted in torch at low resolution, then applied to the sharp
+    full-resolution grey guide here. Returns ``HxWx3 uint8``."""
+    h, w = frame.shape[:2]
+    low = low_output.float()
+    if tuple(low.shape[-2:]) == (h, w):
+        return float_to_u8(tensor_to_hwc(low))
+    a, b = composite.guided_coefficients(low, low_guide.float(), radius, eps)
+    a_up = cv2.resize(tensor_to_hwc(a), (w, h), interpolation=cv2.INTER_LINEAR)
+    b_up = cv2.resize(tensor_to_hwc(b), (w, h), interpolation=cv2.INTER_LINEAR)
+    grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32) * (1.0 / 255.0)
+    out = cv2.multiply(a_up, cv2.merge([grey, grey, grey]))
+    return float_to_u8(cv2.add(out, b_up))
+
+
+def float_to_u8(image: np.ndarray) -> np.ndarray:
+    """``float32`` in [0, 1] -> ``uint8`` (rounded, saturated), one OpenCV pass."""
+    return cv2.convertScaleAbs(np.ascontiguousarray(image), alpha=255.0)
+
+
+def blend(person: np.ndarray, background: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``mask * person + (1 - mask) * background`` on ``uint8`` frames, ``mask`` ``HxW float32``."""
+    if person is background:
+        return person
+    return cv2.blendLinear(person, background, mask, 1.0 - mask)
