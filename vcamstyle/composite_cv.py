@@ -71,8 +71,11 @@ def guided_upsample(low_output: torch.Tensor, low_guide: torch.Tensor, frame: np
 
 
 def float_to_u8(image: np.ndarray) -> np.ndarray:
-    """``float32`` in [0, 1] -> ``uint8`` (rounded, saturated), one OpenCV pass."""
-    return cv2.convertScaleAbs(np.ascontiguousarray(image), alpha=255.0)
+    """``float32`` in [0, 1] -> ``uint8`` (rounded, saturated: below 0 gives 0, above 1 gives 255), one
+    OpenCV pass. (``convertScaleAbs`` would mirror negatives, e.g. -0.05 -> 13, and guided upsampling
+    does undershoot below 0 at strong edges.)"""
+    image = np.ascontiguousarray(image)
+    return cv2.addWeighted(image, 255.0, image, 0.0, 0.0, dtype=cv2.CV_8U)
 
 
 def blend(person: np.ndarray, background: np.ndarray, mask: np.ndarray) -> np.ndarray:
