@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from vcamstyle import composite
+from vcamstyle.frames import resize
 
 
 def tensor_to_hwc(image: torch.Tensor) -> np.ndarray:
@@ -26,7 +27,14 @@ def tensor_to_hwc(image: torch.Tensor) -> np.ndarray:
 
 
 def upsample_mask(low: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
-    """``1x1xhxw`` mask -> ``HxW float32`` at ``size = (H, W)``, bilinear."""
+    """``1x1xhxw`` mask -> ``HxW float32`` in [0, 1] at ``size = (H, W)``, bilinear.
+
+    If the output is smaller than the mask in either direction (a small camera or photo against the
+    segmenter's 256x256 mask), the resize runs in torch with antialiasing, as ``frames.resize`` does on
+    the GPU path: OpenCV's bilinear does not antialias and would alias the edge (about 1e-2 apart).
+    """
+    if size[0] < low.shape[-2] or size[1] < low.shape[-1]:
+        return tensor_to_hwc(resize(low.float(), size, mode="bilinear").clamp_(0, 1))
     return np.clip(cv2.resize(tensor_to_hwc(low), (size[1], size[0]), interpolation=cv2.INTER_LINEAR), 0, 1)
 
 
