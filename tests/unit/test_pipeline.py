@@ -1,10 +1,16 @@
-"""vcamstyle.pipeline with small deterministic fake models (the real ones are tested in tests/models)."""
+"""vcamstyle.pipeline with small deterministic fake models (the real ones are tested in tests/models).
+
+Frames go in and out as ``HxWx3 uint8 RGB`` numpy arrays; the mask comes back as ``HxW float32``. The
+region-effect tests run twice: through the CPU compositor (OpenCV on uint8, what ``process`` uses on the
+CPU) and through the torch compositor (what it uses on a GPU), called here on the CPU.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+import numpy as np
 import pytest
 import torch
 
@@ -13,12 +19,23 @@ from vcamstyle.pipeline import STAGES, MaskSettings, Pipeline, PipelineSettings,
 
 CPU = torch.device("cpu")
 HEIGHT, WIDTH = 72, 128
+# Region colours as RGB uint8 triples (RegionPlan.color) and the same colours as style codes for the
+# fake stylizer (``1x3x1x1`` in [0, 1]).
+RED_RGB, GREEN_RGB, BLUE_RGB = (255, 0, 0), (0, 255, 0), (0, 0, 255)
 RED = torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1)
-BLUE = torch.tensor([0.0, 0.0, 1.0]).view(1, 3, 1, 1)
 GREEN = torch.tensor([0.0, 1.0, 0.0]).view(1, 3, 1, 1)
-# Columns well inside each region (the mask edge is at WIDTH // 2 and is feathered).
-LEFT = (..., slice(None), slice(4, WIDTH // 2 - 16))
-RIGHT = (..., slice(None), slice(WIDTH // 2 + 16, WIDTH - 4))
+# Columns well inside each region (the mask edge is at WIDTH // 2 and is feathered); index HxWx3 frames
+# and HxW masks alike.
+LEFT = (slice(None), slice(4, WIDTH // 2 - 16))
+RIGHT = (slice(None), slice(WIDTH // 2 + 16, WIDTH - 4))
+
+
+@pytest.fixture(params=["cpu-opencv", "torch"])
+def compositor(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Runs a test with each full-resolution compositor (``process`` picks by device type)."""
+    if request.param == "torch":
+        monkeypatch.setattr(Pipeline, "_compose_cpu", Pipeline._compose_torch)
+    return request.param
 
 
 class HalfSegmenter:
@@ -86,8 +103,9 @@ class ColorStylizer:
         return torch.lerp(b, p, mask)
 
 
-def _content(seed: int = 0) -> torch.Tensor:
-    return torch.rand(1, 3, HEIGHT, WIDTH, generator=torch.Generator().manual_seed(seed))
+def _content(seed: int = 0) -> np.ndarray:
+    """A noise frame, ``HEIGHT x WIDTH x 3 uint8 RGB``."""
+    return np.random.default_rng(seed).integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
 
 
 def _settings(person: RegionPlan, background: RegionPlan, smoothing: float = 0.0, style_size: int = 36,
@@ -96,8 +114,14 @@ def _settings(person: RegionPlan, background: RegionPlan, smoothing: float = 0.0
                             style_size=style_size, person=person, background=background, **kwargs)
 
 
-def _close_to(region: torch.Tensor, colour: torch.Tensor, atol: float = 0.02) -> bool:
-    return bool(torch.allclose(region, colour.expand_as(region), atol=atol))
+def _unit(image: np.ndarray) -> np.ndarray:
+    """``uint8`` -> ``float32`` in [0, 1]."""
+    return image.astype(np.float32) / 255.0
+
+
+def _close_to(region: np.ndarray, colour: tuple[int, int, int], atol: float = 0.02) -> bool:
+    """Every pixel of ``region`` (``...x3 uint8``) within ``atol`` (in [0, 1] units) of ``colour``."""
+    return bool(np.allclose(_unit(region), np.array(colour, np.float32) / 255.0, rtol=0, atol=atol))
 
 
 def test_fakes_fulfil_the_protocols() -> None:
@@ -106,69 +130,70 @@ def test_fakes_fulfil_the_protocols() -> None:
 
 
 @pytest.mark.parametrize("height, width", [(72, 128), (75, 101), (33, 47)])
-def test_output_shape_equals_input(height: int, width: int) -> None:
+def test_output_shape_equals_input(height: int, width: int, compositor: str) -> None:
     settings = PipelineSettings(output_size=(height, width), person=RegionPlan("style", style=RegionStyle(RED)),
                                 background=RegionPlan("blur", blur=9.0), style_size=20)
     pipeline = Pipeline(HalfSegmenter(), ColorStylizer(), settings, CPU)
-    content = torch.rand(1, 3, height, width)
+    content = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
     result = pipeline.process(content)
+    assert isinstance(result.image, np.ndarray) and isinstance(result.mask, np.ndarray)
     assert result.image.shape == content.shape
-    assert result.mask.shape == (1, 1, height, width)
-    assert result.image.dtype == torch.float32
-    assert float(result.image.min()) >= 0 and float(result.image.max()) <= 1
+    assert result.image.dtype == np.uint8
+    assert result.mask.shape == (height, width)
+    assert result.mask.dtype == np.float32
     assert float(result.mask.min()) >= 0 and float(result.mask.max()) <= 1
 
 
-def test_mask_follows_the_segmenter() -> None:
+def test_mask_follows_the_segmenter(compositor: str) -> None:
     pipeline = Pipeline(HalfSegmenter(), None, _settings(RegionPlan(), RegionPlan("blur")), CPU)
     mask = pipeline.process(_content()).mask
     assert float(mask[LEFT].min()) > 0.99
     assert float(mask[RIGHT].max()) < 0.01
 
 
-def test_colour_effects_land_in_their_regions() -> None:
-    settings = _settings(RegionPlan("color", color=RED), RegionPlan("color", color=BLUE))
+def test_colour_effects_land_in_their_regions(compositor: str) -> None:
+    settings = _settings(RegionPlan("color", color=RED_RGB), RegionPlan("color", color=BLUE_RGB))
     out = Pipeline(HalfSegmenter(), None, settings, CPU).process(_content()).image
-    assert _close_to(out[LEFT], RED, atol=1e-3)
-    assert _close_to(out[RIGHT], BLUE, atol=1e-3)
+    assert _close_to(out[LEFT], RED_RGB, atol=1e-3)
+    assert _close_to(out[RIGHT], BLUE_RGB, atol=1e-3)
 
 
-def test_original_and_image_effects_land_in_their_regions() -> None:
+def test_original_and_image_effects_land_in_their_regions(compositor: str) -> None:
     content = _content(1)
-    picture = torch.rand(1, 3, HEIGHT, WIDTH, generator=torch.Generator().manual_seed(2))
+    picture = _content(2)
     settings = _settings(RegionPlan("original"), RegionPlan("image", image=picture))
     out = Pipeline(HalfSegmenter(), None, settings, CPU).process(content).image
-    assert torch.allclose(out[LEFT], content[LEFT], atol=1e-5)
-    assert torch.allclose(out[RIGHT], picture[RIGHT], atol=1e-5)
+    assert np.array_equal(out[LEFT], content[LEFT])
+    assert np.array_equal(out[RIGHT], picture[RIGHT])
     # And the other way round.
     settings = _settings(RegionPlan("image", image=picture), RegionPlan("original"))
     out = Pipeline(HalfSegmenter(), None, settings, CPU).process(content).image
-    assert torch.allclose(out[LEFT], picture[LEFT], atol=1e-5)
-    assert torch.allclose(out[RIGHT], content[RIGHT], atol=1e-5)
+    assert np.array_equal(out[LEFT], picture[LEFT])
+    assert np.array_equal(out[RIGHT], content[RIGHT])
 
 
-def test_blur_effect_blurs_only_its_region() -> None:
+def test_blur_effect_blurs_only_its_region(compositor: str) -> None:
     content = _content(3)  # pure noise: any blur lowers its variance a lot
     settings = _settings(RegionPlan("original"), RegionPlan("blur", blur=15.0))
     out = Pipeline(HalfSegmenter(), None, settings, CPU).process(content).image
-    assert torch.allclose(out[LEFT], content[LEFT], atol=1e-5)
-    assert float(out[RIGHT].var()) < 0.2 * float(content[RIGHT].var())
+    assert np.array_equal(out[LEFT], content[LEFT])
+    assert float(_unit(out[RIGHT]).var()) < 0.2 * float(_unit(content[RIGHT]).var())
     # Blurring the person instead leaves the background untouched.
     settings = _settings(RegionPlan("blur", blur=15.0), RegionPlan("original"))
     out = Pipeline(HalfSegmenter(), None, settings, CPU).process(content).image
-    assert torch.allclose(out[RIGHT], content[RIGHT], atol=1e-5)
-    assert float(out[LEFT].var()) < 0.2 * float(content[LEFT].var())
+    assert np.array_equal(out[RIGHT], content[RIGHT])
+    assert float(_unit(out[LEFT]).var()) < 0.2 * float(_unit(content[LEFT]).var())
 
 
-def test_style_effect_for_both_regions_in_one_call() -> None:
+def test_style_effect_for_both_regions_in_one_call(compositor: str) -> None:
     stylizer = ColorStylizer()
     person, background = RegionStyle(RED, 0.7), RegionStyle(GREEN, 1.0)
     settings = _settings(RegionPlan("style", style=person), RegionPlan("style", style=background), style_size=36)
     pipeline = Pipeline(HalfSegmenter(), stylizer, settings, CPU)
     for seed in range(3):
         out = pipeline.process(_content(seed)).image
-        assert _close_to(out[LEFT], RED, atol=0.03)
-        assert _close_to(out[RIGHT], GREEN, atol=0.03)
+        assert _close_to(out[LEFT], RED_RGB, atol=0.03)
+        assert _close_to(out[RIGHT], GREEN_RGB, atol=0.03)
     assert len(stylizer.calls) == 3  # once per frame
     for call in stylizer.calls:
         assert call.person is person and call.background is background  # both regions, one call
@@ -176,12 +201,12 @@ def test_style_effect_for_both_regions_in_one_call() -> None:
         assert call.mask_shape == (1, 1, 36, 64)
 
 
-def test_style_in_one_region_and_another_effect_in_the_other() -> None:
+def test_style_in_one_region_and_another_effect_in_the_other(compositor: str) -> None:
     stylizer = ColorStylizer()
-    settings = _settings(RegionPlan("color", color=BLUE), RegionPlan("style", style=RegionStyle(GREEN)))
+    settings = _settings(RegionPlan("color", color=BLUE_RGB), RegionPlan("style", style=RegionStyle(GREEN)))
     out = Pipeline(HalfSegmenter(), stylizer, settings, CPU).process(_content()).image
-    assert _close_to(out[LEFT], BLUE, atol=1e-3)
-    assert _close_to(out[RIGHT], GREEN, atol=0.03)
+    assert _close_to(out[LEFT], BLUE_RGB, atol=1e-3)
+    assert _close_to(out[RIGHT], GREEN_RGB, atol=0.03)
     assert len(stylizer.calls) == 1
     assert stylizer.calls[0].person is None and stylizer.calls[0].background is not None
 
@@ -198,7 +223,7 @@ def test_style_size_sets_the_working_size() -> None:
 def test_no_stylizer_call_when_no_region_uses_style() -> None:
     stylizer = ColorStylizer()
     styled_but_unused = RegionStyle(RED)
-    settings = _settings(RegionPlan("color", color=BLUE, style=styled_but_unused),
+    settings = _settings(RegionPlan("color", color=BLUE_RGB, style=styled_but_unused),
                          RegionPlan("blur", style=styled_but_unused))
     pipeline = Pipeline(HalfSegmenter(), stylizer, settings, CPU)
     for seed in range(3):
@@ -207,25 +232,25 @@ def test_no_stylizer_call_when_no_region_uses_style() -> None:
     assert pipeline.process(_content()).stage_ms["style"] >= 0
 
 
-def test_preserve_color_runs_on_the_stylized_image() -> None:
+def test_preserve_color_runs_on_the_stylized_image(compositor: str) -> None:
     stylizer = ColorStylizer()
     region = RegionPlan("style", style=RegionStyle(RED))
-    grey = torch.full((1, 3, HEIGHT, WIDTH), 0.5)
+    grey = np.full((HEIGHT, WIDTH, 3), 128, dtype=np.uint8)
     plain = Pipeline(HalfSegmenter(), stylizer, _settings(region, region), CPU).process(grey).image
     kept = Pipeline(HalfSegmenter(), stylizer, _settings(region, region, preserve_color=True), CPU).process(grey).image
-    assert _close_to(plain[LEFT], RED, atol=0.03)
+    assert _close_to(plain[LEFT], RED_RGB, atol=0.03)
     # The content is grey, so with preserve_color the red style keeps only its luma: a grey output.
-    assert float((kept[:, 0] - kept[:, 1]).abs().max()) < 0.01
-    assert float(kept[LEFT].mean()) == pytest.approx(0.299, abs=0.02)
+    assert float(np.abs(_unit(kept[..., 0]) - _unit(kept[..., 1])).max()) < 0.01
+    assert float(_unit(kept[LEFT]).mean()) == pytest.approx(0.299, abs=0.02)
 
 
 def _mask_flicker(smoothing: float, frames: int = 12) -> float:
     settings = PipelineSettings(output_size=(HEIGHT, WIDTH), mask=MaskSettings(smoothing=smoothing),
-                                person=RegionPlan("original"), background=RegionPlan("color", color=BLUE))
+                                person=RegionPlan("original"), background=RegionPlan("color", color=BLUE_RGB))
     pipeline = Pipeline(FlickerSegmenter(seed=7), None, settings, CPU)
     content = _content()
     masks = [pipeline.process(content).mask for _ in range(frames)]
-    return float(torch.stack([(b - a).abs().mean() for a, b in zip(masks[1:], masks[2:])]).mean())
+    return float(np.mean([np.abs(b - a).mean() for a, b in zip(masks[1:], masks[2:])]))
 
 
 def test_temporal_smoothing_reduces_mask_flicker() -> None:
@@ -237,7 +262,7 @@ def test_temporal_smoothing_reduces_mask_flicker() -> None:
 
 def test_replace_keeps_mask_state_with_the_same_segmenter_only() -> None:
     segmenter = HalfSegmenter(value=1.0)
-    settings = _settings(RegionPlan("original"), RegionPlan("color", color=BLUE), smoothing=0.6)
+    settings = _settings(RegionPlan("original"), RegionPlan("color", color=BLUE_RGB), smoothing=0.6)
     pipeline = Pipeline(segmenter, None, settings, CPU)
     for _ in range(5):
         pipeline.process(_content())
@@ -251,13 +276,13 @@ def test_replace_keeps_mask_state_with_the_same_segmenter_only() -> None:
     assert float(fresh.process(_content()).mask[LEFT].max()) < 0.01
 
 
-def test_replace_swaps_settings_and_models() -> None:
-    pipeline = Pipeline(HalfSegmenter(), None, _settings(RegionPlan("color", color=RED), RegionPlan("blur")), CPU)
+def test_replace_swaps_settings_and_models(compositor: str) -> None:
+    pipeline = Pipeline(HalfSegmenter(), None, _settings(RegionPlan("color", color=RED_RGB), RegionPlan("blur")), CPU)
     stylizer = ColorStylizer()
     swapped = pipeline.replace(pipeline.segmenter, stylizer,
-                               _settings(RegionPlan("color", color=BLUE), RegionPlan("style", style=RegionStyle(GREEN))))
+                               _settings(RegionPlan("color", color=BLUE_RGB), RegionPlan("style", style=RegionStyle(GREEN))))
     out = swapped.process(_content()).image
-    assert _close_to(out[LEFT], BLUE, atol=1e-3) and _close_to(out[RIGHT], GREEN, atol=0.03)
+    assert _close_to(out[LEFT], BLUE_RGB, atol=1e-3) and _close_to(out[RIGHT], GREEN_RGB, atol=0.03)
     assert len(stylizer.calls) == 1
 
 
