@@ -18,7 +18,6 @@ import torch
 from vcamstyle import paths
 from vcamstyle.config import Config, ensure_config, load_config, override
 from vcamstyle.errors import ConfigError, StyleImageError
-from vcamstyle.frames import to_numpy, to_tensor
 from vcamstyle.pipeline import Pipeline
 from vcamstyle.scene import Engine, parse_color, style_items
 
@@ -55,10 +54,11 @@ def encode_spy(offline_models: Any, monkeypatch: pytest.MonkeyPatch) -> list[tup
 
 
 @pytest.fixture
-def frame(astronaut_rgb: np.ndarray) -> torch.Tensor:
+def frame(astronaut_rgb: np.ndarray) -> np.ndarray:
+    """The astronaut photo at ``SIZE``, ``HxWx3 uint8 RGB`` (what ``Pipeline.process`` takes)."""
     import cv2
 
-    return to_tensor(cv2.resize(astronaut_rgb, SIZE[::-1], interpolation=cv2.INTER_AREA))
+    return cv2.resize(astronaut_rgb, SIZE[::-1], interpolation=cv2.INTER_AREA)
 
 
 def _with(config: Config, **changes: Any) -> Config:
@@ -68,7 +68,7 @@ def _with(config: Config, **changes: Any) -> Config:
 
 # ------------------------------------------------------------------------------------------ build
 
-def test_build_default_config(engine: Engine, default_config: Config, frame: torch.Tensor) -> None:
+def test_build_default_config(engine: Engine, default_config: Config, frame: np.ndarray) -> None:
     scene = engine.build(default_config, SIZE, None)
     assert scene.device == torch.device("cpu")
     assert scene.segmenter.name == "selfie"
@@ -88,11 +88,11 @@ def test_build_default_config(engine: Engine, default_config: Config, frame: tor
     assert result.image.shape == frame.shape
     # The person (centre of the astronaut photo) is found and the image is really restyled.
     assert float(result.mask.mean()) > 0.2
-    assert float((result.image - frame).abs().mean()) > 0.05
+    assert float(np.abs(result.image.astype(np.float32) - frame.astype(np.float32)).mean() / 255) > 0.05
 
 
 def test_style_is_encoded_once_across_frames_and_rebuilds(engine: Engine, default_config: Config, tmp_path: Path,
-                                                          frame: torch.Tensor, encode_spy: list) -> None:
+                                                          frame: np.ndarray, encode_spy: list) -> None:
     scene = engine.build(default_config, SIZE, None)
     assert engine.encode_count == 2 and len(encode_spy) == 2
     pipeline = Pipeline(scene.segmenter, scene.stylizer, scene.settings, scene.device)
@@ -157,7 +157,7 @@ def test_no_stylizer_without_a_style_effect(engine: Engine, default_config: Conf
     scene = engine.build(config, SIZE, None)
     assert scene.stylizer is None
     assert engine.encode_count == 0
-    assert torch.allclose(scene.settings.background.color.flatten(), torch.tensor([1.0, 128 / 255, 0.0]))
+    assert scene.settings.background.color == (255, 128, 0)  # RGB uint8
 
 
 def test_image_effect_is_prepared_at_output_size(engine: Engine, default_config: Config) -> None:
@@ -165,8 +165,8 @@ def test_image_effect_is_prepared_at_output_size(engine: Engine, default_config:
                    background__image=str(STYLES / "crystals.png"))
     scene = engine.build(config, (90, 160), None)
     image = scene.settings.background.image
-    assert image is not None and tuple(image.shape) == (1, 3, 90, 160)
-    assert image.dtype == torch.float32 and float(image.min()) >= 0 and float(image.max()) <= 1
+    assert image is not None and tuple(image.shape) == (90, 160, 3)  # HxWx3 uint8 RGB at the output size
+    assert image.dtype == np.uint8
 
 
 # ------------------------------------------------------------------------------------------ bad images
