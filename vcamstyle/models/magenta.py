@@ -202,19 +202,21 @@ class MagentaTransformer(nn.Module):
         masks: dict[int, torch.Tensor] = {}
         if second is not None and mask is not None:
             height, width = image.shape[-2:]
-            mask = mask.float()  # resized in float32: antialiased resize has no half kernels on the CPU
-            levels = {1: mask, 2: resize(mask, (height // 2, width // 2)), 4: resize(mask, (height // 4, width // 4))}
+            # H, W are multiples of 4, so 2x2 average pooling is exact area resampling
+            half_mask = F.avg_pool2d(mask.float(), 2)
+            levels = {1: mask, 2: half_mask, 4: F.avg_pool2d(half_mask, 2)}
             masks = {level: m.to(image.dtype) for level, m in levels.items()}
         x = image.contiguous(memory_format=torch.channels_last)
-        for conv in self.contract:
-            pad = conv.kernel_size[0] // 2
-            x = torch.relu_(conv(F.pad(x, (pad, pad, pad, pad), mode="reflect")))
+        x = torch.relu_(self.contract[0](F.pad(x, (4, 4, 4, 4), mode="reflect")))
+        for conv in self.contract[1:]:
+            # a 3x3 stride-2 conv on an even size never reads the bottom/right padding row/column
+            x = torch.relu_(conv(F.pad(x, (1, 0, 1, 0), mode="reflect")))
         norm = 0
         for block in range(5):
             y = self.residual[2 * block](F.pad(x, (1, 1, 1, 1), mode="reflect"))
             y = torch.relu_(self._norm(y, norm, first, second, masks.get(4)))
             y = self.residual[2 * block + 1](F.pad(y, (1, 1, 1, 1), mode="reflect"))
-            x = x + self._norm(y, norm + 1, first, second, masks.get(4))
+            x = self._norm(y, norm + 1, first, second, masks.get(4)).add_(x)
             norm += 2
         for level, kernel in ((2, self.up1_kernel), (1, self.up2_kernel)):
             x = F.pixel_shuffle(F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), kernel), 2)
