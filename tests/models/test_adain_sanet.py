@@ -79,7 +79,8 @@ def ref_adain(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
     return (content - cm) / cs * ss + sm
 
 
-def ref_sanet_block(t: dict[str, torch.Tensor], prefix: str, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+def ref_sanet_block(t: dict[str, torch.Tensor], prefix: str, content: torch.Tensor,
+                    style: torch.Tensor) -> torch.Tensor:
     def conv(name: str, x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(x, t[f"{prefix}.{name}.weight"], t[f"{prefix}.{name}.bias"])
 
@@ -252,7 +253,8 @@ def linked_dir(tmp_path: Path, source: Path, names: list[str]) -> Path:
     ("adain", ["vgg_normalised.pth", "decoder.pth"]),
     ("sanet", ["vgg_normalised.pth", "decoder_iter_500000.pth", "transformer_iter_500000.pth"]),
 ])
-def test_missing_weights_file_names_it_and_the_fetch_command(tmp_path, vgg_family_weights_dir, name, files_needed) -> None:
+def test_missing_weights_file_names_it_and_the_fetch_command(tmp_path, vgg_family_weights_dir, name,
+                                                           files_needed) -> None:
     assert get_entry("stylizer", name).weight_files == tuple(files_needed)
     missing = files_needed[-1]
     directory = linked_dir(tmp_path, vgg_family_weights_dir, files_needed[:-1])
@@ -419,9 +421,8 @@ def test_no_region_returns_the_content(model) -> None:
 
 def test_adain_strength_zero_is_the_decoder_reconstruction(adain_model, files) -> None:
     content = test_image(H, W, seed=8)
-    reference = finish(ref_decode(files["decoder.pth"],
-                                  ref_encode(files["vgg_normalised.pth"], ref_pad(content, 8), stop="relu4_1")["relu4_1"]),
-                       H, W)
+    features = ref_encode(files["vgg_normalised.pth"], ref_pad(content, 8), stop="relu4_1")["relu4_1"]
+    reference = finish(ref_decode(files["decoder.pth"], features), H, W)
     a, b = adain_model.encode_style(STYLE_A), adain_model.encode_style(STYLE_B)
     for person, background in ((RegionStyle(a, 0.0), RegionStyle(b, 0.0)), (RegionStyle(a, 0.0), None)):
         out = adain_model.stylize(content, half_mask(H, W), person, background)
@@ -441,9 +442,8 @@ def test_sanet_full_strength_matches_the_reference_transform(sanet_model, files)
     content = test_image(H, W, seed=10)
     vgg, t = files["vgg_normalised.pth"], files["transformer_iter_500000.pth"]
     c, s = ref_encode(vgg, ref_pad(content, 16)), ref_encode(vgg, STYLE_A)
-    reference = finish(ref_decode(files["decoder_iter_500000.pth"],
-                                  ref_merge(t, ref_pre_merge(t, c["relu4_1"], s["relu4_1"], c["relu5_1"], s["relu5_1"]))),
-                       H, W)
+    transformed = ref_merge(t, ref_pre_merge(t, c["relu4_1"], s["relu4_1"], c["relu5_1"], s["relu5_1"]))
+    reference = finish(ref_decode(files["decoder_iter_500000.pth"], transformed), H, W)
     out = sanet_model.stylize(content, half_mask(H, W), RegionStyle(sanet_model.encode_style(STYLE_A)), None)
     torch.testing.assert_close(out, reference, rtol=1e-4, atol=2e-4)
 
@@ -452,9 +452,8 @@ def test_sanet_strength_zero_is_the_content_self_attention_path(sanet_model, fil
     content = test_image(H, W, seed=12)
     vgg, t = files["vgg_normalised.pth"], files["transformer_iter_500000.pth"]
     c = ref_encode(vgg, ref_pad(content, 16))
-    reference = finish(ref_decode(files["decoder_iter_500000.pth"],
-                                  ref_merge(t, ref_pre_merge(t, c["relu4_1"], c["relu4_1"], c["relu5_1"], c["relu5_1"]))),
-                       H, W)
+    transformed = ref_merge(t, ref_pre_merge(t, c["relu4_1"], c["relu4_1"], c["relu5_1"], c["relu5_1"]))
+    reference = finish(ref_decode(files["decoder_iter_500000.pth"], transformed), H, W)
     a, b = sanet_model.encode_style(STYLE_A), sanet_model.encode_style(STYLE_B)
     for person, background in ((RegionStyle(a, 0.0), RegionStyle(b, 0.0)), (None, RegionStyle(b, 0.0))):
         out = sanet_model.stylize(content, half_mask(H, W), person, background)
