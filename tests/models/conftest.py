@@ -11,6 +11,7 @@ Sections (other helpers add their own below, in clearly named functions):
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,10 +69,11 @@ _GAINS = {
 _BIAS_FILL = {"28": 0.5}
 
 
-def make_state_dict(table: dict[str, tuple[int, ...]], seed: int) -> dict[str, torch.Tensor]:
-    """Random float32 tensors with exactly the table's keys (in order) and shapes."""
+def make_state_dict(table: dict[str, tuple[int, ...]], seed: int) -> "OrderedDict[str, torch.Tensor]":
+    """Random float32 tensors with exactly the table's keys (in order) and shapes, as the
+    ``OrderedDict`` that ``module.state_dict()`` gives (what the published files hold)."""
     generator = torch.Generator().manual_seed(seed)
-    state: dict[str, torch.Tensor] = {}
+    state: OrderedDict[str, torch.Tensor] = OrderedDict()
     for key, shape in table.items():
         prefix = key.rsplit(".", 1)[0]
         if key.endswith(".weight"):

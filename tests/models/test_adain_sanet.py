@@ -196,7 +196,8 @@ def test_written_files_are_bare_state_dicts_matching_the_tables(adain_checkpoint
     for checkpoints in (adain_checkpoints, sanet_checkpoints):
         for name, table in checkpoints.tables.items():
             state = files[name]
-            assert type(state) is dict or isinstance(state, dict)
+            assert isinstance(state, dict) and all(isinstance(v, torch.Tensor) for v in state.values()), name
+            assert list(state) == list(table), f"{name}: keys out of the published order"
             assert {k: tuple(v.shape) for k, v in state.items()} == table, name
 
 
