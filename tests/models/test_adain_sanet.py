@@ -315,6 +315,25 @@ def test_half_precision_is_cuda_only() -> None:
     assert next(model.decoder.parameters()).dtype == torch.float32
 
 
+def test_float16_channels_last_policy_matches_float32(method, vgg_family_weights_dir, request) -> None:
+    """The CUDA policy (fp16 weights, channels_last, fp32 statistics and softmax), emulated on the CPU."""
+    reference = request.getfixturevalue(f"{method}_model")
+    model = create_stylizer(method, BuildOptions(weights_dir=vgg_family_weights_dir))
+    model.style_short_side = None
+    model.policy = ComputePolicy(torch.device("cpu"), torch.float16, channels_last=True)
+    for part in ("encoder", "decoder", "transform"):
+        if hasattr(model, part):
+            model.policy.prepare_module(getattr(model, part))
+    assert next(model.decoder.parameters()).dtype == torch.float16
+    content, mask = test_image(H, W, seed=19), half_mask(H, W)
+    outs = []
+    for m in (reference, model):
+        outs.append(m.stylize(content, mask, RegionStyle(m.encode_style(STYLE_A), 0.7),
+                              RegionStyle(m.encode_style(STYLE_B))))
+    assert outs[1].dtype == torch.float32 and outs[1].is_contiguous()
+    torch.testing.assert_close(outs[1], outs[0], rtol=0, atol=5e-3)
+
+
 # --------------------------------------------------------------------------------------------------
 # AdaIN maths
 # --------------------------------------------------------------------------------------------------
