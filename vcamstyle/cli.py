@@ -185,11 +185,21 @@ def bench(config: Optional[Path] = ConfigOption,
           size: Optional[int] = typer.Option(None, help="Override style.size (short side the network runs at)."),
           device: Optional[str] = typer.Option(None, help="Override device (cpu, cuda)."),
           seed_baseline: bool = typer.Option(False, "--seed-baseline",
-                                             help="Also run the seed's per-frame algorithm, alternating, and print the speed-up.")) -> None:
+                                             help="Also run the seed's per-frame algorithm, alternating, and print the speed-up."),
+          latency: bool = typer.Option(False, "--latency", help="Run the real daemon loop (threads, camera pacing) and "
+                                       "report capture-to-sink latency."),
+          soak: bool = typer.Option(False, "--soak", help="10,000 frames with a reload every 500: memory and file descriptors.")) -> None:
     """Measure the pipeline over the configured camera (a file works), without a sink."""
     setup_logging("WARNING")
     from vcamstyle import bench as bench_module
     from vcamstyle.config import override
+    if latency or soak:
+        from vcamstyle import bench_service
+        path = config_path(config)
+        load(config)
+        report = bench_service.run_soak(path) if soak else bench_service.run_latency(path, frames=frames)
+        typer.echo(json.dumps(report, indent=None if as_json else 2))
+        return
     cfg = override(load(config), {"style.method": method, "segmentation.model": segmentation, "output.width": width,
                                   "output.height": height, "style.size": size, "device": device})
     if seed_baseline:

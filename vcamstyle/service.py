@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import cv2
 import numpy as np
@@ -64,10 +64,14 @@ class PendingScene:
 class Service:
     """Owns the camera, the pipeline, the sink and the watcher for one daemon run."""
 
-    def __init__(self, config_path: Path, max_frames: int | None = None, write_pidfile: bool = True) -> None:
+    def __init__(self, config_path: Path, max_frames: int | None = None, publish: bool = True,
+                 on_frame: Callable[["Service"], None] | None = None, stats_window: int = 120) -> None:
+        """``publish``: write the pidfile and status.json (False for in-process benchmarks);
+        ``on_frame``: called after every output frame (benchmarks, soak runs)."""
         self.config_path = Path(config_path)
         self.max_frames = max_frames
-        self.write_pidfile = write_pidfile
+        self.publish = publish
+        self.on_frame = on_frame
         self.stop_event = threading.Event()
         self.engine = Engine()
         self.source: CameraSource | None = None
@@ -82,7 +86,7 @@ class Service:
         self.started_at = time.time()
         self.frames = 0
         self.rate = RateMeter()
-        self.stage_times = StageTimes()
+        self.stage_times = StageTimes(window=stats_window)
         self._next_status = 0.0
         self._geometry: tuple[int, int, float] = (0, 0, 0.0)
         self._sink_retry_at = 0.0
@@ -236,15 +240,18 @@ class Service:
                 self._send(placeholder_frame(width, height, "camera unavailable - reconnecting"))
                 self._count_frame({}, reason)
             else:
+                waited_ms = (time.monotonic() - captured_at) * 1000
                 t1 = time.perf_counter()
                 result = self.pipeline.process(content)
                 t2 = time.perf_counter()
                 self._send(result.image)
                 t3 = time.perf_counter()
-                stage_ms = {"capture": (t1 - t0) * 1000, **result.stage_ms,
+                stage_ms = {"camera_wait": (t1 - t0) * 1000, "frame_age": waited_ms, **result.stage_ms,
                             "sink": (t3 - t2) * 1000,
                             "latency": (time.monotonic() - captured_at) * 1000}
                 self._count_frame(stage_ms, None)
+            if self.on_frame is not None:
+                self.on_frame(self)
             if self.max_frames is not None and self.frames >= self.max_frames:
                 break
 
@@ -316,13 +323,14 @@ class Service:
         }
 
     def write_status(self) -> None:
-        statusfile.write_status(self.status())
+        if self.publish:
+            statusfile.write_status(self.status())
         sdnotify.status(self._status_line())
 
     # ---------------------------------------------------------------- lifecycle
     def run(self) -> int:
         """Start, loop until stopped, shut down. Returns the process exit status (0 on a clean stop)."""
-        pidfile = PidFile(paths.pidfile_path()) if self.write_pidfile else None
+        pidfile = PidFile(paths.pidfile_path()) if self.publish else None
         if pidfile is not None:
             pidfile.create()
         self.install_signal_handlers()
@@ -354,5 +362,6 @@ class Service:
                 closer()
             except (OSError, RuntimeError, VcamstyleError) as exc:
                 log.warning("error while shutting down: %s", exc)
-        statusfile.remove_status(pid=os.getpid())
+        if self.publish:
+            statusfile.remove_status(pid=os.getpid())
         log.info("vcamstyle stopped after %d frames", self.frames)
