@@ -15,7 +15,7 @@ import pytest
 import torch
 from skimage import data
 
-from vcamstyle.errors import ConfigError, WeightsError
+from vcamstyle.errors import WeightsError
 from vcamstyle.models import magenta, onnx_weights
 from vcamstyle.models.base import RegionStyle, Stylizer
 from vcamstyle.models.registry import BuildOptions, create_stylizer
@@ -244,10 +244,12 @@ def test_blend_codes(stylizer, codes):
     first, second = codes["coffee"], codes["hubble"]
     assert torch.equal(stylizer.blend_codes([first, second], [1.0, 0.0]), first)
     assert torch.allclose(stylizer.blend_codes([first, second], [2.0, 2.0]), (first + second) / 2, atol=1e-6)
-    with pytest.raises(ConfigError):
+    with pytest.raises(ValueError):
         stylizer.blend_codes([first, second], [0.0, 0.0])
-    with pytest.raises(ConfigError):
+    with pytest.raises(ValueError):
         stylizer.blend_codes([first], [1.0, 1.0])
+    with pytest.raises(ValueError):
+        stylizer.blend_codes([first, second], [1.0, -0.5])
 
 
 def test_tampered_digest_raises_weights_error(monkeypatch):

@@ -14,6 +14,7 @@ Weights: the int8 TF Hub models converted to ONNX that ship in ``styletransfer-l
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -27,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vcamstyle.errors import ConfigError, WeightsError
+from vcamstyle.errors import WeightsError
 from vcamstyle.frames import pad_to_multiple, resize
 from vcamstyle.models.base import RegionStyle
 from vcamstyle.models.onnx_weights import INSTALL_HINT, fold_weight_dequantize, load_verified_model
@@ -393,16 +394,17 @@ class MagentaStylizer:
             return self.predictor(image).to(self.device)
 
     def blend_codes(self, codes: Sequence[torch.Tensor], weights: Sequence[float]) -> torch.Tensor:
-        """Weighted sum of ``1x100`` codes, weights normalised to sum to 1 (all >= 0, sum > 0)."""
+        """Weighted sum of ``1x100`` codes, weights normalised to sum to 1.
+
+        ``ValueError`` (like the other stylizers) for a length mismatch, a negative or non-finite
+        weight, or weights that sum to zero; config validation is expected to catch these first.
+        """
         if len(codes) == 0 or len(codes) != len(weights):
-            raise ConfigError(
-                f"style blend needs one weight per style, got {len(codes)} styles and {len(weights)} weights",
-                hint="give the same number of weights as style images",
-            )
+            raise ValueError(f"need one weight per style code: {len(codes)} codes, {len(weights)} weights")
         values = [float(w) for w in weights]
+        if any(not math.isfinite(w) or w < 0 for w in values) or sum(values) <= 0:
+            raise ValueError(f"blend weights must be finite, >= 0 and not all zero, got {values}")
         total = sum(values)
-        if any(w < 0 for w in values) or total <= 0:
-            raise ConfigError(f"style blend weights must be >= 0 with a positive sum, got {values}", hint="use weights like [0.7, 0.3]")
         with torch.inference_mode():
             blended = torch.zeros(1, STYLE_DIM, device=self.device)
             for code, weight in zip(codes, values):
