@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from vcamstyle.config import Config
+from vcamstyle.frames import shrink
 from vcamstyle.errors import SourceError
 from vcamstyle.metrics import StageTimes, percentile
 from vcamstyle.pipeline import Pipeline
@@ -83,7 +84,7 @@ def run_bench(config: Config, frames: int = 100, warmup: int = 10, random_weight
             image = next(stream)
             t0 = time.perf_counter()
             if image.shape[:2] != (height, width):
-                image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+                image = shrink(image, (height, width))
             t1 = time.perf_counter()
             result = pipeline.process(image)
             t2 = time.perf_counter()

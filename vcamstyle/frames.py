@@ -8,6 +8,7 @@ Contract used everywhere else:
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -70,3 +71,21 @@ def pad_to_multiple(image: torch.Tensor, multiple: int, mode: str = "reflect") -
     if mode == "reflect" and (ph >= h or pw >= w):
         mode = "replicate"
     return F.pad(image, (0, pw, 0, ph), mode=mode), (h, w)
+
+
+def shrink(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize ``HxWxC uint8`` to ``size = (h, w)`` with an area filter (no aliasing when shrinking).
+
+    OpenCV's area filter is much faster for integer factors, so the frame is first reduced by the
+    largest integer factor that fits both axes, then area-resized the rest of the way.
+    """
+    h, w = frame.shape[:2]
+    if (h, w) == tuple(size):
+        return frame
+    factor = min(h // max(1, size[0]), w // max(1, size[1]))
+    if factor >= 2:
+        frame = cv2.resize(frame, (w // factor, h // factor), interpolation=cv2.INTER_AREA)
+        h, w = frame.shape[:2]
+        if (h, w) == tuple(size):
+            return frame
+    return cv2.resize(frame, (size[1], size[0]), interpolation=cv2.INTER_AREA if size[0] <= h else cv2.INTER_LINEAR)

@@ -15,18 +15,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 import torch
 
 from vcamstyle import composite, composite_cv
-from vcamstyle.frames import resize, short_side_size, to_numpy, to_tensor
+from vcamstyle.frames import resize, short_side_size, shrink, to_numpy, to_tensor
 from vcamstyle.models.base import RegionStyle, Segmenter, Stylizer
 
 EFFECTS = ("original", "blur", "color", "image", "style")
 STAGES = ("segment", "mask", "style", "composite")
-#: The segmenter gets the frame shrunk to this short side (it resizes further to its own input).
-SEGMENTER_SHORT_SIDE = 256
 
 
 @dataclass(frozen=True)
@@ -112,9 +109,7 @@ class Pipeline:
 
     def _shrunk(self, frame: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
         """``frame`` resized to ``size = (h, w)`` (area filter) as a ``1x3xhxw`` tensor on the device."""
-        if frame.shape[:2] != size:
-            frame = cv2.resize(frame, (size[1], size[0]), interpolation=cv2.INTER_AREA)
-        return to_tensor(frame, self.device)
+        return to_tensor(shrink(frame, size), self.device)
 
     @torch.inference_mode()
     def analyse(self, frame: np.ndarray, times: dict[str, float]) -> Analysis:
@@ -122,7 +117,7 @@ class Pipeline:
         s = self.settings
         h, w = frame.shape[:2]
         t0 = self._clock()
-        seg_input = self._shrunk(frame, short_side_size(h, w, SEGMENTER_SHORT_SIDE))
+        seg_input = self._shrunk(frame, self.segmenter.preferred_size(h, w))
         raw = self.segmenter.segment(seg_input).float()
         t1 = self._clock()
         times["segment"] = (t1 - t0) * 1000

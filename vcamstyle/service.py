@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import cv2
 import numpy as np
 
 from vcamstyle import paths, sdnotify, statusfile
 from vcamstyle.config import Config, diff_stages, load_config
+from vcamstyle.frames import shrink
 from vcamstyle.errors import SinkError, SourceError, VcamstyleError
 from vcamstyle.metrics import RateMeter, StageTimes
 from vcamstyle.pidfile import PidFile
@@ -217,7 +217,7 @@ class Service:
             return None, last_seq, time.monotonic()
         image = frame.image
         if image.shape[:2] != (height, width):
-            image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+            image = shrink(image, (height, width))
         return image, frame.seq, frame.captured_at
 
     def loop(self) -> None:

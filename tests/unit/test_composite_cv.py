@@ -217,6 +217,9 @@ class EllipseSegmenter:
     def __init__(self, size: int) -> None:
         self.size = size
 
+    def preferred_size(self, height: int, width: int) -> tuple[int, int]:
+        return (32, 32)
+
     def segment(self, frame: torch.Tensor) -> torch.Tensor:
         centres = (torch.arange(self.size, dtype=torch.float32) + 0.5) / self.size
         y, x = torch.meshgrid(centres, centres, indexing="ij")

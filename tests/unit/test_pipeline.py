@@ -48,6 +48,9 @@ class HalfSegmenter:
         self.value = value
         self.calls = 0
 
+    def preferred_size(self, height: int, width: int) -> tuple[int, int]:
+        return (32, 32)
+
     def segment(self, frame: torch.Tensor) -> torch.Tensor:
         self.calls += 1
         mask = torch.zeros(1, 1, self.size, self.size)
@@ -64,6 +67,9 @@ class FlickerSegmenter:
     def __init__(self, seed: int = 0, noise: float = 0.3) -> None:
         self.generator = torch.Generator().manual_seed(seed)
         self.noise = noise
+
+    def preferred_size(self, height: int, width: int) -> tuple[int, int]:
+        return (32, 32)
 
     def segment(self, frame: torch.Tensor) -> torch.Tensor:
         mask = torch.full((1, 1, 32, 32), 0.25)

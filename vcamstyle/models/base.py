@@ -18,6 +18,11 @@ class Segmenter(Protocol):
 
     name: str
 
+    def preferred_size(self, height: int, width: int) -> tuple[int, int]:
+        """The (h, w) a ``height x width`` frame should be shrunk to before ``segment`` (the caller
+        does it with a fast area filter on ``uint8``; ``segment`` then has no resizing left to do)."""
+        ...
+
     def segment(self, frame: torch.Tensor) -> torch.Tensor:
         """``1x3xHxW`` RGB [0,1] -> soft person mask ``1x1xhxw`` in [0,1].
 

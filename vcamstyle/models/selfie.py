@@ -136,6 +136,10 @@ class SelfieSegmenter:
             memory_format=torch.channels_last
         )
 
+    def preferred_size(self, height: int, width: int) -> tuple[int, int]:
+        """The model's input size: the frame is squashed to it (as MediaPipe does)."""
+        return self.input_size
+
     def segment(self, frame: torch.Tensor) -> torch.Tensor:
         """``1x3xHxW`` float RGB [0,1] (any size, any device) -> ``1x1xhxw`` float32 [0,1] person mask.
 

@@ -152,6 +152,10 @@ class UNetSegmenter:
         self._std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1)
 
     @torch.inference_mode()
+    def preferred_size(self, height: int, width: int) -> tuple[int, int]:
+        """The letterboxed size before padding: long side ``input_size``, aspect ratio kept."""
+        return letterbox_size(height, width, self.input_size)
+
     def segment(self, frame: torch.Tensor) -> torch.Tensor:
         """``1x3xHxW`` RGB [0,1] -> person probability ``1x1xhxw`` float32 in [0,1] (letterbox removed)."""
         if frame.dim() != 4 or frame.shape[1] != 3:
