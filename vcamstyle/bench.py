@@ -8,10 +8,11 @@ medians and p95 over all measured frames.
 from __future__ import annotations
 
 import logging
+import resource
 import statistics
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Literal
 
 import cv2
 import numpy as np
@@ -25,6 +26,9 @@ from vcamstyle.pipeline import Pipeline
 from vcamstyle.scene import Engine
 from vcamstyle.sources import CameraSource, is_file_source, resolve_camera
 from vcamstyle.render import _frames
+from vcamstyle import runtime
+from vcamstyle.frames import short_side_size
+from vcamstyle.seed_baseline import baseline_for_scene, check_seed_method
 from vcamstyle.service import camera_settings, output_geometry
 from vcamstyle.weights import resolve_weights_dir
 
@@ -116,7 +120,9 @@ def run_bench(config: Config, frames: int = 100, warmup: int = 10, random_weight
 
 
 def format_report(report: dict[str, Any]) -> str:
-    """A plain-text table of a ``run_bench`` report."""
+    """A plain-text table of a ``run_bench`` report (or of a ``run_seed_comparison`` report)."""
+    if "seed" in report:
+        return format_comparison(report)
     lines = [f"{report['width']}x{report['height']} on {report['device']} ({report['threads']} threads), "
              f"{report['frames']} frames: {report['fps']:.1f} fps, frame median {report['frame_ms']['median']:.1f} ms, "
              f"p95 {report['frame_ms']['p95']:.1f} ms",
@@ -126,3 +132,159 @@ def format_report(report: dict[str, Any]) -> str:
     for stage, values in report["stage_ms"].items():
         lines.append(f"{stage:<16}{values['median']:>10.2f}{values['p95']:>10.2f}")
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------ seed comparison
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _timed_run(run: Callable[[np.ndarray], Any], image: np.ndarray,
+               device: torch.device) -> tuple[Any, float, float | None]:
+    """``run(image)`` timed with device synchronisation -> (result, ms, peak GPU MiB of this call or None)."""
+    cuda = device.type == "cuda"
+    _sync(device)
+    if cuda:
+        torch.cuda.reset_peak_memory_stats(device)
+    t0 = time.perf_counter()
+    result = run(image)
+    _sync(device)
+    elapsed = (time.perf_counter() - t0) * 1000
+    peak = torch.cuda.max_memory_allocated(device) / 2**20 if cuda else None
+    return result, elapsed, peak
+
+
+def _side_summary(totals: list[float], stages: StageTimes, network_size: tuple[int, int], precision: str,
+                  gpu_peak: float | None) -> dict[str, Any]:
+    median = statistics.median(totals)
+    return {
+        "fps": round(1000.0 / median, 2),
+        "frame_ms": {"median": round(median, 2), "p95": round(percentile(totals, 95), 2),
+                     "mean": round(statistics.fmean(totals), 2)},
+        "stage_ms": stages.summary(),
+        "network_size": [network_size[0], network_size[1]],
+        "precision": precision,
+        "gpu_peak_mib": None if gpu_peak is None else round(gpu_peak, 1),
+    }
+
+
+def run_seed_comparison(config: Config, frames: int = 100, warmup: int = 10, random_weights: bool = False,
+                        seed_size: Literal["output", "style"] = "output") -> dict[str, Any]:
+    """The current pipeline and the seed's per-frame algorithm (``vcamstyle.seed_baseline``), built on
+    the same network instances, device and resolution, run alternately on the same frames.
+
+    Both warm up for ``warmup`` frames, then ``frames`` frames are measured; the order within each frame
+    alternates (current first on even frames, the seed first on odd ones). Frame times cover the
+    processing of an ``HxWx3 uint8`` frame at the output size (the resize to it, identical for both, is
+    not timed), with device synchronisation. ``seed_size``: the seed's networks run at the output size
+    (``"output"``, as the seed did) or at the pipeline's working size (``"style"``, which isolates the
+    algorithmic gain from the resolution gain).
+
+    Returns a ``run_bench``-style report of the current pipeline with ``seed`` (the same figures for the
+    baseline), ``seed_fps``, ``speedup`` (current fps / seed fps) and ``memory`` added.
+    """
+    if seed_size not in ("output", "style"):
+        raise ValueError(f"seed_size must be 'output' or 'style', got {seed_size!r}")
+    check_seed_method(config.style.method)
+    stream, granted, source = frame_stream(config)
+    try:
+        width, height, _ = output_geometry(config, granted)
+        engine = Engine(random_weights=random_weights)
+        weights_dir = resolve_weights_dir(str(config.weights_dir) if config.weights_dir else None)
+        scene = engine.build(config, (height, width), weights_dir)
+        pipeline = Pipeline(scene.segmenter, scene.stylizer, scene.settings, scene.device)
+        current_size = short_side_size(height, width, scene.settings.style_size, multiple=2)
+        seed_network = None if seed_size == "output" else current_size
+        baseline = baseline_for_scene(scene, config, network_size=seed_network)
+        device = scene.device
+        runners = {"current": pipeline.process, "seed": baseline.process}
+        totals: dict[str, list[float]] = {"current": [], "seed": []}
+        stages = {"current": StageTimes(window=frames), "seed": StageTimes(window=frames)}
+        gpu_peaks: dict[str, float | None] = {"current": None, "seed": None}
+        for i in range(warmup + frames):
+            image = next(stream)
+            if image.shape[:2] != (height, width):
+                image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+            order = ("current", "seed") if i % 2 == 0 else ("seed", "current")
+            for side in order:
+                result, elapsed, peak = _timed_run(runners[side], image, device)
+                if i < warmup:
+                    continue
+                totals[side].append(elapsed)
+                stages[side].add_all(result.stage_ms)
+                if peak is not None:
+                    gpu_peaks[side] = max(peak, gpu_peaks[side] or 0.0)
+    finally:
+        if source is not None:
+            source.close()
+    current_precision = "float16" if runtime.use_half(device) else "float32"
+    current = _side_summary(totals["current"], stages["current"], current_size, current_precision, gpu_peaks["current"])
+    seed = _side_summary(totals["seed"], stages["seed"], seed_network or (height, width), "float32", gpu_peaks["seed"])
+    return {
+        "fps": current["fps"],
+        "frames": frames,
+        "warmup": warmup,
+        "width": width,
+        "height": height,
+        "device": str(device),
+        "method": config.style.method,
+        "segmentation": config.segmentation.model,
+        "person": config.summary_region("person"),
+        "background": config.summary_region("background"),
+        "style_size": config.style.size,
+        "random_weights": random_weights,
+        "threads": torch.get_num_threads(),
+        "frame_ms": current["frame_ms"],
+        "stage_ms": current["stage_ms"],
+        "order": "alternating",
+        "current": current,
+        "seed": seed,
+        "seed_size": seed_size,
+        "memory": {
+            # ru_maxrss is in KiB on Linux; it is the peak of the whole process (both runs, the models).
+            "host_peak_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "gpu_peak_mib": {"current": current["gpu_peak_mib"], "seed": seed["gpu_peak_mib"]}
+            if device.type == "cuda" else None,
+        },
+        "seed_fps": seed["fps"],
+        "speedup": round(current["fps"] / seed["fps"], 2),
+    }
+
+
+def format_comparison(report: dict[str, Any]) -> str:
+    """A plain-text table of a ``run_seed_comparison`` report: both columns and the speed-up."""
+    current, seed = report["current"], report["seed"]
+    weights = "random weights" if report["random_weights"] else "real weights"
+    lines = [f"{report['method']} at {report['width']}x{report['height']} on {report['device']} "
+             f"({report['threads']} threads, {weights}), {report['frames']} frames, run alternately "
+             f"with the seed's per-frame algorithm after {report['warmup']} warm-up frames",
+             f"person: {report['person']}; background: {report['background']}; segmentation: {report['segmentation']}",
+             f"{'':<18}{'current':>12}{'seed':>12}",
+             f"{'fps':<18}{current['fps']:>12.2f}{seed['fps']:>12.2f}",
+             f"{'frame median ms':<18}{current['frame_ms']['median']:>12.1f}{seed['frame_ms']['median']:>12.1f}",
+             f"{'frame p95 ms':<18}{current['frame_ms']['p95']:>12.1f}{seed['frame_ms']['p95']:>12.1f}",
+             f"{'network input':<18}{_size(current['network_size']):>12}{_size(seed['network_size']):>12}",
+             f"{'precision':<18}{current['precision']:>12}{seed['precision']:>12}"]
+    known = ("convert", "capture_resize", "segment", "mask", "style", "composite")
+    present = set(current["stage_ms"]) | set(seed["stage_ms"])
+    stage_names = [s for s in known if s in present] + sorted(present - set(known))
+    for stage in stage_names:
+        lines.append(f"{stage + ' ms':<18}{_stage(current, stage):>12}{_stage(seed, stage):>12}")
+    memory = report["memory"]
+    gpu = memory["gpu_peak_mib"]
+    lines.append(f"peak memory: host {memory['host_peak_mib']:.0f} MiB (whole process)"
+                 + (f"; GPU current {gpu['current']:.0f} MiB, seed {gpu['seed']:.0f} MiB" if gpu else ""))
+    lines.append(f"speed-up: {report['speedup']:.2f}x (current fps / seed fps)")
+    return "\n".join(lines)
+
+
+def _size(network_size: list[int]) -> str:
+    return f"{network_size[1]}x{network_size[0]}"
+
+
+def _stage(side: dict[str, Any], stage: str) -> str:
+    values = side["stage_ms"].get(stage)
+    return "-" if values is None else f"{values['median']:.1f}"
