@@ -338,6 +338,8 @@ class StyleConfig(_Section):
     #: Short side (pixels) the network runs at; the result is upsampled to the output.
     size: Annotated[int, BeforeValidator(_number_check(64, 2160, integer=True))] = 360
     preserve_color: Flag = False
+    #: Temporal smoothing of the painted image where the scene is still, [0, 1); 0 = off.
+    smoothing: Annotated[float, BeforeValidator(_number_check(0, 1, high_open=True))] = 0.7
 
     @field_validator("method", mode="before")
     @classmethod
@@ -941,6 +943,7 @@ KEY_STAGES: dict[str, frozenset[str]] = {
     "style.method": frozenset({"stylizer"}),
     "style.size": frozenset({"effects"}),
     "style.preserve_color": frozenset({"effects"}),
+    "style.smoothing": frozenset({"effects"}),
     **{f"{region}.{key}": stages for region in REGION_NAMES for key, stages in _REGION_STAGES.items()},
     "device": frozenset({"device"}),
     # Both model kinds may load upstream checkpoints from there (unet_resnet18 as well as the stylizers).
@@ -978,7 +981,7 @@ def diff_stages(old: Config, new: Config) -> frozenset[str]:
       every style image for the new method: a style encoding belongs to its method.
     - ``styles``: a region's style image list (paths or weights) changed: encode the new ones.
     - ``effects``: per-region effect parameters (effect, strength, blur, color, image) or
-      ``style.size`` / ``style.preserve_color``: cheap, no model work (a new ``image`` is loaded).
+      ``style.size`` / ``style.preserve_color`` / ``style.smoothing``: cheap, no model work (a new ``image`` is loaded).
     - ``device``: the compute device changed: the caller must rebuild the segmenter and the stylizer
       and re-encode the styles on the new device; only ``"device"`` is returned for it.
     """

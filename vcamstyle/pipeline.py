@@ -58,6 +58,8 @@ class PipelineSettings:
     mask: MaskSettings = field(default_factory=MaskSettings)
     style_size: int = 360
     preserve_color: bool = False
+    #: Temporal smoothing of the stylized image where the scene is still, [0, 1).
+    style_smoothing: float = 0.0
     person: RegionPlan = field(default_factory=RegionPlan)
     background: RegionPlan = field(default_factory=lambda: RegionPlan(effect="blur"))
 
@@ -91,6 +93,7 @@ class Pipeline:
         self.settings = settings
         self.device = device
         self._mask_state = mask_state
+        self._styled_state: tuple[torch.Tensor, torch.Tensor] | None = None  # (content, stylized) at work size
         self._solid: dict[tuple, np.ndarray] = {}
 
     def replace(self, segmenter: Segmenter, stylizer: Stylizer | None, settings: PipelineSettings) -> "Pipeline":
@@ -101,6 +104,7 @@ class Pipeline:
     def reset(self) -> None:
         """Forget temporal state (e.g. after the camera came back)."""
         self._mask_state = None
+        self._styled_state = None
 
     def _clock(self) -> float:
         if self.device.type == "cuda":
@@ -138,6 +142,10 @@ class Pipeline:
             styled = self.stylizer.stylize(small, small_mask, person, background)
             if s.preserve_color:
                 styled = composite.preserve_color(styled, small)
+            if s.style_smoothing > 0:
+                previous = self._styled_state
+                styled = composite.still_smoothing(styled, small, previous, s.style_smoothing)
+                self._styled_state = (small, styled)
             analysis.styled, analysis.styled_guide = styled, small
         times["style"] = (self._clock() - t2) * 1000
         return analysis

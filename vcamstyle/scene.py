@@ -135,6 +135,7 @@ class Engine:
                 mask=MaskSettings(seg.smoothing, seg.threshold, seg.softness, seg.feather),
                 style_size=int(config.style.size),
                 preserve_color=bool(config.style.preserve_color),
+                style_smoothing=float(config.style.smoothing),
                 person=self._region(config.person, stylizer, device, output_size),
                 background=self._region(config.background, stylizer, device, output_size),
             )

@@ -277,3 +277,16 @@ def test_cover_resize_crops_a_tall_target_in_the_centre() -> None:
     assert float(column.mean()) == pytest.approx(0.5, abs=0.01)
     assert float(column[0]) == pytest.approx(70.5 / 200, abs=0.02)
     assert float(column[-1]) == pytest.approx(129.5 / 200, abs=0.02)
+
+
+def test_still_smoothing_keeps_history_only_where_the_scene_is_still() -> None:
+    content = torch.full((1, 3, 16, 32), 0.5)
+    moved = content.clone()
+    moved[..., 16:] = 0.9  # the right half changed a lot
+    previous = (content, torch.zeros(1, 3, 16, 32))
+    styled = torch.ones(1, 3, 16, 32)
+    out = composite.still_smoothing(styled, moved, previous, amount=0.7)
+    assert torch.allclose(out[..., :, :12], torch.full_like(out[..., :, :12], 0.3))  # still: 70 % kept
+    assert torch.equal(out[..., :, 20:], styled[..., :, 20:])  # moving: nothing kept, no ghosting
+    assert torch.equal(composite.still_smoothing(styled, moved, None, 0.7), styled)
+    assert torch.equal(composite.still_smoothing(styled, moved, previous, 0.0), styled)
