@@ -3,6 +3,10 @@
 Frames from a file are decoded up front so that decoding and file pacing do not count; a real camera
 is read live. Timings synchronise the device (``Pipeline`` does on CUDA), warm up first, and report
 medians and p95 over all measured frames.
+
+``run_seed_comparison`` (``bench --seed-baseline``) runs the pipeline and the seed's per-frame algorithm
+(``vcamstyle.seed_baseline``) alternately on the same frames, networks and device, and reports both and
+the speed-up.
 """
 
 from __future__ import annotations

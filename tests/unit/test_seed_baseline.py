@@ -166,6 +166,17 @@ def test_hard_mask_has_only_zeros_and_ones_cut_at_one_half() -> None:
     assert set(torch.unique(resized).tolist()) <= {0.0, 1.0}
 
 
+def test_fp32_module_shares_float32_modules_and_copies_others() -> None:
+    module = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
+    assert seed_baseline.fp32_module(module, CPU) is module
+    half = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()).half()  # what the pipeline holds on CUDA
+    copy = seed_baseline.fp32_module(half, CPU)
+    assert copy is not half and not copy.training
+    assert all(p.dtype == torch.float32 and not p.requires_grad for p in copy.parameters())
+    assert all(p.dtype == torch.float16 for p in half.parameters())  # the pipeline's module is untouched
+    torch.testing.assert_close(copy[0].weight, half[0].weight.float())
+
+
 # --------------------------------------------------------------------------------------------------
 # AdaIN
 # --------------------------------------------------------------------------------------------------
@@ -201,6 +212,15 @@ def test_adain_composite_is_a_hard_cut_of_two_full_frame_stylizations(adain_mode
     assert np.array_equal(result.image, expected)
     assert not torch.allclose(person, background, atol=1e-3)  # two different styles really ran
     assert set(result.stage_ms) == {"convert", "segment", "style", "composite"}
+
+
+def test_networks_can_run_at_a_smaller_size_and_the_result_is_resized_back(adain_model, styles, call_log) -> None:
+    baseline = build_seed_baseline("adain", adain_model, RampSegmenter(), CPU, styles, (1.0, 1.0),
+                                   network_size=(32, 48))
+    call_log.watch("encoder", baseline.encoder.layers[0])
+    result = baseline.process(random_frame(9))
+    assert result.image.shape == (HEIGHT, WIDTH, 3) and result.mask.shape == (HEIGHT, WIDTH)
+    assert call_log.count("encoder", (32, 48)) == 2 and call_log.count("encoder", (STYLE_SIDE, STYLE_SIDE)) == 2
 
 
 @pytest.mark.parametrize("strength", [1.0, 0.4])
