@@ -189,3 +189,32 @@ def test_a_missing_style_image_at_reload_keeps_the_last_good_state(daemon: Daemo
     daemon.wait_for(lambda: len(daemon.frames()) > count + 5, what="frames keep flowing")
     assert is_red(newest_image(daemon)[1])
     assert daemon.stop() == 0
+
+
+def test_live_reload_of_style_strength_and_effect(daemon: Daemon) -> None:
+    daemon.start()
+    daemon.wait_for(lambda: (daemon.status() or {}).get("ready") is True, what="ready")
+    daemon.wait_for(lambda: is_red(newest_image(daemon)[1]) if newest_image(daemon)[1] is not None else False,
+                    what="red background")
+
+    # region effect color -> style (the offline default stylizer loads in the background)
+    text = daemon.config.read_text().replace('effect: color\n  color: "#ff0000"',
+                                             "effect: style\n  style: styles/waves.png\n  strength: 1.0")
+    daemon.config.write_text(text)
+    daemon.wait_for(lambda: (daemon.status() or {}).get("background", "").startswith("style waves.png"), timeout=60,
+                    what="background style in status")
+    daemon.wait_for(lambda: (lambda f: f[1] is not None and not is_red(f[1]))(newest_image(daemon)), timeout=30,
+                    what="styled background in the output")
+    assert daemon.status()["last_error"] is None
+
+    # another style image and another person effect/strength
+    text = daemon.config.read_text().replace("styles/waves.png", "styles/neon.png").replace(
+        "person:\n  effect: original", "person:\n  effect: style\n  style: styles/mosaic.png\n  strength: 0.4")
+    daemon.config.write_text(text)
+    daemon.wait_for(lambda: (daemon.status() or {}).get("person", "").startswith("style mosaic.png"), timeout=60,
+                    what="person style in status")
+    status = daemon.status()
+    assert status["background"].startswith("style neon.png")
+    assert "0.4" in status["person"]
+    assert status["last_error"] is None
+    assert daemon.stop() == 0
