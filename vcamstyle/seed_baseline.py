@@ -34,6 +34,7 @@ outputs back).
 from __future__ import annotations
 
 import copy
+from abc import ABC, abstractmethod
 import logging
 import time
 from dataclasses import dataclass
@@ -151,7 +152,7 @@ def fp32_module(module: nn.Module, device: torch.device) -> nn.Module:
 # --------------------------------------------------------------------------------------------------
 
 
-class SeedBaseline:
+class SeedBaseline(ABC):
     """One seed frame: convert, segment with a hard mask, stylize both regions, composite.
 
     ``styles``: the person's and the background's prepared style images, ``1x3xSxS`` float32 RGB
@@ -201,14 +202,14 @@ class SeedBaseline:
                      composite=(t4 - t3) * 1000)
         return SeedResult(image, mask[0, 0].cpu().numpy(), times)
 
+    @abstractmethod
     def stylize(self, content: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Content ``1x3xhxw`` RGB [0,1] at the network size, hard mask ``1x1xHxW`` at the output size ->
         the method's raw outputs (``1x3xhxw`` float32, unclamped)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def compose(self, outputs: tuple[torch.Tensor, ...], mask: torch.Tensor) -> torch.Tensor:
         """The raw outputs and the hard mask -> the output frame ``1x3xHxW`` float32 in [0,1]."""
-        raise NotImplementedError
 
     @staticmethod
     def _to_output(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -220,9 +221,9 @@ class SeedBaseline:
 class PixelCompositeBaseline(SeedBaseline):
     """AdaIN and SANet in the seed: one full-frame stylization per style, cut with the hard mask."""
 
+    @abstractmethod
     def stylize_one(self, content: torch.Tensor, style: torch.Tensor, strength: float) -> torch.Tensor:
         """One full-frame stylization: ``1x3xhxw`` content, ``1x3xSxS`` style -> ``1x3xhxw`` float32."""
-        raise NotImplementedError
 
     def region_outputs(self, content: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The person's and the background's full-frame stylizations of ``content``, unclamped."""
