@@ -107,13 +107,17 @@ def blend(person: torch.Tensor, background: torch.Tensor, mask: torch.Tensor) ->
 
 
 def box_filter(x: torch.Tensor, radius: int) -> torch.Tensor:
-    """Mean over a ``(2r+1)^2`` window (edges use the valid part of the window)."""
+    """Mean over a ``(2r+1)^2`` window, edges replicated (as OpenCV's ``boxFilter`` with BORDER_REPLICATE)."""
     k = 2 * radius + 1
-    return F.avg_pool2d(x, k, stride=1, padding=radius, count_include_pad=False)
+    return F.avg_pool2d(F.pad(x, (radius, radius, radius, radius), mode="replicate"), k, stride=1)
+
+
+#: The guided filter's coefficients are fitted at half the stylized resolution (they are smooth).
+GUIDE_SUBSAMPLE = 2
 
 
 def guided_upsample(low_output: torch.Tensor, low_guide: torch.Tensor, high_guide: torch.Tensor,
-                    radius: int = 2, eps: float = 1e-3) -> torch.Tensor:
+                    radius: int = 1, eps: float = 1e-3) -> torch.Tensor:
     """Edge-aware upsampling (fast guided filter): fit ``output ~ a * guide + b`` locally at low
     resolution, upsample ``a`` and ``b`` smoothly, apply them to the full-resolution guide.
 
@@ -124,7 +128,8 @@ def guided_upsample(low_output: torch.Tensor, low_guide: torch.Tensor, high_guid
     size = tuple(high_guide.shape[-2:])
     if tuple(low_output.shape[-2:]) == size:
         return low_output
-    a, b = guided_coefficients(low_output, low_guide, radius, eps)
+    a, b = guided_coefficients(F.avg_pool2d(low_output, GUIDE_SUBSAMPLE), F.avg_pool2d(low_guide, GUIDE_SUBSAMPLE),
+                               radius, eps)
     a_up = F.interpolate(a, size=size, mode="bilinear", align_corners=False)
     b_up = F.interpolate(b, size=size, mode="bilinear", align_corners=False)
     return (a_up * grey(high_guide) + b_up).clamp_(0, 1)

@@ -62,20 +62,33 @@ def blur_background(frame: np.ndarray, low_weight: torch.Tensor | None, radius: 
 
 
 def guided_upsample(low_output: torch.Tensor, low_guide: torch.Tensor, frame: np.ndarray,
-                    radius: int = 2, eps: float = 1e-3) -> np.ndarray:
-    """Edge-aware upsampling of ``low_output`` to ``frame``'s size (see ``composite.guided_upsample``):
-    the local linear coefficients are fitted in torch at low resolution, then applied to the sharp
-    full-resolution grey guide here. Returns ``HxWx3 uint8``."""
+                    radius: int = 1, eps: float = 1e-3) -> np.ndarray:
+    """Edge-aware upsampling of ``low_output`` to ``frame``'s size (fast guided filter, the same fit as
+    ``composite.guided_upsample``): local linear coefficients ``output ~ a * grey(guide) + b`` are fitted
+    at half the stylized resolution with box filters, upsampled, and applied to the sharp full-resolution grey frame.
+    Everything runs in OpenCV on float32 (a few milliseconds at 720p). Returns ``HxWx3 uint8``."""
     h, w = frame.shape[:2]
-    low = low_output.float()
-    if tuple(low.shape[-2:]) == (h, w):
-        return float_to_u8(tensor_to_hwc(low))
-    a, b = composite.guided_coefficients(low, low_guide.float(), radius, eps)
-    a_up = cv2.resize(tensor_to_hwc(a), (w, h), interpolation=cv2.INTER_LINEAR)
-    b_up = cv2.resize(tensor_to_hwc(b), (w, h), interpolation=cv2.INTER_LINEAR)
+    p = tensor_to_hwc(low_output)
+    if p.shape[:2] == (h, w):
+        return float_to_u8(p)
+    half = (p.shape[1] // composite.GUIDE_SUBSAMPLE, p.shape[0] // composite.GUIDE_SUBSAMPLE)
+    p = cv2.resize(p, half, interpolation=cv2.INTER_AREA)
+    grey_low = cv2.cvtColor(cv2.resize(tensor_to_hwc(low_guide), half, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
+    k = (2 * radius + 1, 2 * radius + 1)
+
+    def box(x: np.ndarray) -> np.ndarray:
+        return cv2.boxFilter(x, -1, k, borderType=cv2.BORDER_REPLICATE)
+
+    mean_i = box(grey_low)
+    mean_p = box(p)
+    cov_ip = box(p * grey_low[..., None]) - mean_p * mean_i[..., None]
+    var_i = box(grey_low * grey_low) - mean_i * mean_i
+    a = cov_ip / (var_i + eps)[..., None]
+    b = mean_p - a * mean_i[..., None]
+    a_up = cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR)
+    b_up = cv2.resize(b, (w, h), interpolation=cv2.INTER_LINEAR)
     grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32) * (1.0 / 255.0)
-    out = cv2.multiply(a_up, cv2.merge([grey, grey, grey]))
-    return float_to_u8(cv2.add(out, b_up))
+    return float_to_u8(cv2.add(cv2.multiply(a_up, cv2.merge([grey, grey, grey])), b_up))
 
 
 def float_to_u8(image: np.ndarray) -> np.ndarray:

@@ -172,7 +172,8 @@ def test_blend_extremes_and_middle() -> None:
 def test_box_filter_means_and_edges() -> None:
     x = torch.arange(5.0).view(1, 1, 1, 5)
     out = composite.box_filter(x, 1)
-    assert out.flatten().tolist() == pytest.approx([0.5, 1.0, 2.0, 3.0, 3.5])
+    # edges replicated, as OpenCV's boxFilter with BORDER_REPLICATE (the CPU compositor's twin)
+    assert out.flatten().tolist() == pytest.approx([1 / 3, 1.0, 2.0, 3.0, 11 / 3])
 
 
 # ------------------------------------------------------------------------------------------ guided upsampling
