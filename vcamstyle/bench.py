@@ -78,6 +78,23 @@ def frame_stream(config: Config) -> tuple[Iterator[np.ndarray], tuple[int, int, 
     return live(), source.granted or (config.camera.width, config.camera.height, config.camera.fps), source
 
 
+def run_description(config: Config, width: int, height: int, device: torch.device, styled: bool,
+                    random_weights: bool) -> dict[str, Any]:
+    """What a benchmark ran: size, device, models, regions, threads."""
+    return {
+        "width": width,
+        "height": height,
+        "device": str(device),
+        "method": config.style.method if styled else None,
+        "segmentation": config.segmentation.model,
+        "person": config.summary_region("person"),
+        "background": config.summary_region("background"),
+        "style_size": config.style.size,
+        "random_weights": random_weights,
+        "threads": torch.get_num_threads(),
+    }
+
+
 def run_bench(config: Config, frames: int = 100, warmup: int = 10, random_weights: bool = False) -> dict[str, Any]:
     """Measure ``frames`` frames after ``warmup``; returns the report dict (see ``format_report``)."""
     stream, granted, source = frame_stream(config)
@@ -107,16 +124,7 @@ def run_bench(config: Config, frames: int = 100, warmup: int = 10, random_weight
     return {
         "fps": round(1000.0 / median, 2),
         "frames": frames,
-        "width": width,
-        "height": height,
-        "device": str(scene.device),
-        "method": config.style.method if scene.stylizer is not None else None,
-        "segmentation": config.segmentation.model,
-        "person": config.summary_region("person"),
-        "background": config.summary_region("background"),
-        "style_size": config.style.size,
-        "random_weights": random_weights,
-        "threads": torch.get_num_threads(),
+        **run_description(config, width, height, scene.device, scene.stylizer is not None, random_weights),
         "frame_ms": {"median": round(median, 2), "p95": round(percentile(totals, 95), 2),
                      "mean": round(statistics.fmean(totals), 2)},
         "stage_ms": stages.summary(),
@@ -231,16 +239,7 @@ def run_seed_comparison(config: Config, frames: int = 100, warmup: int = 10, ran
         "fps": current["fps"],
         "frames": frames,
         "warmup": warmup,
-        "width": width,
-        "height": height,
-        "device": str(device),
-        "method": config.style.method,
-        "segmentation": config.segmentation.model,
-        "person": config.summary_region("person"),
-        "background": config.summary_region("background"),
-        "style_size": config.style.size,
-        "random_weights": random_weights,
-        "threads": torch.get_num_threads(),
+        **run_description(config, width, height, device, True, random_weights),
         "frame_ms": current["frame_ms"],
         "stage_ms": current["stage_ms"],
         "order": "alternating",

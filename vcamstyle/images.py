@@ -6,13 +6,13 @@ A bad image never reaches the pipeline: a missing, unreadable, empty or huge fil
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from vcamstyle.download import sha256_file
 from vcamstyle.errors import StyleImageError
 
 #: Larger images are refused before decoding (a 30000x30000 RGB image would need 2.7 GB).
@@ -23,11 +23,7 @@ MAX_SIDE = 2048
 
 def file_digest(path: Path) -> str:
     """sha256 of the file's bytes (the cache key for encoded styles)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return sha256_file(path)
 
 
 def load_rgb(path: Path, what: str = "style image") -> np.ndarray:
