@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 STATUS_INTERVAL_S = 0.5
 STOP_TIMEOUT_S = 2.5
+#: A frame arriving up to this fraction of an output interval before its slot still goes out
+#: (camera clock jitter); earlier ones are dropped when the camera runs faster than output.fps.
+OUTPUT_SLACK = 0.25
 SINK_BACKOFF_START_S = 0.5
 SINK_BACKOFF_MAX_S = 5.0
 
@@ -222,7 +225,7 @@ class Service:
 
     def loop(self) -> None:
         last_seq = 0
-        next_placeholder = time.monotonic()
+        next_placeholder = next_output = time.monotonic()
         while not self.stop_event.is_set():
             self._apply_pending()
             t0 = time.perf_counter()
@@ -240,7 +243,11 @@ class Service:
                 self._send(placeholder_frame(width, height, "camera unavailable - reconnecting"))
                 self._count_frame({}, reason)
             else:
-                waited_ms = (time.monotonic() - captured_at) * 1000
+                now = time.monotonic()
+                if now < next_output - OUTPUT_SLACK / max(fps, 1.0):
+                    continue  # the camera runs faster than output.fps: drop this frame
+                next_output = max(next_output + 1.0 / max(fps, 1.0), now - 1.0 / max(fps, 1.0))
+                waited_ms = (now - captured_at) * 1000
                 t1 = time.perf_counter()
                 result = self.pipeline.process(content)
                 t2 = time.perf_counter()

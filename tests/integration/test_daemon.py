@@ -87,6 +87,11 @@ def test_live_reload_bad_yaml_and_sigterm(daemon: Daemon) -> None:
     assert not (run_dir / "vcamstyle.pid").exists()
     assert not (run_dir / "status.json").exists()
 
+    # 5. colour changes rebuilt only the effects: the camera was opened and the model loaded once.
+    log = daemon.output()
+    assert log.count("camera ") and log.count(" opened: ") == 1, log
+    assert log.count("loading segmenter") == 1, log
+
 
 def test_camera_file_vanishing_and_returning_is_survived(daemon: Daemon) -> None:
     daemon.start()
@@ -218,3 +223,24 @@ def test_live_reload_of_style_strength_and_effect(daemon: Daemon) -> None:
     assert "0.4" in status["person"]
     assert status["last_error"] is None
     assert daemon.stop() == 0
+
+
+def test_output_fps_below_the_camera_rate_drops_frames_evenly(daemon: Daemon) -> None:
+    daemon.write_config(extra="")
+    text = daemon.config.read_text().replace("output:\n", "output:\n  fps: 10\n")
+    daemon.config.write_text(text)
+    # camera frame i carries its index in the top-left block's brightness
+    import cv2
+    writer = cv2.VideoWriter(str(daemon.camera), cv2.VideoWriter_fourcc(*"MJPG"), FPS, SIZE)
+    for i in range(60):
+        frame = np.full((SIZE[1], SIZE[0], 3), 0, np.uint8)
+        frame[:32, :32] = i * 4
+        writer.write(frame)
+    writer.release()
+    text = daemon.config.read_text().replace("effect: color", "effect: original")
+    daemon.config.write_text(text)
+    daemon.start("--frames", "12")
+    assert daemon.process.wait(timeout=120) == 0, daemon.output()
+    indices = [int(round(daemon.read_frame(p)[8:24, 8:24].mean() / 4)) for p in daemon.frames()]
+    steps = np.diff(indices) % 60
+    assert np.median(steps) >= 2  # about 3 camera frames per output frame at 30 -> 10 fps
