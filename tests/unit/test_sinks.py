@@ -219,7 +219,7 @@ def test_driver_with_smaller_frames_than_ours_is_an_error():
 
 def test_s_parm_and_streamon_failures_are_logged_not_fatal(caplog):
     io = make_io(fail={"S_PARM": errno.ENOTTY, "STREAMON": errno.EINVAL})
-    with caplog.at_level(logging.WARNING, logger="vcamstyle.sinks"):
+    with caplog.at_level(logging.WARNING, logger="vcamstyle.loopback"):
         sink = create_sink(None, W, H, FPS, io=io)
     sink.send(gradient_frame())
     sink.close()
@@ -231,7 +231,7 @@ def test_s_parm_and_streamon_failures_are_logged_not_fatal(caplog):
 def test_streamoff_failure_still_closes_and_close_is_idempotent(caplog):
     io = make_io(fail={"STREAMOFF": errno.ENODEV})
     sink = create_sink(None, W, H, FPS, io=io)
-    with caplog.at_level(logging.WARNING, logger="vcamstyle.sinks"):
+    with caplog.at_level(logging.WARNING, logger="vcamstyle.loopback"):
         sink.close()
         sink.close()
     assert io.ops("/dev/video10").count("close") == 2  # probe + ours, once
