@@ -1,0 +1,27 @@
+"""The config's vocabularies: known model and backend names, the allowed values, the stage names."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+#: Segmenter names the config accepts by default (kept in step with ``vcamstyle.models``; the model
+#: registry is deliberately not imported here). ``load_config(..., segmenters=...)`` overrides it.
+KNOWN_SEGMENTERS: tuple[str, ...] = ("selfie", "selfie_landscape", "unet_resnet18")
+#: Stylizer names the config accepts by default (``load_config(..., stylizers=...)`` overrides it).
+KNOWN_STYLIZERS: tuple[str, ...] = ("magenta", "adain", "sanet", "avatarnet")
+#: Output backends vcamstyle knows; any other ``[a-z0-9_-]+`` name is accepted as a backend
+#: registered with ``pyvirtualcam.register_backend``.
+KNOWN_BACKENDS: tuple[str, ...] = ("auto", "v4l2loopback", "obs", "unitycapture", "file", "none")
+OUTPUT_FORMATS: tuple[str, ...] = ("yuyv", "i420", "rgb")
+FOURCCS: tuple[str, ...] = ("MJPG", "YUYV", "auto")
+EFFECTS: tuple[str, ...] = ("original", "blur", "color", "image", "style")
+REGION_NAMES: tuple[str, ...] = ("person", "background")
+#: Every stage name ``diff_stages`` can return.
+STAGES: frozenset[str] = frozenset(
+    {"camera", "output", "segmenter", "mask", "stylizer", "styles", "effects", "device"}
+)
+
+Effect = Literal["original", "blur", "color", "image", "style"]
+OutputFormat = Literal["yuyv", "i420", "rgb"]
+Fourcc = Literal["MJPG", "YUYV", "auto"]
+RegionName = Literal["person", "background"]
