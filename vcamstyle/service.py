@@ -84,7 +84,10 @@ class Service:
         self.watcher: ConfigWatcher | None = None
         self._pending: PendingScene | None = None
         self._pending_lock = threading.Lock()
-        self.last_error: str | None = None
+        #: The last configuration that failed to load or build (cleared by a good file).
+        self.config_error: str | None = None
+        #: The last runtime failure (camera, sink, a frame), cleared when that part recovers.
+        self.runtime_error: str | None = None
         self.state = "starting"
         self.started_at = time.time()
         self.frames = 0
@@ -94,6 +97,7 @@ class Service:
         self._geometry: tuple[int, int, float] = (0, 0, 0.0)
         self._sink_retry_at = 0.0
         self._sink_backoff = SINK_BACKOFF_START_S
+        self._next_failure_log = 0.0
 
     # ---------------------------------------------------------------- signals
     def install_signal_handlers(self) -> None:
@@ -120,7 +124,7 @@ class Service:
             self.source.start()
         except SourceError as exc:
             # The daemon keeps running on a placeholder and retries in the background.
-            self.last_error = str(exc)
+            self.runtime_error = f"camera: {exc}"
             log.error("%s", exc)
             self.source.start_retrying()
 
@@ -163,18 +167,18 @@ class Service:
             stages = diff_stages(self.scene.config, config)
             if not stages:
                 log.info("config reloaded: no change")
-                self.last_error = None
+                self.config_error = None
                 return
             # Built at the current output size; a camera/output change that alters the size rebuilds
             # the scene once more when the frame loop reopens that stage.
             width, height, _ = self._geometry
             scene = self.engine.build(config, (height, width), self._weights_dir(config))
         except VcamstyleError as exc:
-            self.last_error = str(exc)
+            self.config_error = str(exc)
             log.error("reload failed, keeping the previous configuration: %s", exc)
             return
         except Exception as exc:  # a bug must not kill the reload thread; logged with its traceback
-            self.last_error = f"internal error during reload: {exc!r}"
+            self.config_error = f"internal error during reload: {exc!r}"
             log.exception("reload failed, keeping the previous configuration")
             return
         finally:
@@ -202,14 +206,14 @@ class Service:
                         width, height, _ = self._geometry
                         scene = self.engine.build(scene.config, (height, width), self._weights_dir(scene.config))
         except VcamstyleError as exc:
-            self.last_error = str(exc)
+            self.config_error = str(exc)
             log.error("could not apply the new configuration: %s", exc)
             if self.sink is None:
                 raise
             return
         self.scene = scene
         self.pipeline = self.pipeline.replace(scene.segmenter, scene.stylizer, scene.settings)
-        self.last_error = None
+        self.config_error = None
 
     # ---------------------------------------------------------------- frame loop
     def _next_frame(self, last_seq: int) -> tuple[np.ndarray | None, int, float]:
@@ -249,7 +253,13 @@ class Service:
                 next_output = max(next_output + 1.0 / max(fps, 1.0), now - 1.0 / max(fps, 1.0))
                 waited_ms = (now - captured_at) * 1000
                 t1 = time.perf_counter()
-                result = self.pipeline.process(content)
+                try:
+                    result = self.pipeline.process(content)
+                except (RuntimeError, ValueError) as exc:  # a model failing on one frame must not end the video
+                    self._frame_failed(exc)
+                    self._send(content)
+                    self._count_frame({}, None)
+                    continue
                 t2 = time.perf_counter()
                 self._send(result.image)
                 t3 = time.perf_counter()
@@ -262,6 +272,19 @@ class Service:
             if self.max_frames is not None and self.frames >= self.max_frames:
                 break
 
+    @property
+    def last_error(self) -> str | None:
+        """What ``status`` shows: a failed configuration first, else the last runtime failure."""
+        return self.config_error or self.runtime_error
+
+    def _frame_failed(self, exc: Exception) -> None:
+        """Report a frame the pipeline could not process (the camera frame goes out unprocessed)."""
+        self.runtime_error = f"processing a frame failed: {exc}"
+        now = time.monotonic()
+        if now >= self._next_failure_log:
+            self._next_failure_log = now + 5.0
+            log.error("processing a frame failed; sending it unprocessed", exc_info=exc)
+
     def _send(self, image) -> None:
         """Write one frame; a failing sink is reported and reopened with backoff, never fatal."""
         now = time.monotonic()
@@ -273,13 +296,16 @@ class Service:
             except VcamstyleError as exc:
                 self._sink_backoff = min(SINK_BACKOFF_MAX_S, self._sink_backoff * 2)
                 self._sink_retry_at = now + self._sink_backoff
-                self.last_error = str(exc)
+                self.runtime_error = str(exc)
                 return
         try:
             self.sink.send(image)
-            self._sink_backoff = SINK_BACKOFF_START_S
+            if self._sink_backoff != SINK_BACKOFF_START_S:  # it had failed: the output works again
+                self._sink_backoff = SINK_BACKOFF_START_S
+                self.runtime_error = None
         except SinkError as exc:
-            self.last_error = str(exc)
+            self.runtime_error = str(exc)
+            self._sink_backoff = min(SINK_BACKOFF_MAX_S, self._sink_backoff * 2)
             log.error("%s; reopening the output", exc)
             try:
                 self.sink.close()
@@ -292,8 +318,10 @@ class Service:
         self.frames += 1
         self.rate.tick()
         self.stage_times.add_all(stage_ms)
-        if camera_error and not self.last_error:
-            self.last_error = f"camera: {camera_error}"
+        if camera_error:
+            self.runtime_error = f"camera: {camera_error}"
+        elif self.runtime_error and self.runtime_error.startswith("camera:") and stage_ms:
+            self.runtime_error = None  # the camera is back
         now = time.monotonic()
         if now >= self._next_status:
             self._next_status = now + STATUS_INTERVAL_S

@@ -214,7 +214,11 @@ class CameraSource:
         next_due = time.monotonic()
         while not self._stop.is_set():
             reader = self._reader
-            image = reader.read() if reader is not None else None
+            try:
+                image = reader.read() if reader is not None else None
+            except (cv2.error, OSError) as exc:  # a driver error is a camera failure: reopen with backoff
+                log.debug("camera read failed: %s", exc)
+                image = None
             if image is None:
                 self._mark_down("camera stopped delivering frames")
                 if self._stop.wait(backoff):
