@@ -56,7 +56,7 @@ class RegionPlan:
 class PipelineSettings:
     output_size: tuple[int, int]
     mask: MaskSettings = field(default_factory=MaskSettings)
-    style_size: int = 288
+    style_size: int = 256
     preserve_color: bool = False
     #: Temporal smoothing of the stylized image where the scene is still, [0, 1).
     style_smoothing: float = 0.0

@@ -55,7 +55,7 @@ def test_empty_file_means_all_defaults(tmp_path: Path) -> None:
     assert config.camera.device == "auto" and config.camera.fourcc == "MJPG" and config.camera.mirror is False
     assert config.output.backend == "auto" and config.output.format == "yuyv" and config.output.path is None
     assert config.segmentation.model == "selfie" and config.segmentation.smoothing == 0.6
-    assert config.style.method == "magenta" and config.style.size == 288
+    assert config.style.method == "magenta" and config.style.size == 256
     assert config.person.effect == "style" and config.person.strength == 0.7
     assert config.background.effect == "style" and config.background.strength == 1.0
     assert [ref.image.name for ref in config.person.style] == ["brush_strokes.png"]

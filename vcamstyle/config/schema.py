@@ -111,7 +111,7 @@ class StyleConfig(_Section):
 
     method: str = "magenta"
     #: Short side (pixels) the network runs at; the result is upsampled to the output.
-    size: Annotated[int, BeforeValidator(_number_check(64, 2160, integer=True))] = 288
+    size: Annotated[int, BeforeValidator(_number_check(64, 2160, integer=True))] = 256
     preserve_color: Flag = False
     #: Temporal smoothing of the painted image where the scene is still, [0, 1); 0 = off.
     smoothing: Annotated[float, BeforeValidator(_number_check(0, 1, high_open=True))] = 0.7
