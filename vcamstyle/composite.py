@@ -154,6 +154,7 @@ def guided_coefficients(low_output: torch.Tensor, low_guide: torch.Tensor, radiu
 
 
 _RGB_TO_YUV = torch.tensor([[0.299, 0.587, 0.114], [-0.14713, -0.28886, 0.436], [0.615, -0.51499, -0.10001]])
+_YUV_TO_RGB = torch.linalg.inv(_RGB_TO_YUV)
 
 
 def preserve_color(stylized: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
@@ -165,7 +166,7 @@ def preserve_color(stylized: torch.Tensor, content: torch.Tensor) -> torch.Tenso
     y = torch.einsum("ij,bjhw->bihw", m[:1], stylized)
     uv = torch.einsum("ij,bjhw->bihw", m[1:], content)
     yuv = torch.cat([y, uv], dim=1)
-    rgb = torch.einsum("ij,bjhw->bihw", torch.linalg.inv(m), yuv)
+    rgb = torch.einsum("ij,bjhw->bihw", _YUV_TO_RGB.to(stylized.device, stylized.dtype), yuv)
     return rgb.clamp_(0, 1)
 
 

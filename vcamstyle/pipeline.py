@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import torch
@@ -95,6 +96,7 @@ class Pipeline:
         self._mask_state = mask_state
         self._styled_state: tuple[torch.Tensor, torch.Tensor] | None = None  # (content, stylized) at work size
         self._solid: dict[tuple, np.ndarray] = {}
+        self._assets: dict[tuple, torch.Tensor] = {}
 
     def replace(self, segmenter: Segmenter, stylizer: Stylizer | None, settings: PipelineSettings) -> "Pipeline":
         """A pipeline with new parts that keeps the smoothed mask when the segmenter is unchanged."""
@@ -192,6 +194,12 @@ class Pipeline:
         return composite_cv.blend(person, background, mask), mask
 
     # ------------------------------------------------------------------ GPU: torch at full resolution
+    def _device_asset(self, key: tuple, make: Callable[[], torch.Tensor]) -> torch.Tensor:
+        """A region's colour or image as a device tensor, uploaded once per pipeline (per config), not per frame."""
+        if key not in self._assets:
+            self._assets[key] = make()
+        return self._assets[key]
+
     @torch.inference_mode()
     def _compose_torch(self, frame: np.ndarray, a: Analysis) -> tuple[np.ndarray, np.ndarray]:
         content = to_tensor(frame, self.device)
@@ -207,9 +215,10 @@ class Pipeline:
             if plan.effect == "blur":
                 return composite.blur_strong(content, plan.blur, weight)
             if plan.effect == "color":
-                return torch.tensor(plan.color, device=self.device, dtype=content.dtype).view(1, 3, 1, 1).div(255).expand_as(content)
+                return self._device_asset(("color", plan.color), lambda: torch.tensor(
+                    plan.color, device=self.device, dtype=torch.float32).view(1, 3, 1, 1).div(255)).expand_as(content)
             if plan.effect == "image" and plan.image is not None:
-                return to_tensor(plan.image, self.device)
+                return self._device_asset(("image", id(plan.image)), lambda: to_tensor(plan.image, self.device))
             return content
 
         out = composite.blend(region(self.settings.person, mask), region(self.settings.background, 1 - mask), mask)
