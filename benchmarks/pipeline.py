@@ -8,6 +8,7 @@ configurations (offline default, blur-only, each upstream method with random wei
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import resource
 import sys
@@ -40,21 +41,22 @@ def main() -> None:
     parser.add_argument("--style-size", type=int, default=None, help="override style.size (default: the config's)")
     parser.add_argument("--sizes", default="640x360,1280x720")
     parser.add_argument("--segmentation", default=None, help="override segmentation.model (random weights if upstream)")
+    parser.add_argument("--precision", default="auto", help="precision: auto, float32, or both (auto,float32)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
-    print(f"{'configuration':<24}{'size':>11}{'fps':>8}{'median ms':>11}{'p95 ms':>9}  stages (median ms)")
+    print(f"{'configuration':<24}{'size':>11}{'precision':>10}{'fps':>8}{'median ms':>11}{'p95 ms':>9}  stages (median ms)")
     with tempfile.TemporaryDirectory() as tmp:
         for width, height in sizes:
             config = load_config(bench_config(camera_video(width, height), Path(tmp)))
-            for name, changes in rows(args.methods.split(",")):
+            for (name, changes), precision in itertools.product(rows(args.methods.split(",")), args.precision.split(",")):
                 changes = {**changes, "device": args.device, "style.size": args.style_size,
-                           "segmentation.model": args.segmentation}
+                           "segmentation.model": args.segmentation, "precision": precision}
                 random = changes.get("style.method", "magenta") != "magenta" or args.segmentation == "unet_resnet18"
                 report = bench.run_bench(override(config, changes), frames=args.frames, warmup=args.warmup,
                                          random_weights=random)
                 stages = ", ".join(f"{k} {v['median']:.1f}" for k, v in report["stage_ms"].items() if k != "capture_resize")
-                print(f"{name:<24}{width:>6}x{height:<4}{report['fps']:>8.1f}{report['frame_ms']['median']:>11.1f}"
+                print(f"{name:<24}{width:>6}x{height:<4}{report['precision']:>10}{report['fps']:>8.1f}{report['frame_ms']['median']:>11.1f}"
                       f"{report['frame_ms']['p95']:>9.1f}  {stages}")
                 if args.json:
                     print(json.dumps({"configuration": name, **report}))

@@ -179,10 +179,24 @@ def isolated_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> XdgDirs:
 # --------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass
 class OfflineModels:
     segmenter: object  # vcamstyle.models.selfie.SelfieSegmenter ("selfie")
-    stylizer: object  # vcamstyle.models.magenta.MagentaStylizer ("magenta")
+    stylizer: object  # vcamstyle.models.magenta.MagentaStylizer ("magenta"), float32
+    _bfloat16_stylizer: object | None = None
+
+    def stylizer_for(self, cpu_bfloat16: bool) -> object:
+        """The float32 stylizer, or a bfloat16 one sharing its style predictor (made on first use)."""
+        if not cpu_bfloat16:
+            return self.stylizer
+        if self._bfloat16_stylizer is None:
+            import torch
+
+            from vcamstyle.models import magenta
+
+            self._bfloat16_stylizer = magenta.MagentaStylizer(
+                magenta.load_transformer(), self.stylizer.predictor, dtype=torch.bfloat16)  # type: ignore[attr-defined]
+        return self._bfloat16_stylizer
 
 
 @pytest.fixture(scope="session")
@@ -212,15 +226,16 @@ def reuse_offline_models(offline_models: OfflineModels, monkeypatch: pytest.Monk
 
     def stylizer(name: str, options):  # type: ignore[no-untyped-def]
         if name == "magenta" and str(options.device) == "cpu" and not options.random_weights:
-            return offline_models.stylizer
+            return offline_models.stylizer_for(options.cpu_bfloat16)
         return real_stylizer(name, options)
 
     for module in (registry, scene):
         monkeypatch.setattr(module, "create_segmenter", segmenter)
         monkeypatch.setattr(module, "create_stylizer", stylizer)
-    reset = getattr(offline_models.stylizer, "reset", None)
-    if callable(reset):
-        reset()  # no temporal content state leaks between tests
+    for model in (offline_models.stylizer, offline_models._bfloat16_stylizer):
+        reset = getattr(model, "reset", None)
+        if callable(reset):
+            reset()  # no temporal content state leaks between tests
     yield offline_models
     if callable(reset):
         reset()

@@ -30,7 +30,6 @@ from vcamstyle.pipeline import Pipeline
 from vcamstyle.scene import Engine
 from vcamstyle.sources import CameraSource, is_file_source, resolve_camera
 from vcamstyle.render import _frames
-from vcamstyle import runtime
 from vcamstyle.frames import short_side_size
 from vcamstyle.seed_baseline import baseline_for_scene, check_seed_method
 from vcamstyle.service import camera_settings, output_geometry
@@ -78,13 +77,20 @@ def frame_stream(config: Config) -> tuple[Iterator[np.ndarray], tuple[int, int, 
     return live(), source.granted or (config.camera.width, config.camera.height, config.camera.fps), source
 
 
+def model_precision(model: Any) -> str:
+    """The dtype a stylizer or segmenter computes in (``float32``, ``bfloat16``, ``float16``)."""
+    dtype = getattr(model, "dtype", None) or getattr(getattr(model, "policy", None), "dtype", None)
+    return str(dtype or torch.float32).removeprefix("torch.")
+
+
 def run_description(config: Config, width: int, height: int, device: torch.device, styled: bool,
-                    random_weights: bool) -> dict[str, Any]:
-    """What a benchmark ran: size, device, models, regions, threads."""
+                    random_weights: bool, precision: str | None = None) -> dict[str, Any]:
+    """What a benchmark ran: size, device, models, regions, threads, the stylizer's precision."""
     return {
         "width": width,
         "height": height,
         "device": str(device),
+        "precision": precision,
         "method": config.style.method if styled else None,
         "segmentation": config.segmentation.model,
         "person": config.summary_region("person"),
@@ -124,7 +130,8 @@ def run_bench(config: Config, frames: int = 100, warmup: int = 10, random_weight
     return {
         "fps": round(1000.0 / median, 2),
         "frames": frames,
-        **run_description(config, width, height, scene.device, scene.stylizer is not None, random_weights),
+        **run_description(config, width, height, scene.device, scene.stylizer is not None, random_weights,
+                          model_precision(scene.stylizer or scene.segmenter)),
         "frame_ms": {"median": round(median, 2), "p95": round(percentile(totals, 95), 2),
                      "mean": round(statistics.fmean(totals), 2)},
         "stage_ms": stages.summary(),
@@ -135,7 +142,8 @@ def format_report(report: dict[str, Any]) -> str:
     """A plain-text table of a ``run_bench`` report (or of a ``run_seed_comparison`` report)."""
     if "seed" in report:
         return format_comparison(report)
-    lines = [f"{report['width']}x{report['height']} on {report['device']} ({report['threads']} threads), "
+    lines = [f"{report['width']}x{report['height']} on {report['device']} ({report['threads']} threads, "
+             f"{report.get('precision') or 'float32'}), "
              f"{report['frames']} frames: {report['fps']:.1f} fps, frame median {report['frame_ms']['median']:.1f} ms, "
              f"p95 {report['frame_ms']['p95']:.1f} ms",
              f"person: {report['person']}; background: {report['background']}; segmentation: {report['segmentation']}"
@@ -232,14 +240,14 @@ def run_seed_comparison(config: Config, frames: int = 100, warmup: int = 10, ran
     finally:
         if source is not None:
             source.close()
-    current_precision = "float16" if runtime.use_half(device) else "float32"
+    current_precision = model_precision(scene.stylizer)
     current = _side_summary(totals["current"], stages["current"], current_size, current_precision, gpu_peaks["current"])
     seed = _side_summary(totals["seed"], stages["seed"], seed_network or (height, width), "float32", gpu_peaks["seed"])
     return {
         "fps": current["fps"],
         "frames": frames,
         "warmup": warmup,
-        **run_description(config, width, height, device, True, random_weights),
+        **run_description(config, width, height, device, True, random_weights, current_precision),
         "frame_ms": current["frame_ms"],
         "stage_ms": current["stage_ms"],
         "order": "alternating",

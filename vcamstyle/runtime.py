@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import torch
 
@@ -34,18 +35,56 @@ def resolve_device(spec: str) -> torch.device:
     raise DeviceError(f"unknown device {spec!r}", hint="use auto, cpu, cuda or cuda:N")
 
 
-def use_half(device: torch.device) -> bool:
-    """float16 inference on CUDA (statistics stay float32 inside the models); float32 on the CPU."""
-    return device.type == "cuda"
+#: CPU flags (``/proc/cpuinfo``) of instruction sets that run bfloat16 convolutions natively in oneDNN.
+BFLOAT16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 
 
-def configure(device: torch.device) -> None:
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
+    """The first processor's feature flags (empty when ``cpuinfo`` cannot be read)."""
+    try:
+        text = cpuinfo.read_text(encoding="ascii", errors="replace")
+    except OSError as exc:
+        log.debug("cannot read %s (%s): assuming no bfloat16 support", cpuinfo, exc)
+        return frozenset()
+    for line in text.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip() == "flags":
+            return frozenset(value.split())
+    return frozenset()
+
+
+def cpu_has_native_bfloat16(flags: frozenset[str] | None = None) -> bool:
+    """Whether this CPU runs bfloat16 convolutions in hardware (AVX512-BF16: AMD Zen 4 and later,
+    Intel Cooper Lake; AMX: Intel Sapphire Rapids and later). Elsewhere bfloat16 is emulated and slower."""
+    return bool((cpu_flags() if flags is None else flags) & BFLOAT16_CPU_FLAGS)
+
+
+def use_half(device: torch.device, precision: str = "auto") -> bool:
+    """float16 inference on CUDA (statistics stay float32 inside the models) unless ``precision`` is float32."""
+    return precision == "auto" and device.type == "cuda"
+
+
+def use_cpu_bfloat16(device: torch.device, precision: str = "auto", flags: frozenset[str] | None = None) -> bool:
+    """bfloat16 inference on the CPU, for the models that support it, when the CPU has native support."""
+    return precision == "auto" and device.type == "cpu" and cpu_has_native_bfloat16(flags)
+
+
+def precision_name(device: torch.device, precision: str = "auto") -> str:
+    """The reduced-precision dtype models may use under ``precision`` on ``device`` (``float32`` if none)."""
+    if use_half(device, precision):
+        return "float16"
+    if use_cpu_bfloat16(device, precision):
+        return "bfloat16"
+    return "float32"
+
+
+def configure(device: torch.device, precision: str = "auto") -> None:
     """One-time backend settings for ``device``."""
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-        log.info("using %s (%s), float16", device, torch.cuda.get_device_name(device))
+        log.info("using %s (%s), %s", device, torch.cuda.get_device_name(device), precision_name(device, precision))
     else:
-        log.info("using the CPU with %d threads, float32", torch.get_num_threads())
+        log.info("using the CPU with %d threads, %s", torch.get_num_threads(), precision_name(device, precision))
 
 
 def describe() -> str:

@@ -74,22 +74,23 @@ class Engine:
         #: How many style images were actually encoded (not served from the cache).
         self.encode_count = 0
 
-    def _options(self, device: torch.device, weights_dir: Path | None) -> BuildOptions:
+    def _options(self, device: torch.device, weights_dir: Path | None, precision: str) -> BuildOptions:
         return BuildOptions(device=device, weights_dir=weights_dir, random_weights=self.random_weights,
-                            half=runtime.use_half(device))
+                            half=runtime.use_half(device, precision),
+                            cpu_bfloat16=runtime.use_cpu_bfloat16(device, precision))
 
-    def segmenter(self, name: str, device: torch.device, weights_dir: Path | None) -> Segmenter:
-        key = (name, str(device), str(weights_dir))
+    def segmenter(self, name: str, device: torch.device, weights_dir: Path | None, precision: str = "auto") -> Segmenter:
+        key = (name, str(device), str(weights_dir), precision)
         if key not in self._segmenters:
             log.info("loading segmenter %s on %s", name, device)
-            self._segmenters = {key: create_segmenter(name, self._options(device, weights_dir))}
+            self._segmenters = {key: create_segmenter(name, self._options(device, weights_dir, precision))}
         return self._segmenters[key]
 
-    def stylizer(self, method: str, device: torch.device, weights_dir: Path | None) -> Stylizer:
-        key = (method, str(device), str(weights_dir))
+    def stylizer(self, method: str, device: torch.device, weights_dir: Path | None, precision: str = "auto") -> Stylizer:
+        key = (method, str(device), str(weights_dir), precision)
         if key not in self._stylizers:
             log.info("loading stylizer %s on %s", method, device)
-            self._stylizers = {key: create_stylizer(method, self._options(device, weights_dir))}
+            self._stylizers = {key: create_stylizer(method, self._options(device, weights_dir, precision))}
             self._codes.clear()  # codes belong to one stylizer instance
         return self._stylizers[key]
 
@@ -126,9 +127,9 @@ class Engine:
         """A complete scene for ``config`` at ``output_size = (H, W)``; raises ``VcamstyleError`` on failure."""
         with self._lock:
             device = runtime.resolve_device(config.device)
-            segmenter = self.segmenter(config.segmentation.model, device, weights_dir)
+            segmenter = self.segmenter(config.segmentation.model, device, weights_dir, config.precision)
             needs_style = "style" in (config.person.effect, config.background.effect)
-            stylizer = self.stylizer(config.style.method, device, weights_dir) if needs_style else None
+            stylizer = self.stylizer(config.style.method, device, weights_dir, config.precision) if needs_style else None
             seg = config.segmentation
             settings = PipelineSettings(
                 output_size=output_size,

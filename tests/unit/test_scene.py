@@ -40,8 +40,8 @@ def engine(reuse_offline_models: Any) -> Engine:
 
 @pytest.fixture
 def encode_spy(offline_models: Any, monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, ...]]:
-    """Records the shape of every image the real stylizer encodes."""
-    stylizer = offline_models.stylizer
+    """Records the shape of every image the real stylizer encodes (the one ``precision: auto`` gets here)."""
+    stylizer = offline_models.stylizer_for(runtime_bfloat16())
     real = stylizer.encode_style
     calls: list[tuple[int, ...]] = []
 
@@ -266,3 +266,43 @@ def test_resolve_device_and_precision_policy() -> None:
     assert runtime.use_half(torch.device("cpu")) is False
     assert runtime.use_half(torch.device("cuda", 0)) is True
     assert "torch" in runtime.describe()
+
+
+def test_reduced_precision_follows_the_config_and_the_cpu_flags(tmp_path: Path) -> None:
+    from vcamstyle import runtime
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda", 0)
+    zen4 = frozenset({"fpu", "avx2", "avx512f", "avx512_bf16"})
+    sapphire = frozenset({"avx512f", "amx_bf16", "amx_tile"})
+    older = frozenset({"fpu", "avx2", "avx512f"})
+    assert runtime.use_cpu_bfloat16(cpu, "auto", zen4) and runtime.use_cpu_bfloat16(cpu, "auto", sapphire)
+    assert not runtime.use_cpu_bfloat16(cpu, "auto", older)
+    assert not runtime.use_cpu_bfloat16(cpu, "float32", zen4)
+    assert not runtime.use_cpu_bfloat16(cuda, "auto", zen4)
+    assert runtime.use_half(cuda, "auto") and not runtime.use_half(cuda, "float32")
+    assert runtime.precision_name(cuda, "auto") == "float16"
+    assert runtime.precision_name(cpu, "float32") == "float32"
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse avx512f avx512_bf16\n\n"
+                       "processor\t: 1\nflags\t\t: fpu sse\n")
+    assert runtime.cpu_flags(cpuinfo) == frozenset({"fpu", "sse", "avx512f", "avx512_bf16"})
+    assert runtime.cpu_has_native_bfloat16(runtime.cpu_flags(cpuinfo))
+    assert runtime.cpu_flags(tmp_path / "missing") == frozenset()
+    cpuinfo.write_text("processor\t: 0\n")
+    assert runtime.cpu_flags(cpuinfo) == frozenset()
+
+
+def test_precision_float32_builds_full_precision_models(engine: Engine, default_config: Config) -> None:
+    scene = engine.build(_with(default_config, precision="float32"), SIZE, None)
+    assert scene.stylizer.dtype is torch.float32
+    auto = engine.build(default_config, SIZE, None)
+    expected = torch.bfloat16 if runtime_bfloat16() else torch.float32
+    assert auto.stylizer.dtype is expected
+    assert auto.stylizer is not scene.stylizer  # a precision change rebuilds the model
+
+
+def runtime_bfloat16() -> bool:
+    from vcamstyle import runtime
+
+    return runtime.use_cpu_bfloat16(torch.device("cpu"))

@@ -30,12 +30,14 @@ from vcamstyle.config.checks import (
 from vcamstyle.config.vocab import (
     EFFECTS,
     FOURCCS,
+    PRECISIONS,
     KNOWN_SEGMENTERS,
     KNOWN_STYLIZERS,
     OUTPUT_FORMATS,
     REGION_NAMES,
     Effect,
     Fourcc,
+    Precision,
     OutputFormat,
     RegionName,
 )
@@ -229,6 +231,9 @@ class Config(_Section):
     background: BackgroundRegion = Field(default_factory=BackgroundRegion)
     #: ``auto`` | ``cpu`` | ``cuda`` | ``cuda:N``.
     device: Annotated[str, BeforeValidator(_compute_device_check)] = "auto"
+    #: ``auto``: float16 on CUDA, bfloat16 on CPUs with native bfloat16 instructions (for the models
+    #: that support it), else float32; ``float32``: always full precision.
+    precision: Annotated[Precision, BeforeValidator(_choice_check(PRECISIONS))] = "auto"
     #: Where upstream checkpoints live; ``None`` = the default resolution (see ``vcamstyle.paths``).
     weights_dir: OptionalFilePath = None
 

@@ -14,6 +14,7 @@ KNOWN_STYLIZERS: tuple[str, ...] = ("magenta", "adain", "sanet", "avatarnet")
 KNOWN_BACKENDS: tuple[str, ...] = ("auto", "v4l2loopback", "obs", "unitycapture", "file", "none")
 OUTPUT_FORMATS: tuple[str, ...] = ("yuyv", "i420", "rgb")
 FOURCCS: tuple[str, ...] = ("MJPG", "YUYV", "auto")
+PRECISIONS: tuple[str, ...] = ("auto", "float32")
 EFFECTS: tuple[str, ...] = ("original", "blur", "color", "image", "style")
 REGION_NAMES: tuple[str, ...] = ("person", "background")
 #: Every stage name ``diff_stages`` can return.
@@ -24,4 +25,5 @@ STAGES: frozenset[str] = frozenset(
 Effect = Literal["original", "blur", "color", "image", "style"]
 OutputFormat = Literal["yuyv", "i420", "rgb"]
 Fourcc = Literal["MJPG", "YUYV", "auto"]
+Precision = Literal["auto", "float32"]
 RegionName = Literal["person", "background"]

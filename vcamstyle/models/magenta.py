@@ -33,6 +33,7 @@ from vcamstyle.frames import pad_to_multiple, resize
 from vcamstyle.models.base import RegionStyle
 from vcamstyle.models.onnx_weights import INSTALL_HINT, fold_weight_dequantize, load_verified_model
 from vcamstyle.models.registry import BuildOptions, register_stylizer
+from vcamstyle.models.subpixel import phase_conv_kernel, reflect_pad_phases, upsample_conv_kernel
 
 log = logging.getLogger(__name__)
 
@@ -69,47 +70,8 @@ def _conv(cin: int, cout: int, kernel: int, stride: int = 1, bias: bool = True) 
     return nn.Conv2d(cin, cout, kernel, stride=stride, padding=0, bias=bias)
 
 
-def _upsample_conv_kernel(weight: torch.Tensor) -> torch.Tensor:
-    """Kernel that does "nearest x2 upsample, then 3x3 conv" as one 3x3 conv at the low resolution.
-
-    ``weight``: ``Cout x Cin x 3 x 3``. Returns ``4*Cout x Cin x 3 x 3`` whose output, passed through
-    ``pixel_shuffle(2)``, equals the original conv on the upsampled input. Output row ``2i + p`` of
-    the upsampled conv reads low-res rows ``i-1, i, i`` (taps 0, 1, 2) for ``p = 0`` and ``i, i, i+1``
-    for ``p = 1``; the same holds for columns. Reflect padding by 1 of the upsampled input equals
-    replicate padding by 1 of the low-res input, so the caller pads with ``replicate``.
-    """
-    w0, w1, w2 = weight.unbind(dim=2)  # rows
-    zero = torch.zeros_like(w0)
-    rows = (torch.stack((w0, w1 + w2, zero), dim=2), torch.stack((zero, w0 + w1, w2), dim=2))
-    phases = []
-    for by_row in rows:
-        c0, c1, c2 = by_row.unbind(dim=3)  # columns
-        zc = torch.zeros_like(c0)
-        phases.append(torch.stack((c0, c1 + c2, zc), dim=3))
-        phases.append(torch.stack((zc, c0 + c1, c2), dim=3))
-    # pixel_shuffle expects channel index c * 4 + row_phase * 2 + col_phase
-    return torch.stack(phases, dim=1).reshape(-1, *weight.shape[1:])
-
-
-def _row_split_kernel(weight: torch.Tensor) -> torch.Tensor:
-    """``Cout x Cin x k x k`` -> ``(k*Cout) x Cin x 1 x k``: one 1xk conv per kernel row, channel ``dy*Cout + o``."""
-    cout, cin, k, _ = weight.shape
-    return weight.permute(2, 0, 1, 3).reshape(k * cout, cin, 1, k)
-
-
-def _conv_by_rows(x: torch.Tensor, row_kernel: torch.Tensor, cout: int) -> torch.Tensor:
-    """A kxk conv (no padding) done as a 1xk conv to ``k*cout`` channels plus ``k`` shifted adds.
-
-    Much faster than a direct conv when ``cout`` is tiny (the 8->3 output conv), because oneDNN handles
-    27 output channels far better than 3.
-    """
-    k = row_kernel.shape[-1]
-    rows = F.conv2d(x, row_kernel)
-    height = rows.shape[-2] - (k - 1)
-    out = rows[:, 0:cout, 0:height] + rows[:, cout : 2 * cout, 1 : 1 + height]
-    for dy in range(2, k):
-        out += rows[:, dy * cout : (dy + 1) * cout, dy : dy + height]
-    return out
+def _channels_last(t: torch.Tensor) -> torch.Tensor:
+    return t.contiguous(memory_format=torch.channels_last)
 
 
 class MagentaTransformer(nn.Module):
@@ -122,10 +84,15 @@ class MagentaTransformer(nn.Module):
     vector (the graph's 1x1 convs, here two ``nn.Linear(100, 347)`` over all 13 layers at once).
     Biases of convs that feed a CIN are dropped: instance norm removes any per-channel constant.
 
-    Parameters keep the graph's layout (that is what ``transformer_state_dict`` maps); for speed the
-    forward pass uses kernels derived from them (upsample+conv as a sub-pixel conv, the 9x9 output
-    conv split by rows). They are non-persistent buffers rebuilt by ``refresh_derived`` (called after
-    ``__init__`` and ``load_state_dict``; call it again after editing weights in place).
+    Parameters keep the graph's layout (that is what ``transformer_state_dict`` maps). The forward
+    pass uses kernels derived from them (``vcamstyle.models.subpixel``): the full-resolution layers
+    (9x9 input conv, first stride-2 conv, second upsampling, 9x9 output conv) run on 2x2 pixel phases
+    at half resolution, and both upsamplings are sub-pixel convs. They are non-persistent buffers
+    rebuilt by ``refresh_derived`` (called after ``__init__``, ``load_state_dict`` and dtype/device
+    moves via ``_apply``; call it again after editing weights in place).
+
+    Any float dtype runs (float32, bfloat16 on CPUs with native support, float16 on CUDA); instance
+    norm statistics are always float32.
     """
 
     def __init__(self, eps: float = 1e-5) -> None:
@@ -137,18 +104,26 @@ class MagentaTransformer(nn.Module):
         total = sum(NORM_CHANNELS)
         self.style_gamma = nn.Linear(STYLE_DIM, total)
         self.style_beta = nn.Linear(STYLE_DIM, total)
-        self.register_buffer("up1_kernel", torch.empty(0), persistent=False)
-        self.register_buffer("up2_kernel", torch.empty(0), persistent=False)
-        self.register_buffer("out_row_kernel", torch.empty(0), persistent=False)
+        for name in ("in_kernel", "in_bias", "down_kernel", "up1_kernel", "up2_kernel", "out_kernel"):
+            self.register_buffer(name, torch.empty(0), persistent=False)
         self.register_load_state_dict_post_hook(lambda module, _keys: module.refresh_derived())
         self.refresh_derived()
 
     @torch.no_grad()
     def refresh_derived(self) -> None:
-        """Rebuild the derived fast-path kernels from the current parameters."""
-        self.up1_kernel = _upsample_conv_kernel(self.expand[0].weight).contiguous(memory_format=torch.channels_last)
-        self.up2_kernel = _upsample_conv_kernel(self.expand[1].weight).contiguous(memory_format=torch.channels_last)
-        self.out_row_kernel = _row_split_kernel(self.expand[2].weight).contiguous(memory_format=torch.channels_last)
+        """Rebuild the derived fast-path kernels from the current parameters (same dtype and device)."""
+        self.in_kernel = _channels_last(phase_conv_kernel(self.contract[0].weight))
+        self.in_bias = self.contract[0].bias.repeat_interleave(4).contiguous()
+        # the graph pads the stride-2 conv's input by one row/column at the top/left: offset 1
+        self.down_kernel = _channels_last(phase_conv_kernel(self.contract[1].weight, offset=1, stride=2))
+        self.up1_kernel = _channels_last(upsample_conv_kernel(self.expand[0].weight))
+        self.up2_kernel = _channels_last(upsample_conv_kernel(self.expand[1].weight))
+        self.out_kernel = _channels_last(phase_conv_kernel(self.expand[2].weight))
+
+    def _apply(self, fn, recurse: bool = True):  # noqa: ANN001, ANN202 - nn.Module's signature
+        module = super()._apply(fn, recurse)
+        self.refresh_derived()
+        return module
 
     def norm_params(self, code: torch.Tensor) -> NormParams:
         """``1x100`` style vector -> per-layer gamma/beta (float32, on the module's device)."""
@@ -160,31 +135,76 @@ class MagentaTransformer(nn.Module):
         as_4d = lambda parts: tuple(p.reshape(1, -1, 1, 1) for p in parts)  # noqa: E731
         return NormParams(as_4d(gammas), as_4d(betas))
 
-    def _norm(
-        self,
-        x: torch.Tensor,
-        index: int,
-        first: NormParams,
-        second: NormParams | None,
-        mask: torch.Tensor | None,
-    ) -> torch.Tensor:
-        """CIN of layer ``index``; with ``second`` and ``mask`` (``1x1xhxw``): gamma/beta = lerp(second, first, mask).
+    def _normalize(self, x: torch.Tensor, phases: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Instance-normalize ``x``: returns ``(x_hat, gain, offset)``; the normalized layer is ``x_hat * gain + offset``.
 
-        Statistics are float32 (``E[x^2] - E[x]^2``, two fast reductions), whatever ``x``'s dtype.
+        Statistics come from ``F.batch_norm`` in training mode (batch of one: its batch statistics are
+        the instance statistics), which computes them in float32 for any input dtype in one fused
+        pass and leaves them in the running buffers (``momentum`` 1). With ``phases`` 4 each layer
+        channel is four phase channels (``c*4 + phase``): ``x_hat`` is normalized per phase channel
+        and ``gain``/``offset`` (``1xCx1x1`` float32) turn it into the pooled normalization.
         """
-        xf = x.float()
-        mean = xf.mean(dim=(2, 3), keepdim=True)
-        var = (xf * xf).mean(dim=(2, 3), keepdim=True).sub_(mean * mean).clamp_(min=0.0)
-        rstd = var.add_(self.eps).rsqrt_()
-        scale = first.gammas[index] * rstd
-        shift = first.betas[index] - mean * scale
+        channels = x.shape[1]
+        count = x.shape[2] * x.shape[3]
+        mean = torch.zeros(channels, device=x.device)
+        var = torch.ones(channels, device=x.device)
+        x_hat = F.batch_norm(x, mean, var, training=True, momentum=1.0, eps=self.eps)
+        if phases == 1:
+            one = torch.ones(1, channels, 1, 1, device=x.device)
+            return x_hat, one, torch.zeros_like(one)
+        mean, var = mean.view(-1, phases), var.view(-1, phases) * ((count - 1) / count)  # running var is unbiased
+        pooled_mean = mean.mean(dim=1, keepdim=True)
+        pooled_var = (var + mean * mean).mean(dim=1, keepdim=True) - pooled_mean * pooled_mean
+        pooled_rstd = pooled_var.clamp_(min=0.0).add_(self.eps).rsqrt_()
+        gain = pooled_rstd * (var + self.eps).sqrt()
+        offset = (mean - pooled_mean) * pooled_rstd
+        return x_hat, gain.view(1, -1, 1, 1), offset.view(1, -1, 1, 1)
+
+    def _norm(self, x: torch.Tensor, index: int, first: NormParams, second: NormParams | None,
+              mask: torch.Tensor | None, phases: int = 1) -> torch.Tensor:
+        """CIN of layer ``index``; with ``second`` and ``mask``: gamma/beta = lerp(second, first, mask).
+
+        ``phases`` 4: ``x`` holds the layer's channels as 2x2 pixel phases (channel ``c*4 + phase``)
+        and statistics pool each group of four channels. ``mask``: same shape and layout as ``x``
+        (materialized once per frame: broadcasting a one-channel mask is slow for bfloat16).
+        """
+        x_hat, gain, offset = self._normalize(x, phases)
+
+        def affine(params: NormParams) -> tuple[torch.Tensor, torch.Tensor]:
+            gamma, beta = params.gammas[index], params.betas[index]
+            if phases > 1:
+                gamma, beta = gamma.repeat_interleave(phases, dim=1), beta.repeat_interleave(phases, dim=1)
+            return gamma * gain, beta + gamma * offset
+
+        scale, shift = affine(first)
         if second is None or mask is None:
-            return torch.addcmul(shift.to(x.dtype), x, scale.to(x.dtype))
-        scale_2 = second.gammas[index] * rstd
-        shift_2 = second.betas[index] - mean * scale_2
-        out = torch.addcmul(shift_2.to(x.dtype), x, scale_2.to(x.dtype))
-        delta = torch.addcmul((shift - shift_2).to(x.dtype), x, (scale - scale_2).to(x.dtype))
+            return torch.addcmul(shift.to(x.dtype), x_hat, scale.to(x.dtype))
+        scale_2, shift_2 = affine(second)
+        out = torch.addcmul(shift_2.to(x.dtype), x_hat, scale_2.to(x.dtype))
+        delta = torch.addcmul((shift - shift_2).to(x.dtype), x_hat, (scale - scale_2).to(x.dtype))
         return out.addcmul_(delta, mask)
+
+    @staticmethod
+    def _level_masks(mask: torch.Tensor, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+        """The ``1x1xHxW`` mask at every layer's resolution and layout, expanded to its channels.
+
+        Area resampling (2x2 averages, exact since H and W are multiples of 4); ``phases``: the
+        full-resolution mask as 2x2 phases (``pixel_unshuffle``), tiled over the channel groups.
+        """
+        mask = mask.float()
+        half = F.avg_pool2d(mask, 2)
+        quarter = F.avg_pool2d(half, 2)
+        phases = F.pixel_unshuffle(mask, 2)
+
+        def expanded(m: torch.Tensor, channels: int) -> torch.Tensor:
+            return _channels_last(m.to(dtype).expand(1, channels, *m.shape[-2:]))
+
+        return {
+            "residual": expanded(quarter, 32),
+            "up1": expanded(half, 16),
+            "up2": _channels_last(phases.to(dtype).repeat(1, 8, 1, 1)),
+            "out": _channels_last(phases.to(dtype).repeat(1, 3, 1, 1)),
+        }
 
     def forward(
         self,
@@ -197,34 +217,33 @@ class MagentaTransformer(nn.Module):
 
         ``first`` alone styles every pixel. With ``second`` and ``mask`` (``1x1xHxW`` in [0,1]), each
         CIN uses ``mask * first + (1 - mask) * second`` per pixel, the mask being resized to the
-        layer's resolution (area-like when shrinking). Returns ``1x3xHxW`` in [0,1], image's dtype
-        (channels_last memory format).
+        layer's resolution (area-like when shrinking). Returns ``1x3xHxW`` in [0,1], image's dtype.
         """
-        masks: dict[int, torch.Tensor] = {}
+        masks: dict[str, torch.Tensor] = {}
         if second is not None and mask is not None:
-            height, width = image.shape[-2:]
-            # H, W are multiples of 4, so 2x2 average pooling is exact area resampling
-            half_mask = F.avg_pool2d(mask.float(), 2)
-            levels = {1: mask, 2: half_mask, 4: F.avg_pool2d(half_mask, 2)}
-            masks = {level: m.to(image.dtype) for level, m in levels.items()}
-        x = image.contiguous(memory_format=torch.channels_last)
-        x = torch.relu_(self.contract[0](F.pad(x, (4, 4, 4, 4), mode="reflect")))
-        for conv in self.contract[1:]:
-            # a 3x3 stride-2 conv on an even size never reads the bottom/right padding row/column
-            x = torch.relu_(conv(F.pad(x, (1, 0, 1, 0), mode="reflect")))
+            masks = self._level_masks(mask, image.dtype)
+        # 9x9 input conv and first stride-2 conv on the phases; reflect padding of the full-resolution
+        # top row/left column equals replicate padding of the phases
+        x = _channels_last(F.pixel_unshuffle(F.pad(image, (4, 4, 4, 4), mode="reflect"), 2))
+        x = torch.relu_(F.conv2d(x, self.in_kernel, self.in_bias))
+        x = torch.relu_(F.conv2d(F.pad(x, (1, 0, 1, 0), mode="replicate"), self.down_kernel, self.contract[1].bias))
+        # a 3x3 stride-2 conv on an even size never reads the bottom/right padding row/column
+        x = torch.relu_(self.contract[2](F.pad(x, (1, 0, 1, 0), mode="reflect")))
         norm = 0
         for block in range(5):
             y = self.residual[2 * block](F.pad(x, (1, 1, 1, 1), mode="reflect"))
-            y = torch.relu_(self._norm(y, norm, first, second, masks.get(4)))
+            y = torch.relu_(self._norm(y, norm, first, second, masks.get("residual")))
             y = self.residual[2 * block + 1](F.pad(y, (1, 1, 1, 1), mode="reflect"))
-            x = self._norm(y, norm + 1, first, second, masks.get(4)).add_(x)
+            x = self._norm(y, norm + 1, first, second, masks.get("residual")).add_(x)
             norm += 2
-        for level, kernel in ((2, self.up1_kernel), (1, self.up2_kernel)):
-            x = F.pixel_shuffle(F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), kernel), 2)
-            x = torch.relu_(self._norm(x, norm, first, second, masks.get(level)))
-            norm += 1
-        x = _conv_by_rows(F.pad(x, (4, 4, 4, 4), mode="reflect"), self.out_row_kernel, 3)
-        return torch.sigmoid_(self._norm(x, norm, first, second, masks.get(1)))
+        x = F.pixel_shuffle(F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), self.up1_kernel), 2)
+        x = torch.relu_(self._norm(x, norm, first, second, masks.get("up1")))
+        # second upsampling stays in phases: its output feeds the output conv's phase kernel directly
+        x = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), self.up2_kernel)
+        x = torch.relu_(self._norm(x, norm + 1, first, second, masks.get("up2"), phases=4))
+        x = F.conv2d(reflect_pad_phases(x, 4), self.out_kernel)
+        x = torch.sigmoid_(self._norm(x, norm + 2, first, second, masks.get("out"), phases=4))
+        return F.pixel_shuffle(x, 2)
 
 
 def _conv_node_names() -> dict[str, str]:
@@ -485,8 +504,12 @@ class MagentaStylizer:
 
 
 def _precision(options: BuildOptions) -> torch.dtype:
+    """float16 on CUDA with ``half``; bfloat16 on the CPU with ``cpu_bfloat16`` (about twice as fast
+    where the CPU has native bfloat16, and within the int8 originals' own rounding); else float32."""
     if options.half and options.device.type == "cuda":
         return torch.float16
+    if options.cpu_bfloat16 and options.device.type == "cpu":
+        return torch.bfloat16
     if options.half:
         log.info("magenta: half precision is CUDA-only; running float32 on %s", options.device)
     return torch.float32

@@ -25,12 +25,15 @@ class BuildOptions:
     ``weights_dir``: where upstream checkpoint files live (embedded models ignore it).
     ``random_weights``: build the network with random weights and the real cost (benchmarks, tests).
     ``half``: run in float16 where the model supports it (CUDA only; statistics stay float32).
+    ``cpu_bfloat16``: run in bfloat16 on the CPU where the model supports it (set only for CPUs with
+    native bfloat16 instructions; statistics stay float32); other models ignore it.
     """
 
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     weights_dir: Path | None = None
     random_weights: bool = False
     half: bool = False
+    cpu_bfloat16: bool = False
 
 
 @dataclass(frozen=True)
