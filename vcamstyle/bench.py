@@ -30,6 +30,7 @@ from vcamstyle.pipeline import Pipeline
 from vcamstyle.scene import Engine
 from vcamstyle.sources import CameraSource, is_file_source, resolve_camera
 from vcamstyle.render import _frames
+from vcamstyle import runtime
 from vcamstyle.frames import short_side_size
 from vcamstyle.seed_baseline import baseline_for_scene, check_seed_method
 from vcamstyle.service import camera_settings, output_geometry
@@ -103,6 +104,7 @@ def run_description(config: Config, width: int, height: int, device: torch.devic
 
 def run_bench(config: Config, frames: int = 100, warmup: int = 10, random_weights: bool = False) -> dict[str, Any]:
     """Measure ``frames`` frames after ``warmup``; returns the report dict (see ``format_report``)."""
+    runtime.keep_freed_memory()  # as the daemon does
     stream, granted, source = frame_stream(config)
     try:
         width, height, _ = output_geometry(config, granted)
@@ -209,6 +211,7 @@ def run_seed_comparison(config: Config, frames: int = 100, warmup: int = 10, ran
     if seed_size not in ("output", "style"):
         raise ValueError(f"seed_size must be 'output' or 'style', got {seed_size!r}")
     check_seed_method(config.style.method)
+    runtime.keep_freed_memory()
     stream, granted, source = frame_stream(config)
     try:
         width, height, _ = output_geometry(config, granted)

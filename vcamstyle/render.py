@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vcamstyle import runtime
 from vcamstyle.config import Config
 from vcamstyle.errors import SinkError, SourceError
 from vcamstyle.pipeline import Pipeline
@@ -61,6 +62,7 @@ def render_file(config: Config, source: Path, output: Path, compare: bool = Fals
     """Process every frame of ``source`` and write ``output`` (image or video, by suffix). Returns the frame count."""
     if not Path(source).is_file():
         raise SourceError(f"input {source} does not exist", hint="give an existing image or video file")
+    runtime.keep_freed_memory()
     engine = Engine(random_weights=random_weights)
     weights_dir = resolve_weights_dir(str(config.weights_dir) if config.weights_dir else None)
     writer: cv2.VideoWriter | None = None

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from vcamstyle import paths, sdnotify, statusfile
+from vcamstyle import paths, runtime, sdnotify, statusfile
 from vcamstyle.config import Config, diff_stages, load_config
 from vcamstyle.frames import shrink
 from vcamstyle.errors import SinkError, SourceError, VcamstyleError
@@ -146,6 +146,7 @@ class Service:
 
     def start(self) -> None:
         """Load the config, open camera and sink, build the first scene. Errors here are fatal."""
+        runtime.keep_freed_memory()
         config = load_config(self.config_path)
         self._open_camera(config)
         self._set_geometry(config)

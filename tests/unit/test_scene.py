@@ -306,3 +306,47 @@ def runtime_bfloat16() -> bool:
     from vcamstyle import runtime
 
     return runtime.use_cpu_bfloat16(torch.device("cpu"))
+
+
+_FAULT_PROBE = """
+import resource, sys
+import numpy as np
+from vcamstyle import runtime
+if sys.argv[1] == "keep" and not runtime.keep_freed_memory():
+    print("unsupported"); sys.exit(0)
+
+def faults(rounds):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(rounds):  # a frame's temporaries: several 720p float32 images alive at once
+        big = [np.ones((720, 1280, 3), np.float32) for _ in range(4)]
+        small = [np.ones((360, 640, 3), np.float32) for _ in range(3)]
+        del big, small
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+faults(2)
+print(faults(10))
+"""
+
+
+def test_keep_freed_memory_stops_refaulting_frame_sized_temporaries() -> None:
+    import subprocess
+    import sys
+
+    def probe(mode: str) -> str:
+        return subprocess.run([sys.executable, "-c", _FAULT_PROBE, mode], capture_output=True, text=True,
+                              check=True).stdout.strip()
+
+    kept = probe("keep")
+    if kept == "unsupported":
+        pytest.skip("not glibc")
+    default = int(probe("default"))
+    # glibc's defaults return the blocks to the kernel and fault them in again every round
+    # (tens of thousands of faults); kept, the rounds reuse the same memory
+    assert default > 10_000
+    assert int(kept) < default / 20
+
+
+def test_keep_freed_memory_reports_a_missing_c_library() -> None:
+    from vcamstyle import runtime
+
+    assert runtime.keep_freed_memory("libdoes-not-exist.so.9") is False
