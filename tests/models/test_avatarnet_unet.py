@@ -420,6 +420,21 @@ def test_avatarnet_float16_path_runs_and_stays_close(avatar: AvatarNetStylizer, 
     assert (out - full).abs().mean() < 0.02  # a few near-tie patch matches may flip in float16
 
 
+def test_avatarnet_bfloat16_path_runs_and_stays_close(avatar: AvatarNetStylizer, styles, style_images) -> None:
+    """The CPU bfloat16 path (``precision: auto`` on CPUs with native bfloat16)."""
+    import copy
+    reduced = AvatarNetStylizer(copy.deepcopy(avatar.net), torch.device("cpu"), style_short_side=64,
+                                compute_dtype=BuildOptions(cpu_bfloat16=True).stylizer_dtype)
+    assert reduced.dtype == torch.bfloat16 and reduced.memory_format == torch.channels_last
+    codes = [reduced.encode_style(image) for image in style_images]
+    assert codes[0].kernels.dtype == torch.bfloat16 and codes[0].colour_matrix.dtype == torch.float32
+    content, mask = _content(32, 40), _half_mask(32, 40)
+    out = reduced.stylize(content, mask, RegionStyle(codes[0]), RegionStyle(codes[1], 0.5))
+    assert out.dtype == torch.float32 and torch.isfinite(out).all()
+    full = avatar.stylize(content, mask, RegionStyle(styles[0]), RegionStyle(styles[1], 0.5))
+    assert (out - full).abs().mean() < 0.03  # bfloat16 keeps 8 significant bits: a few patch matches flip
+
+
 def test_avatarnet_style_code(avatar: AvatarNetStylizer, styles) -> None:
     warm, _ = styles
     assert warm.kernels.shape == (64, 512 * 9)  # 64x64 style -> 8x8 relu4_1 positions, one patch each

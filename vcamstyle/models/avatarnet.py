@@ -560,4 +560,4 @@ def build_avatarnet(options: BuildOptions) -> AvatarNetStylizer:
         _init_random(net)
     else:
         load_avatarnet_weights(net, options)
-    return AvatarNetStylizer(net, options.device, half=options.half)
+    return AvatarNetStylizer(net, options.device, compute_dtype=options.stylizer_dtype)

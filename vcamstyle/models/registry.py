@@ -35,6 +35,17 @@ class BuildOptions:
     half: bool = False
     cpu_bfloat16: bool = False
 
+    @property
+    def stylizer_dtype(self) -> torch.dtype:
+        """What a stylizer computes in: float16 on CUDA with ``half``, bfloat16 on the CPU with
+        ``cpu_bfloat16``, else float32. (Segmenters use ``half`` only: on the CPU, bfloat16 moved the
+        selfie mask's edges by up to 0.26 for a 1.4 ms gain.)"""
+        if self.half and self.device.type == "cuda":
+            return torch.float16
+        if self.cpu_bfloat16 and self.device.type == "cpu":
+            return torch.bfloat16
+        return torch.float32
+
 
 @dataclass(frozen=True)
 class ModelEntry:

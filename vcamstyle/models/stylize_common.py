@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,6 @@ from vcamstyle.models.base import RegionStyle
 from vcamstyle.models.checkpoint import extract_state_dict, load_checkpoint, load_strict, require_file
 from vcamstyle.models.registry import BuildOptions
 
-log = logging.getLogger(__name__)
 
 #: Upstream test scripts resize the style image so its short side is 512 px.
 DEFAULT_STYLE_SHORT_SIDE = 512
@@ -34,9 +32,10 @@ DEFAULT_STYLE_SHORT_SIDE = 512
 class ComputePolicy:
     """Where and how a stylizer's networks run.
 
-    ``dtype`` is the weight/activation dtype: float16 only on CUDA with ``half``, else float32.
-    Channel statistics and softmax are always computed in float32 by the callers.
-    ``channels_last`` is used on CUDA (faster cuDNN convolutions), not on CPU.
+    ``dtype`` is the weight/activation dtype (``BuildOptions.stylizer_dtype``: float16 on CUDA with
+    ``half``, bfloat16 on the CPU with ``cpu_bfloat16``, else float32). Channel statistics and softmax
+    are always computed in float32 by the callers. ``channels_last`` is used on CUDA (faster cuDNN
+    convolutions) and with bfloat16 on the CPU (faster oneDNN), not for float32 on the CPU.
     """
 
     device: torch.device
@@ -46,11 +45,8 @@ class ComputePolicy:
     @classmethod
     def from_options(cls, options: BuildOptions) -> "ComputePolicy":
         device = torch.device(options.device)
-        cuda = device.type == "cuda"
-        if options.half and not cuda:
-            log.info("half precision requested on %s; running float32 (fp16 is only used on CUDA)", device)
-        dtype = torch.float16 if (options.half and cuda) else torch.float32
-        return cls(device=device, dtype=dtype, channels_last=cuda)
+        dtype = options.stylizer_dtype
+        return cls(device=device, dtype=dtype, channels_last=device.type == "cuda" or dtype != torch.float32)
 
     @property
     def memory_format(self) -> torch.memory_format:
