@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sys
+from enum import Enum
 from functools import wraps
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -171,6 +172,13 @@ def render(input: Path = typer.Argument(..., help="An image or a video file."),
     typer.echo(f"wrote {output} ({count} frame{'s' if count != 1 else ''})")
 
 
+class SeedSize(str, Enum):
+    """Where ``bench --seed-baseline`` runs the seed's networks."""
+
+    output = "output"
+    style = "style"
+
+
 @app.command()
 @handles_errors
 def bench(config: Optional[Path] = ConfigOption,
@@ -184,8 +192,12 @@ def bench(config: Optional[Path] = ConfigOption,
           height: Optional[int] = typer.Option(None, help="Override the output height."),
           size: Optional[int] = typer.Option(None, help="Override style.size (short side the network runs at)."),
           device: Optional[str] = typer.Option(None, help="Override device (cpu, cuda)."),
+          precision: Optional[str] = typer.Option(None, help="Override precision (auto, float32)."),
           seed_baseline: bool = typer.Option(False, "--seed-baseline",
                                              help="Also run the seed's per-frame algorithm, alternating, and print the speed-up."),
+          seed_size: SeedSize = typer.Option(SeedSize.output, "--seed-size",
+                                             help="With --seed-baseline: the seed's networks run at the output size "
+                                             "(as the seed did) or at style.size (isolates the algorithmic gain)."),
           latency: bool = typer.Option(False, "--latency", help="Run the real daemon loop (threads, camera pacing) and "
                                        "report capture-to-sink latency."),
           soak: bool = typer.Option(False, "--soak", help="10,000 frames with a reload every 500: memory and file descriptors.")) -> None:
@@ -201,9 +213,10 @@ def bench(config: Optional[Path] = ConfigOption,
         typer.echo(json.dumps(report, indent=None if as_json else 2))
         return
     cfg = override(load(config), {"style.method": method, "segmentation.model": segmentation, "output.width": width,
-                                  "output.height": height, "style.size": size, "device": device})
+                                  "output.height": height, "style.size": size, "device": device, "precision": precision})
     if seed_baseline:
-        report = bench_module.run_seed_comparison(cfg, frames=frames, warmup=warmup, random_weights=random_weights)
+        report = bench_module.run_seed_comparison(cfg, frames=frames, warmup=warmup, random_weights=random_weights,
+                                                  seed_size=seed_size.value)
     else:
         report = bench_module.run_bench(cfg, frames=frames, warmup=warmup, random_weights=random_weights)
     typer.echo(bench_module.format_report(report))

@@ -413,3 +413,20 @@ def test_cli_seed_baseline_refuses_magenta(tiny_config: Path, isolated_xdg, monk
                                           "--random-weights", "--method", "magenta", "--frames", "1"])
     assert result.exit_code == 2
     assert "magenta has no seed counterpart" in result.output
+
+
+def test_cli_seed_size_style_runs_the_seed_at_the_pipeline_size(tiny_config: Path, isolated_xdg,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "setup_logging", lambda level="INFO": None)
+    args = ["bench", "--config", str(tiny_config), "--seed-baseline", "--json", "--random-weights",
+            "--method", "adain", "--frames", "1", "--warmup", "0"]
+    doubled = ["--width", str(2 * WIDTH), "--height", str(2 * HEIGHT), "--size", str(HEIGHT)]
+    result = CliRunner().invoke(cli.app, [*args, *doubled, "--seed-size", "style"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["seed_size"] == "style"
+    assert report["seed"]["network_size"] == report["current"]["network_size"] == [HEIGHT, WIDTH]
+    at_output = CliRunner().invoke(cli.app, [*args, *doubled], catch_exceptions=False)
+    assert json.loads(at_output.stdout.strip().splitlines()[-1])["seed"]["network_size"] == [2 * HEIGHT, 2 * WIDTH]
+    refused = CliRunner().invoke(cli.app, [*args, "--seed-size", "huge"])
+    assert refused.exit_code == 2 and "huge" in refused.output
