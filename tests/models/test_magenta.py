@@ -16,7 +16,7 @@ import torch
 from skimage import data
 
 from vcamstyle.errors import WeightsError
-from vcamstyle.models import magenta, onnx_weights
+from vcamstyle.models import magenta, magenta_transformer, onnx_weights
 from vcamstyle.models.base import RegionStyle, Stylizer
 from vcamstyle.models.registry import BuildOptions, create_stylizer
 
@@ -253,7 +253,7 @@ def test_blend_codes(stylizer, codes):
 
 
 def test_tampered_digest_raises_weights_error(monkeypatch):
-    monkeypatch.setattr(magenta, "TRANSFORM_SHA256", "0" * 64)
+    monkeypatch.setattr(magenta_transformer, "TRANSFORM_SHA256", "0" * 64)
     with pytest.raises(WeightsError, match="sha256"):
         magenta.load_transformer()
     monkeypatch.setattr(magenta, "PREDICT_SHA256", "f" * 64)

