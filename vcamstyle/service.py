@@ -29,6 +29,7 @@ from vcamstyle.pipeline import Pipeline
 from vcamstyle.scene import Engine, Scene
 from vcamstyle.sinks import FrameSink, create_sink
 from vcamstyle.sources import CameraSettings, CameraSource, placeholder_frame
+from vcamstyle.threads import ThreadTuner, thread_counts
 from vcamstyle.watcher import ConfigWatcher
 from vcamstyle.weights import resolve_weights_dir
 
@@ -98,6 +99,8 @@ class Service:
         self._sink_retry_at = 0.0
         self._sink_backoff = SINK_BACKOFF_START_S
         self._next_failure_log = 0.0
+        self.threads: ThreadTuner | None = None
+        self._threads_setting: int | str | None = None
 
     # ---------------------------------------------------------------- signals
     def install_signal_handlers(self) -> None:
@@ -153,6 +156,7 @@ class Service:
         width, height, _ = self._geometry
         self.scene = self.engine.build(config, (height, width), self._weights_dir(config))
         self.pipeline = Pipeline(self.scene.segmenter, self.scene.stylizer, self.scene.settings, self.scene.device)
+        self._set_threads(config)
         self._open_sink(config)
         self.watcher = ConfigWatcher(self.config_path, self._reload).start()
 
@@ -214,6 +218,7 @@ class Service:
             return
         self.scene = scene
         self.pipeline = self.pipeline.replace(scene.segmenter, scene.stylizer, scene.settings)
+        self._set_threads(scene.config)
         self.config_error = None
 
     # ---------------------------------------------------------------- frame loop
@@ -262,6 +267,8 @@ class Service:
                     self._count_frame({}, None)
                     continue
                 t2 = time.perf_counter()
+                if self.threads is not None:
+                    self.threads.record((t2 - t1) * 1000)
                 self._send(result.image)
                 t3 = time.perf_counter()
                 stage_ms = {"camera_wait": (t1 - t0) * 1000, "frame_age": waited_ms, **result.stage_ms,
@@ -272,6 +279,14 @@ class Service:
                 self.on_frame(self)
             if self.max_frames is not None and self.frames >= self.max_frames:
                 break
+
+    def _set_threads(self, config: Config) -> None:
+        """Fixed thread count, or a tuner for ``threads: auto`` (kept across reloads that leave it)."""
+        if config.threads == self._threads_setting and self.threads is not None:
+            return
+        self._threads_setting = config.threads
+        self.threads = ThreadTuner(thread_counts(config.threads))
+        log.info("threads: %s (%s)", config.threads, ", ".join(map(str, self.threads.counts)))
 
     @property
     def last_error(self) -> str | None:
@@ -352,6 +367,7 @@ class Service:
             "method": config.style.method if config else None,
             "segmentation": config.segmentation.model if config else None,
             "device": str(self.scene.device) if self.scene else None,
+            "threads": self.threads.threads if self.threads else None,
             "camera": {"available": bool(self.source and self.source.available),
                        "granted": list(self.source.granted) if self.source and self.source.granted else None},
             "output": self.sink.describe() if self.sink else None,

@@ -45,3 +45,25 @@ def test_output_geometry_prefers_configured_values() -> None:
     assert output_geometry(config, (640, 480, 15.0)) == (640, 480, 15.0)
     config = override(config, {"output.width": 320, "output.height": 180, "output.fps": 10})
     assert output_geometry(config, (640, 480, 15.0)) == (320, 180, 10.0)
+
+
+def test_threads_setting_reaches_torch_and_status(config_file: Path, monkeypatch) -> None:
+    import torch
+
+    from vcamstyle import threads
+
+    applied: list[int] = []
+    monkeypatch.setattr(threads, "set_torch_threads", applied.append)
+    before = torch.get_num_threads()
+    config_file.write_text(config_file.read_text() + "threads: 1\n")
+    fixed = Service(config_file, max_frames=3, publish=False)
+    assert fixed.run() == 0
+    assert fixed.threads is not None and fixed.threads.counts == [1]
+    assert fixed.status()["threads"] == 1 and applied == [1]
+
+    config_file.write_text(config_file.read_text().replace("threads: 1\n", "threads: auto\n"))
+    auto = Service(config_file, max_frames=3, publish=False)
+    assert auto.run() == 0
+    assert auto.threads is not None and auto.threads.counts == threads.thread_counts("auto")
+    assert applied[-1] == max(auto.threads.counts)  # starts with the most threads
+    assert torch.get_num_threads() == before  # the patched setter kept torch untouched

@@ -192,6 +192,12 @@ def _backend_check(value: Any) -> Any:
     )
 
 
+def _threads_check(value: Any) -> Any:
+    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 64):
+        return value
+    raise _Problem(f"expected auto or a whole number of threads in [1, 64], got {describe(value)}")
+
+
 def _compute_device_check(value: Any) -> Any:
     if isinstance(value, str) and _DEVICE.fullmatch(value):
         return value

@@ -34,6 +34,7 @@ KEY_STAGES: dict[str, frozenset[str]] = {
     **{f"{region}.{key}": stages for region in REGION_NAMES for key, stages in _REGION_STAGES.items()},
     "device": frozenset({"device"}),
     "precision": frozenset({"device"}),
+    "threads": frozenset({"effects"}),
     # Both model kinds may load upstream checkpoints from there (unet_resnet18 as well as the stylizers).
     "weights_dir": frozenset({"stylizer", "segmenter"}),
 }
@@ -69,7 +70,8 @@ def diff_stages(old: Config, new: Config) -> frozenset[str]:
       every style image for the new method: a style encoding belongs to its method.
     - ``styles``: a region's style image list (paths or weights) changed: encode the new ones.
     - ``effects``: per-region effect parameters (effect, strength, blur, color, image) or
-      ``style.size`` / ``style.preserve_color`` / ``style.smoothing``: cheap, no model work (a new ``image`` is loaded).
+      ``style.size`` / ``style.preserve_color`` / ``style.smoothing`` / ``threads``: cheap, no model work
+      (a new ``image`` is loaded).
     - ``device``: the compute device or precision changed: the caller must rebuild the segmenter and the stylizer
       and re-encode the styles on the new device; only ``"device"`` is returned for it.
     """

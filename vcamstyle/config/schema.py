@@ -21,6 +21,7 @@ from vcamstyle.config.checks import (
     _choice_message,
     _color_check,
     _compute_device_check,
+    _threads_check,
     _fmt,
     _number_check,
     _output_device_check,
@@ -234,6 +235,9 @@ class Config(_Section):
     #: ``auto``: float16 on CUDA, bfloat16 on CPUs with native bfloat16 instructions (for the models
     #: that support it), else float32; ``float32``: always full precision.
     precision: Annotated[Precision, BeforeValidator(_choice_check(PRECISIONS))] = "auto"
+    #: Threads for the networks: ``auto`` (measured while running: fewer when another program keeps
+    #: the cores busy) or a fixed number.
+    threads: Annotated[Union[int, str], BeforeValidator(_threads_check)] = "auto"
     #: Where upstream checkpoints live; ``None`` = the default resolution (see ``vcamstyle.paths``).
     weights_dir: OptionalFilePath = None
 
