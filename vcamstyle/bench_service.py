@@ -68,6 +68,8 @@ def run_latency(config_path: Path, frames: int = 300, warmup: int = 30) -> dict[
     return {"frames": len(processing), "frame_interval_ms": round(interval_ms, 2), "fps": service.rate.rate(),
             "frame_age_ms": stats(samples["frame_age"]), "processing_ms": stats(processing),
             "latency_ms": stats(samples["latency"]),
+            "stage_ms": {name: round(statistics.median(values), 2) for name, values in samples.items() if values},
+            "threads": service.threads.current if service.threads else None,
             "frames_waiting_longer_than_one_interval": sum(a > interval_ms for a in samples["frame_age"])}
 
 

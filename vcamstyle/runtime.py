@@ -125,4 +125,6 @@ def describe() -> str:
     if torch.cuda.is_available():
         names = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
         return f"CUDA available: {names} (torch {torch.__version__})"
-    return f"no CUDA GPU; running on the CPU ({torch.get_num_threads()} threads, torch {torch.__version__})"
+    bf16 = "native bfloat16: style networks run in bfloat16" if cpu_has_native_bfloat16() else \
+        "no native bfloat16: float32"
+    return f"no CUDA GPU; running on the CPU ({torch.get_num_threads()} threads, {bf16}, torch {torch.__version__})"
