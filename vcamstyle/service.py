@@ -29,6 +29,7 @@ from vcamstyle.pipeline import Pipeline
 from vcamstyle.scene import Engine, Scene
 from vcamstyle.sinks import FrameSink, create_sink
 from vcamstyle.sources import CameraSettings, CameraSource, placeholder_frame
+from vcamstyle import threads as thread_policy
 from vcamstyle.threads import ThreadTuner, thread_counts
 from vcamstyle.watcher import ConfigWatcher
 from vcamstyle.weights import resolve_weights_dir
@@ -101,6 +102,7 @@ class Service:
         self._next_failure_log = 0.0
         self.threads: ThreadTuner | None = None
         self._threads_setting: int | str | None = None
+        self._threads_before: int | None = None  # torch's count before the first tuner, restored at shutdown
 
     # ---------------------------------------------------------------- signals
     def install_signal_handlers(self) -> None:
@@ -285,6 +287,8 @@ class Service:
         if config.threads == self._threads_setting and self.threads is not None:
             return
         self._threads_setting = config.threads
+        if self._threads_before is None:
+            self._threads_before = thread_policy.get_torch_threads()
         self.threads = ThreadTuner(thread_counts(config.threads))
         log.info("threads: %s (%s)", config.threads, ", ".join(map(str, self.threads.counts)))
 
@@ -404,6 +408,8 @@ class Service:
         """Release everything within a bounded time (camera, device, watcher)."""
         self.state = "stopping"
         sdnotify.stopping()
+        if self._threads_before is not None:  # in-process runs (benchmarks, tests) get torch back as it was
+            thread_policy.set_torch_threads(self._threads_before)
         deadline = time.monotonic() + STOP_TIMEOUT_S
         for closer in (self.watcher.stop if self.watcher else None,
                        self.source.close if self.source else None,

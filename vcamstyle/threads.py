@@ -32,6 +32,11 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def get_torch_threads() -> int:
+    """torch's intra-op thread count for the calling thread."""
+    return torch.get_num_threads()
+
+
 def set_torch_threads(count: int) -> None:
     """torch's intra-op thread count, for the calling thread's parallel regions (the frame loop)."""
     torch.set_num_threads(count)

@@ -59,11 +59,12 @@ def test_threads_setting_reaches_torch_and_status(config_file: Path, monkeypatch
     fixed = Service(config_file, max_frames=3, publish=False)
     assert fixed.run() == 0
     assert fixed.threads is not None and fixed.threads.counts == [1]
-    assert fixed.status()["threads"] == 1 and applied == [1]
+    assert fixed.status()["threads"] == 1 and applied == [1, before]  # set, then restored at shutdown
 
     config_file.write_text(config_file.read_text().replace("threads: 1\n", "threads: auto\n"))
     auto = Service(config_file, max_frames=3, publish=False)
     assert auto.run() == 0
     assert auto.threads is not None and auto.threads.counts == threads.thread_counts("auto")
-    assert applied[-1] == max(auto.threads.counts)  # starts with the most threads
-    assert torch.get_num_threads() == before  # the patched setter kept torch untouched
+    assert max(auto.threads.counts) in applied  # started with the most threads
+    assert applied[-1] == before  # shutdown restored the count torch had before
+    assert torch.get_num_threads() == before
