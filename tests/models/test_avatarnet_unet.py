@@ -657,3 +657,31 @@ def test_avatarnet_strength_zero_is_the_reconstruction_path(avatar: AvatarNetSty
     torch.testing.assert_close(out, reconstruction, atol=1e-4, rtol=0)
     styled = avatar.stylize(content, _half_mask(48, 56), RegionStyle(warm, 1.0), RegionStyle(cold, 1.0))
     assert (styled - reconstruction).abs().mean() > 0.01
+
+
+def test_covariance_eigh_recovers_when_float32_lapack_fails(monkeypatch) -> None:
+    """MKL's float32 solver failed to converge on a rank-111 relu4_1 covariance (a 64x114 frame through
+    default-initialised weights in bfloat16); the float64 retry must return a valid decomposition."""
+    from vcamstyle.models.avatarnet import covariance_eigh
+
+    gen = torch.Generator().manual_seed(3)
+    feature = torch.relu(torch.randn(1, 64, 6, 9, generator=gen))  # 54 pixels: a rank-deficient covariance
+    feature[:, 20:40] = 0  # dead channels: many repeated zero eigenvalues
+    real = torch.linalg.eigh
+    calls: list[torch.dtype] = []
+
+    def float32_fails(matrix: torch.Tensor):
+        calls.append(matrix.dtype)
+        if matrix.dtype == torch.float32:
+            raise torch.linalg.LinAlgError("linalg.eigh: The algorithm failed to converge (simulated)")
+        return real(matrix)
+
+    monkeypatch.setattr(torch.linalg, "eigh", float32_fails)
+    mean, evals, evecs = covariance_eigh(feature)
+    assert calls == [torch.float32, torch.float64]
+    assert evals.dtype == evecs.dtype == mean.dtype == torch.float32
+    flat = feature.flatten(2)[0]
+    centred = flat - flat.mean(dim=1, keepdim=True)
+    cov = centred @ centred.T / flat.shape[1]
+    torch.testing.assert_close((evecs * evals) @ evecs.T, cov, atol=1e-5, rtol=1e-4)
+    assert torch.all(evals[:-1] <= evals[1:])  # ascending, as eigh returns them

@@ -154,7 +154,17 @@ def covariance_eigh(feature: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, 
     mean = flat.mean(dim=1, keepdim=True)
     centred = flat - mean
     cov = centred @ centred.T / max(1, centred.shape[1])
-    evals, evecs = torch.linalg.eigh(cov)
+    try:
+        evals, evecs = torch.linalg.eigh(cov)
+    except torch.linalg.LinAlgError as exc:
+        # LAPACK's float32 solver can fail on nearly singular covariances with many repeated eigenvalues
+        # (dead channels, bfloat16-rounded features); float64 with a tiny ridge converges, and the
+        # eigenvalues the ridge touches are below the tolerance that ``covariance_power`` drops anyway
+        log.debug("covariance eigh retried in float64: %s", exc)
+        ridge = cov.diagonal().mean().clamp(min=EIGEN_ABS_TOL).double() * 1e-7
+        eye = torch.eye(cov.shape[0], dtype=torch.float64, device=cov.device)
+        evals, evecs = torch.linalg.eigh(cov.double() + ridge * eye)
+        evals, evecs = evals.float(), evecs.float()
     return mean, evals, evecs
 
 
