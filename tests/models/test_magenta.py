@@ -348,3 +348,16 @@ def test_bfloat16_two_regions_stay_close_to_float32(stylizer, bfloat16_stylizer,
     assert difference[..., :, :150].mean().item() < 0.005
     assert difference.max().item() < 0.1
     assert (full - content).abs().mean().item() > 50 * difference.mean().item()
+
+
+@pytest.mark.parametrize("shape", [(4, 8), (8, 4), (10, 12), (12, 6)])
+def test_transformer_refuses_sizes_it_cannot_run(stylizer, codes, shape):
+    transformer = stylizer.transformer
+    with torch.inference_mode(), pytest.raises(ValueError, match="multiples of 4 and >= 8"):
+        transformer(torch.rand(1, 3, *shape), transformer.norm_params(codes["coffee"]))
+
+
+def test_smallest_sizes_still_run_through_the_stylizer(stylizer, codes):
+    """The stylizer pads to a multiple of 4; 8x8 is the smallest the transformer takes."""
+    out = stylizer.stylize(torch.rand(1, 3, 8, 8), torch.ones(1, 1, 8, 8), RegionStyle(codes["coffee"], 1.0), None)
+    assert out.shape == (1, 3, 8, 8) and torch.isfinite(out).all()

@@ -52,7 +52,8 @@ def _channels_last(t: torch.Tensor) -> torch.Tensor:
 class MagentaTransformer(nn.Module):
     """The quarter-width Magenta transformer: ``1x3xHxW`` RGB [0,1] + style -> ``1x3xHxW`` RGB [0,1].
 
-    H and W must be multiples of 4 (two stride-2 convs, two nearest x2 upsamplings). Every conv is
+    H and W must be multiples of 4 (two stride-2 convs, two nearest x2 upsamplings) and at least 8 (the
+    quarter-resolution norms need more than one pixel). Every conv is
     preceded by reflect padding of ``kernel // 2`` ("same" size before the stride), as in the graph.
     Contract convs have a bias and a ReLU; every other conv is followed by a conditional instance norm
     (CIN, epsilon from the graph, 1e-5), whose gamma/beta are affine functions of the 100-d style
@@ -194,6 +195,9 @@ class MagentaTransformer(nn.Module):
         CIN uses ``mask * first + (1 - mask) * second`` per pixel, the mask being resized to the
         layer's resolution (area-like when shrinking). Returns ``1x3xHxW`` in [0,1], image's dtype.
         """
+        height, width = image.shape[-2:]
+        if height % 4 or width % 4 or height < 8 or width < 8:
+            raise ValueError(f"MagentaTransformer needs H and W that are multiples of 4 and >= 8, got {height}x{width}")
         masks: dict[str, torch.Tensor] = {}
         if second is not None and mask is not None:
             masks = self._level_masks(mask, image.dtype)
