@@ -101,7 +101,6 @@ class Service:
         self._sink_backoff = SINK_BACKOFF_START_S
         self._next_failure_log = 0.0
         self.threads: ThreadTuner | None = None
-        self._threads_setting: int | str | None = None
         self._threads_before: int | None = None  # torch's count before the first tuner, restored at shutdown
 
     # ---------------------------------------------------------------- signals
@@ -284,12 +283,12 @@ class Service:
 
     def _set_threads(self, config: Config) -> None:
         """Fixed thread count, or a tuner for ``threads: auto`` (kept across reloads that leave it)."""
-        if config.threads == self._threads_setting and self.threads is not None:
+        counts = thread_counts(config.threads)
+        if self.threads is not None and self.threads.counts == counts:
             return
-        self._threads_setting = config.threads
         if self._threads_before is None:
             self._threads_before = thread_policy.get_torch_threads()
-        self.threads = ThreadTuner(thread_counts(config.threads))
+        self.threads = ThreadTuner(counts)
         log.info("threads: %s (%s)", config.threads, ", ".join(map(str, self.threads.counts)))
 
     @property

@@ -42,6 +42,7 @@ from vcamstyle.frames import resize
 from vcamstyle.models.base import RegionStyle
 from vcamstyle.models.checkpoint import extract_state_dict, load_checkpoint, load_strict, require_file
 from vcamstyle.models.registry import BuildOptions, register_stylizer
+from vcamstyle.models.stylize_common import normalise_weights
 
 log = logging.getLogger(__name__)
 
@@ -408,12 +409,7 @@ class AvatarNetStylizer:
         weights; the patch sets are pooled (concatenated) from every style with a positive weight, so
         each content patch picks its best match from any of them (the weights act on colour and
         decoder statistics, not on which patches are chosen)."""
-        if len(codes) != len(weights) or not codes:
-            raise ValueError(f"blend_codes needs as many weights as codes, got {len(codes)} and {len(weights)}")
-        if any(w < 0 for w in weights) or sum(weights) <= 0:
-            raise ValueError(f"blend weights must be >= 0 with a positive sum, got {list(weights)}")
-        total = float(sum(weights))
-        pairs = [(code, w / total) for code, w in zip(codes, weights) if w > 0]
+        pairs = [(code, w) for code, w in zip(codes, normalise_weights(weights, len(codes))) if w > 0]
         if len(pairs) == 1:
             return pairs[0][0]
 

@@ -14,7 +14,6 @@ Weights: the int8 TF Hub models converted to ONNX that ship in ``styletransfer-l
 from __future__ import annotations
 
 import logging
-import math
 from typing import Sequence
 
 import numpy as np
@@ -36,6 +35,7 @@ from vcamstyle.models.magenta_transformer import (  # noqa: F401 - the file name
 )
 from vcamstyle.models.onnx_weights import INSTALL_HINT, load_verified_model
 from vcamstyle.models.registry import BuildOptions, register_stylizer
+from vcamstyle.models.stylize_common import normalise_weights
 
 log = logging.getLogger(__name__)
 
@@ -157,16 +157,11 @@ class MagentaStylizer:
         ``ValueError`` (like the other stylizers) for a length mismatch, a negative or non-finite
         weight, or weights that sum to zero; config validation is expected to catch these first.
         """
-        if len(codes) == 0 or len(codes) != len(weights):
-            raise ValueError(f"need one weight per style code: {len(codes)} codes, {len(weights)} weights")
-        values = [float(w) for w in weights]
-        if any(not math.isfinite(w) or w < 0 for w in values) or sum(values) <= 0:
-            raise ValueError(f"blend weights must be finite, >= 0 and not all zero, got {values}")
-        total = sum(values)
+        normalised = normalise_weights(weights, len(codes))
         with torch.inference_mode():
             blended = torch.zeros(1, STYLE_DIM, device=self.device)
-            for code, weight in zip(codes, values):
-                blended += code.to(self.device, torch.float32).reshape(1, STYLE_DIM) * (weight / total)
+            for code, weight in zip(codes, normalised):
+                blended += code.to(self.device, torch.float32).reshape(1, STYLE_DIM) * weight
             return blended
 
     # ---- content code

@@ -111,8 +111,9 @@ class MagentaTransformer(nn.Module):
         as_4d = lambda parts: tuple(p.reshape(1, -1, 1, 1) for p in parts)  # noqa: E731
         return NormParams(as_4d(gammas), as_4d(betas))
 
-    def _normalize(self, x: torch.Tensor, phases: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Instance-normalize ``x``: returns ``(x_hat, gain, offset)``; the normalized layer is ``x_hat * gain + offset``.
+    def _normalize(self, x: torch.Tensor, phases: int) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """Instance-normalize ``x``: returns ``(x_hat, gain, offset)``; the normalized layer is ``x_hat * gain + offset``
+        (``gain``/``offset`` are None when ``x_hat`` already is it, i.e. without phases).
 
         Statistics come from ``F.batch_norm`` in training mode (batch of one: its batch statistics are
         the instance statistics), which computes them in float32 for any input dtype in one fused
@@ -126,8 +127,7 @@ class MagentaTransformer(nn.Module):
         var = torch.ones(channels, device=x.device)
         x_hat = F.batch_norm(x, mean, var, training=True, momentum=1.0, eps=self.eps)
         if phases == 1:
-            one = torch.ones(1, channels, 1, 1, device=x.device)
-            return x_hat, one, torch.zeros_like(one)
+            return x_hat, None, None
         mean, var = mean.view(-1, phases), var.view(-1, phases) * ((count - 1) / count)  # running var is unbiased
         pooled_mean = mean.mean(dim=1, keepdim=True)
         pooled_var = (var + mean * mean).mean(dim=1, keepdim=True) - pooled_mean * pooled_mean
@@ -148,8 +148,9 @@ class MagentaTransformer(nn.Module):
 
         def affine(params: NormParams) -> tuple[torch.Tensor, torch.Tensor]:
             gamma, beta = params.gammas[index], params.betas[index]
-            if phases > 1:
-                gamma, beta = gamma.repeat_interleave(phases, dim=1), beta.repeat_interleave(phases, dim=1)
+            if gain is None or offset is None:
+                return gamma, beta
+            gamma, beta = gamma.repeat_interleave(phases, dim=1), beta.repeat_interleave(phases, dim=1)
             return gamma * gain, beta + gamma * offset
 
         scale, shift = affine(first)
