@@ -19,7 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from camera import bench_config, camera_video  # noqa: E402
-from vcamstyle import bench  # noqa: E402
+
+from vcamstyle.bench import runner  # noqa: E402
 from vcamstyle.config import load_config, override  # noqa: E402
 
 SIZES = [(640, 360), (1280, 720)]
@@ -53,7 +54,7 @@ def main() -> None:
                 changes = {**changes, "device": args.device, "style.size": args.style_size,
                            "segmentation.model": args.segmentation, "precision": precision}
                 random = changes.get("style.method", "magenta") != "magenta" or args.segmentation == "unet_resnet18"
-                report = bench.run_bench(override(config, changes), frames=args.frames, warmup=args.warmup,
+                report = runner.run_bench(override(config, changes), frames=args.frames, warmup=args.warmup,
                                          random_weights=random)
                 stages = ", ".join(f"{k} {v['median']:.1f}" for k, v in report["stage_ms"].items() if k != "capture_resize")
                 print(f"{name:<24}{width:>6}x{height:<4}{report['precision']:>10}{report['fps']:>8.1f}{report['frame_ms']['median']:>11.1f}"

@@ -1,6 +1,6 @@
 """The current pipeline against the seed's per-frame algorithm, alternating on the same frames.
 
-The same measurement as ``vcamstyle bench --seed-baseline`` (``vcamstyle.bench.run_seed_comparison``),
+The same measurement as ``vcamstyle bench --seed-baseline`` (``vcamstyle.bench.runner.run_seed_comparison``),
 as a plain script that can also run several methods in one go and choose where the seed's networks
 run. Examples::
 
@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 try:
-    from vcamstyle import bench
+    from vcamstyle.bench import runner
 except ModuleNotFoundError:  # run from a source checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from vcamstyle import bench
+    from vcamstyle.bench import runner
 from vcamstyle import paths
 from vcamstyle.config import ensure_config, load_config, override
 from vcamstyle.errors import VcamstyleError
@@ -77,11 +77,11 @@ def main(argv: list[str] | None = None) -> int:
         methods = [m.strip() for m in args.method.split(",") if m.strip()] if args.method else [config.style.method]
         reports = []
         for method in methods:
-            report = bench.run_seed_comparison(override(config, {"style.method": method}), frames=args.frames,
+            report = runner.run_seed_comparison(override(config, {"style.method": method}), frames=args.frames,
                                                warmup=args.warmup, random_weights=args.random_weights,
                                                seed_size=args.seed_size)
             reports.append(report)
-            print(bench.format_report(report))
+            print(runner.format_report(report))
             if args.json:
                 print(json.dumps(report))
             sys.stdout.flush()

@@ -16,7 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from camera import bench_config, camera_video  # noqa: E402
-from vcamstyle.bench_service import run_soak  # noqa: E402
+
+from vcamstyle.bench.live import run_soak  # noqa: E402
 
 
 def main() -> None:

@@ -14,10 +14,10 @@ import matplotlib.cbook
 import numpy as np
 import skimage.data
 
+from vcamstyle.commands.render import mask_to_u8, side_by_side
 from vcamstyle.config import override, parse_config
-from vcamstyle.pipeline import Pipeline
-from vcamstyle.render import mask_to_u8, side_by_side
-from vcamstyle.scene import Engine
+from vcamstyle.pipeline.core import Pipeline
+from vcamstyle.pipeline.scene import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"

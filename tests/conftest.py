@@ -25,7 +25,6 @@ import cv2
 import numpy as np
 import pytest
 
-
 # --------------------------------------------------------------------------------------------------
 # Real person photos
 # --------------------------------------------------------------------------------------------------
@@ -204,7 +203,11 @@ def offline_models() -> OfflineModels:
     """The embedded selfie segmenter and Magenta stylizer on the CPU, float32, real weights."""
     import torch
 
-    from vcamstyle.models.registry import BuildOptions, create_segmenter, create_stylizer
+    from vcamstyle.models.registry import (
+        BuildOptions,
+        create_segmenter,
+        create_stylizer,
+    )
 
     options = BuildOptions(device=torch.device("cpu"))
     return OfflineModels(create_segmenter("selfie", options), create_stylizer("magenta", options))
@@ -215,7 +218,7 @@ def reuse_offline_models(offline_models: OfflineModels, monkeypatch: pytest.Monk
     """Make ``vcamstyle`` (scene engine, doctor, render) reuse ``offline_models`` for CPU ``selfie`` /
     ``magenta`` builds; other names or devices still go to the real factories."""
     import vcamstyle.models.registry as registry
-    import vcamstyle.scene as scene
+    import vcamstyle.pipeline.scene as scene
 
     real_segmenter, real_stylizer = registry.create_segmenter, registry.create_stylizer
 

@@ -79,7 +79,7 @@ def run(config: Optional[Path] = ConfigOption,
     """Run the daemon in the foreground (what systemd and `start` run). Never forks."""
     setup_logging(log_level)
     from vcamstyle.config import ensure_config
-    from vcamstyle.service import Service
+    from vcamstyle.daemon.service import Service
     path = config_path(config)
     ensure_config(path)
     raise typer.Exit(Service(path, max_frames=frames).run())
@@ -90,8 +90,8 @@ def run(config: Optional[Path] = ConfigOption,
 def start(config: Optional[Path] = ConfigOption,
           timeout: float = typer.Option(60.0, help="Seconds to wait for the daemon to report ready.")) -> None:
     """Start the daemon in the background and wait until it is ready (or say why it failed)."""
-    from vcamstyle import control
     from vcamstyle.config import ensure_config
+    from vcamstyle.daemon import control
     path = config_path(config)
     ensure_config(path)
     result = control.start(path, timeout=timeout)
@@ -106,7 +106,7 @@ def start(config: Optional[Path] = ConfigOption,
 @handles_errors
 def stop(timeout: float = typer.Option(10.0, help="Seconds before SIGKILL.")) -> None:
     """Stop the daemon (SIGTERM, then SIGKILL after the timeout)."""
-    from vcamstyle import control
+    from vcamstyle.daemon import control
     typer.echo("vcamstyle stopped" if control.stop(timeout=timeout) else "vcamstyle was not running")
 
 
@@ -114,7 +114,7 @@ def stop(timeout: float = typer.Option(10.0, help="Seconds before SIGKILL.")) ->
 @handles_errors
 def reload() -> None:
     """Make the running daemon re-read its configuration now (SIGHUP)."""
-    from vcamstyle import control
+    from vcamstyle.daemon import control
     pid = control.reload()
     typer.echo(f"reload requested (pid {pid})")
 
@@ -123,7 +123,7 @@ def reload() -> None:
 @handles_errors
 def logs(lines: int = typer.Option(50, "--lines", "-n", min=1), follow: bool = typer.Option(False, "--follow", "-f")) -> None:
     """Show the daemon's log (the journal under systemd, else the log file)."""
-    from vcamstyle import control
+    from vcamstyle.daemon import control
     for line in control.logs(lines=lines, follow=follow):
         typer.echo(line.rstrip("\n"))
 
@@ -132,7 +132,7 @@ def logs(lines: int = typer.Option(50, "--lines", "-n", min=1), follow: bool = t
 @handles_errors
 def status(as_json: bool = typer.Option(False, "--json", help="One JSON object.")) -> None:
     """Is the daemon running? fps, per-stage latency, styles, last error. Exit 3 when not running."""
-    from vcamstyle import control
+    from vcamstyle.daemon import control
     info = control.status()
     if info is None:
         if as_json:
@@ -167,7 +167,7 @@ def render(input: Path = typer.Argument(..., help="An image or a video file."),
            random_weights: bool = typer.Option(False, "--random-weights", help="Random network weights (tests).")) -> None:
     """Run the daemon's pipeline over an image or a video and write the result."""
     setup_logging("WARNING")
-    from vcamstyle.render import render_file
+    from vcamstyle.commands.render import render_file
     count = render_file(load(config), input, output, compare=compare, random_weights=random_weights)
     typer.echo(f"wrote {output} ({count} frame{'s' if count != 1 else ''})")
 
@@ -203,13 +203,13 @@ def bench(config: Optional[Path] = ConfigOption,
           soak: bool = typer.Option(False, "--soak", help="10,000 frames with a reload every 500: memory and file descriptors.")) -> None:
     """Measure the pipeline over the configured camera (a file works), without a sink."""
     setup_logging("WARNING")
-    from vcamstyle import bench as bench_module
+    from vcamstyle.bench import runner as bench_module
     from vcamstyle.config import override
     if latency or soak:
-        from vcamstyle import bench_service
+        from vcamstyle.bench import live
         path = config_path(config)
         load(config)
-        report = bench_service.run_soak(path) if soak else bench_service.run_latency(path, frames=frames)
+        report = live.run_soak(path) if soak else live.run_latency(path, frames=frames)
         typer.echo(json.dumps(report, indent=None if as_json else 2))
         return
     cfg = override(load(config), {"style.method": method, "segmentation.model": segmentation, "output.width": width,
@@ -227,7 +227,7 @@ def bench(config: Optional[Path] = ConfigOption,
 @app.command()
 def doctor(config: Optional[Path] = ConfigOption) -> None:
     """Check cameras, v4l2loopback devices, permissions, models and the GPU; print what to fix."""
-    from vcamstyle.doctor import run_checks
+    from vcamstyle.commands.doctor import run_checks
     problems = 0
     for check in run_checks(config_path(config)):
         mark = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}[check.level]
@@ -270,7 +270,7 @@ def config_path_cmd(config: Optional[Path] = ConfigOption) -> None:
 # ------------------------------------------------------------------------------------------ weights
 def _weights_dir(config: Optional[Path]) -> Path:
     from vcamstyle.config import load_config
-    from vcamstyle.weights import resolve_weights_dir
+    from vcamstyle.models.weights.store import resolve_weights_dir
     path = config_path(config)
     value = load_config(path).weights_dir if path.exists() else None
     return resolve_weights_dir(str(value) if value else None)
@@ -280,7 +280,7 @@ def _weights_dir(config: Optional[Path]) -> Path:
 @handles_errors
 def weights_list(config: Optional[Path] = ConfigOption) -> None:
     """Show which checkpoint files are present, missing or corrupt."""
-    from vcamstyle.weights import list_status
+    from vcamstyle.models.weights.store import list_status
     directory = _weights_dir(config)
     typer.echo(f"weights directory: {directory}")
     for item in list_status(directory):
@@ -294,7 +294,7 @@ def weights_fetch(names: list[str] = typer.Argument(..., help="Model names (adai
                   config: Optional[Path] = ConfigOption,
                   force: bool = typer.Option(False, "--force", help="Download again even if present.")) -> None:
     """Download checkpoints (resumable, verified, atomic)."""
-    from vcamstyle.weights import fetch
+    from vcamstyle.models.weights.store import fetch
     for item in fetch(names, _weights_dir(config), progress=True, force=force):
         typer.echo(f"  {item.state:<10} {item.path}")
 
@@ -303,7 +303,7 @@ def weights_fetch(names: list[str] = typer.Argument(..., help="Model names (adai
 @handles_errors
 def weights_verify(config: Optional[Path] = ConfigOption) -> None:
     """Check every present file against its checksum; exit 1 if any is corrupt."""
-    from vcamstyle.weights import verify
+    from vcamstyle.models.weights.store import verify
     bad = 0
     for item in verify(_weights_dir(config)):
         typer.echo(f"  {item.state:<10} {item.filename}{'  ' + item.note if item.note else ''}")

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-
 from daemon_harness import Daemon, write_camera_video
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from daemon_harness import FPS, SIZE, Daemon, corner_color
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

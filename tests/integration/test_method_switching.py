@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from daemon_harness import Daemon
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -19,7 +19,13 @@ from vcamstyle.models.adain import AdaINStyleCode, adain, channel_mean_std
 from vcamstyle.models.base import RegionStyle, Stylizer
 from vcamstyle.models.registry import BuildOptions, create_stylizer, get_entry
 from vcamstyle.models.sanet import SANetStyleCode, Transform
-from vcamstyle.models.stylize_common import ComputePolicy, feature_mask, padded_size, snap_mask, style_input_size
+from vcamstyle.models.stylize_common import (
+    ComputePolicy,
+    feature_mask,
+    padded_size,
+    snap_mask,
+    style_input_size,
+)
 from vcamstyle.models.vgg import build_decoder, build_encoder_layers
 
 torch.set_grad_enabled(False)

@@ -31,7 +31,12 @@ from vcamstyle.models.avatarnet import (
 )
 from vcamstyle.models.base import RegionStyle, Segmenter, Stylizer
 from vcamstyle.models.checkpoint import load_checkpoint
-from vcamstyle.models.registry import BuildOptions, create_segmenter, create_stylizer, get_entry
+from vcamstyle.models.registry import (
+    BuildOptions,
+    create_segmenter,
+    create_stylizer,
+    get_entry,
+)
 from vcamstyle.models.unet import UNetSegmenter
 
 IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)

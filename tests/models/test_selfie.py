@@ -8,7 +8,6 @@ RESIZE_BILINEAR modes, unknown ops) are checked on tiny graphs built here with `
 from __future__ import annotations
 
 import hashlib
-import shutil
 from pathlib import Path
 
 import flatbuffers
@@ -23,7 +22,13 @@ from vcamstyle.errors import WeightsError
 from vcamstyle.models import selfie
 from vcamstyle.models.base import Segmenter
 from vcamstyle.models.registry import BuildOptions, create_segmenter, list_models
-from vcamstyle.models.selfie import GENERAL, LANDSCAPE, SelfieModel, SelfieSegmenter, read_model_file
+from vcamstyle.models.selfie import (
+    GENERAL,
+    LANDSCAPE,
+    SelfieModel,
+    SelfieSegmenter,
+    read_model_file,
+)
 from vcamstyle.models.tflite_graph import (
     TRANSPOSE_CONV_BIAS,
     TransposeConvBias,

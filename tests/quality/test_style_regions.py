@@ -3,16 +3,14 @@ magenta on the CPU): regions get their own styles, strength, and temporal stabil
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
 
 from vcamstyle import paths
 from vcamstyle.config import override, parse_config
-from vcamstyle.pipeline import Pipeline
-from vcamstyle.scene import Engine
+from vcamstyle.pipeline.core import Pipeline
+from vcamstyle.pipeline.scene import Engine
 
 SIZE = (256, 384)  # h, w of the test frames
 

@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from vcamstyle import cli, paths, v4l2
+from vcamstyle import cli, paths
 from vcamstyle.config import dump_default
+from vcamstyle.devices import v4l2
 
 runner = CliRunner()
 
@@ -127,7 +128,7 @@ def test_status_when_not_running(isolated_xdg) -> None:
 
 
 def test_status_when_running(isolated_xdg, monkeypatch: pytest.MonkeyPatch) -> None:
-    from vcamstyle import control
+    from vcamstyle.daemon import control
 
     info = {"pid": 4242, "uptime_s": 12.5, "fps": 29.8, "stage_ms": {"segment": 4.0, "style": 30.0},
             "config": "/x/config.yaml", "person": "style a.png @0.7", "background": "blur 25", "last_error": None}

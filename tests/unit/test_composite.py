@@ -1,4 +1,4 @@
-"""vcamstyle.composite: mask post-processing and region effects (pure tensor functions)."""
+"""vcamstyle.pipeline.composite: mask post-processing and region effects (pure tensor functions)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vcamstyle import composite
 from vcamstyle.frames import resize
+from vcamstyle.pipeline import composite
 
 
 def _rand(*shape: int, seed: int = 0) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""vcamstyle.composite_cv: the OpenCV/uint8 compositor, and its parity with the torch compositor.
+"""vcamstyle.pipeline.composite_cv: the OpenCV/uint8 compositor, and its parity with the torch compositor.
 
 Frames are ``HxWx3 uint8 RGB``, full-resolution masks ``HxW float32``; low-resolution inputs are torch
 tensors (``1x1xhxw`` masks, ``1x3xhxw`` images in [0, 1]).
@@ -14,10 +14,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vcamstyle import composite_cv
 from vcamstyle.frames import resize, to_tensor
 from vcamstyle.models.base import RegionStyle
-from vcamstyle.pipeline import EFFECTS, MaskSettings, Pipeline, PipelineSettings, RegionPlan
+from vcamstyle.pipeline import composite_cv
+from vcamstyle.pipeline.core import (
+    EFFECTS,
+    MaskSettings,
+    Pipeline,
+    PipelineSettings,
+    RegionPlan,
+)
 
 CPU = torch.device("cpu")
 

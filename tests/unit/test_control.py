@@ -16,18 +16,19 @@ from pathlib import Path
 
 import pytest
 
-from vcamstyle import control, paths
+from vcamstyle import paths
+from vcamstyle.daemon import control
+from vcamstyle.daemon.pidfile import PidFile, process_exists
+from vcamstyle.daemon.statusfile import read_status, write_status
 from vcamstyle.errors import ControlError
-from vcamstyle.pidfile import PidFile, process_exists
-from vcamstyle.statusfile import read_status, write_status
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 FAKE_DAEMON = textwrap.dedent(
     """
     import signal, sys, time
-    from vcamstyle.pidfile import PidFile
-    from vcamstyle.statusfile import remove_status, write_status
+    from vcamstyle.daemon.pidfile import PidFile
+    from vcamstyle.daemon.statusfile import remove_status, write_status
 
     mode = sys.argv[sys.argv.index("--mode") + 1]
     print(f"fake daemon starting, mode {mode}", flush=True)
@@ -201,7 +202,7 @@ def test_start_waits_for_the_status_of_its_own_child(fake_daemon: Path) -> None:
 def test_stop_kills_a_daemon_that_ignores_sigterm(fake_daemon: Path, caplog: pytest.LogCaptureFixture) -> None:
     result = _start(fake_daemon, mode="ignore-term")
     assert result.pid is not None
-    with caplog.at_level("WARNING", logger="vcamstyle.control"):
+    with caplog.at_level("WARNING", logger="vcamstyle.daemon.control"):
         assert control.stop(timeout=0.3) is True
     assert "sending SIGKILL" in caplog.text
     assert not process_exists(result.pid)

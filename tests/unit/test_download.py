@@ -1,5 +1,5 @@
 """Downloads against a local HTTP server on 127.0.0.1 (ephemeral port): resume, atomicity, errors,
-Google Drive and Yandex Disk flows, mirror fallback, and checksum recording through ``weights.fetch``."""
+Google Drive and Yandex Disk flows, mirror fallback, and checksum recording through ``store.fetch``."""
 
 from __future__ import annotations
 
@@ -17,10 +17,15 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from rich.console import Console
 
-from vcamstyle import download as dl
-from vcamstyle import weights
-from vcamstyle.download import Source, download, download_from_source, parse_gdrive_confirmation
 from vcamstyle.errors import DownloadError
+from vcamstyle.models.weights import download as dl
+from vcamstyle.models.weights import store
+from vcamstyle.models.weights.download import (
+    Source,
+    download,
+    download_from_source,
+    parse_gdrive_confirmation,
+)
 
 PAYLOAD = random.Random(1234).randbytes(300_000)
 CUT_AFTER = 100_000
@@ -178,7 +183,7 @@ def test_fetch_shows_a_rich_progress_bar(server: Fake, tmp_path: Path) -> None:
     server.routes["/file.pth"] = lambda h, n: send_file(h)
     out = io.StringIO()
     console = Console(file=out, force_terminal=True, width=120)
-    results = weights.fetch(["demo"], tmp_path, progress=True, console=console, timeout=5.0,
+    results = store.fetch(["demo"], tmp_path, progress=True, console=console, timeout=5.0,
                             catalog=_catalog(server, sha256=sha(PAYLOAD)))
     assert [r.state for r in results] == ["present"]
     text = out.getvalue()
@@ -498,34 +503,34 @@ def test_yandex_api_error_is_explained(server: Fake, tmp_path: Path, monkeypatch
     assert "HTTP 404" in text and "Resource not found." in text and "Yandex Disk API" in text
 
 
-# --- weights.fetch: trust on first download -----------------------------------------------------
+# --- store.fetch: trust on first download -----------------------------------------------------
 
 
-def _catalog(server: Fake, sha256: str | None = None, path: str = "/file.pth") -> weights.Catalog:
-    entry = weights.WeightFile(filename="demo.pth", models=("demo",), description="test file", size_bytes=None,
+def _catalog(server: Fake, sha256: str | None = None, path: str = "/file.pth") -> store.Catalog:
+    entry = store.WeightFile(filename="demo.pth", models=("demo",), description="test file", size_bytes=None,
                                approx_size_bytes=None, sha256=sha256, licence="test", origin_repo="test",
                                sources=(Source("http", server.url(path)),))
-    return weights.Catalog(files=(entry,))
+    return store.Catalog(files=(entry,))
 
 
 def test_first_download_records_checksum_and_later_corruption_is_detected(server: Fake, tmp_path: Path) -> None:
     server.routes["/file.pth"] = lambda h, n: send_file(h)
     catalog = _catalog(server)
-    [fetched] = weights.fetch(["demo"], tmp_path, progress=False, timeout=5.0, catalog=catalog)
+    [fetched] = store.fetch(["demo"], tmp_path, progress=False, timeout=5.0, catalog=catalog)
     assert fetched.state == "present" and "recorded" in fetched.note
-    record_file = tmp_path / weights.CHECKSUMS_FILENAME
+    record_file = tmp_path / store.CHECKSUMS_FILENAME
     assert stat.S_IMODE(record_file.stat().st_mode) == 0o600
-    assert weights.read_recorded(tmp_path)["demo.pth"]["sha256"] == sha(PAYLOAD)
-    assert [s.state for s in weights.list_status(tmp_path, catalog)] == ["present"]
+    assert store.read_recorded(tmp_path)["demo.pth"]["sha256"] == sha(PAYLOAD)
+    assert [s.state for s in store.list_status(tmp_path, catalog)] == ["present"]
 
     damaged = bytearray(PAYLOAD)
     damaged[1000] ^= 0xFF
     (tmp_path / "demo.pth").write_bytes(bytes(damaged))
-    [status] = weights.list_status(tmp_path, catalog)
+    [status] = store.list_status(tmp_path, catalog)
     assert status.state == "corrupt" and "recorded" in status.note
-    assert [s.state for s in weights.verify(tmp_path, catalog)] == ["corrupt"]
+    assert [s.state for s in store.verify(tmp_path, catalog)] == ["corrupt"]
 
-    [again] = weights.fetch(["demo.pth"], tmp_path, progress=False, timeout=5.0, catalog=catalog)
+    [again] = store.fetch(["demo.pth"], tmp_path, progress=False, timeout=5.0, catalog=catalog)
     assert again.state == "present" and "recorded" in again.note
     assert (tmp_path / "demo.pth").read_bytes() == PAYLOAD
 
@@ -533,11 +538,11 @@ def test_first_download_records_checksum_and_later_corruption_is_detected(server
 def test_redownload_that_differs_from_the_record_is_rejected(server: Fake, tmp_path: Path) -> None:
     server.routes["/file.pth"] = lambda h, n: send_file(h)
     catalog = _catalog(server)
-    weights.record_checksum(tmp_path, "demo.pth", "1" * 64, len(PAYLOAD), origin="test")
+    store.record_checksum(tmp_path, "demo.pth", "1" * 64, len(PAYLOAD), origin="test")
     with pytest.raises(DownloadError) as info:
-        weights.fetch(["demo"], tmp_path, progress=False, timeout=5.0, catalog=catalog)
+        store.fetch(["demo"], tmp_path, progress=False, timeout=5.0, catalog=catalog)
     assert "recorded on the first download" in str(info.value)
-    assert weights.CHECKSUMS_FILENAME in (info.value.hint or "")
+    assert store.CHECKSUMS_FILENAME in (info.value.hint or "")
     assert not (tmp_path / "demo.pth").exists()
 
 
@@ -545,6 +550,6 @@ def test_present_file_is_not_downloaded_again(server: Fake, tmp_path: Path) -> N
     server.routes["/file.pth"] = lambda h, n: send_file(h)
     catalog = _catalog(server, sha256=sha(PAYLOAD))
     (tmp_path / "demo.pth").write_bytes(PAYLOAD)
-    [status] = weights.fetch(["demo"], tmp_path, progress=False, timeout=5.0, catalog=catalog)
+    [status] = store.fetch(["demo"], tmp_path, progress=False, timeout=5.0, catalog=catalog)
     assert status.state == "present" and status.note.startswith("already present")
     assert server.requests == []

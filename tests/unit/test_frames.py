@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from vcamstyle.frames import mask_to_numpy, pad_to_multiple, resize, short_side_size, to_numpy, to_tensor
+from vcamstyle.frames import (
+    mask_to_numpy,
+    pad_to_multiple,
+    resize,
+    short_side_size,
+    to_numpy,
+    to_tensor,
+)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""vcamstyle.images: safe loading of style/background images and their content digest."""
+"""vcamstyle.pipeline.images: safe loading of style/background images and their content digest."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from PIL import Image
 
 from vcamstyle import paths
 from vcamstyle.errors import StyleImageError
-from vcamstyle.images import MAX_PIXELS, MAX_SIDE, file_digest, load_rgb
+from vcamstyle.pipeline.images import MAX_PIXELS, MAX_SIDE, file_digest, load_rgb
 
 BUNDLED_STYLES = sorted(paths.bundled_styles_dir().glob("*.png"))
 
@@ -60,7 +60,7 @@ def test_load_rgb_caps_the_long_side(tmp_path: Path) -> None:
 
 
 def test_load_rgb_cap_follows_max_side(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("vcamstyle.images.MAX_SIDE", 64)
+    monkeypatch.setattr("vcamstyle.pipeline.images.MAX_SIDE", 64)
     path = tmp_path / "tall.png"
     Image.new("RGB", (100, 300)).save(path)
     assert load_rgb(path).shape == (64, 21, 3)

@@ -1,4 +1,4 @@
-"""vcamstyle.metrics: percentiles, per-stage summaries and the frame-rate meter (times injected)."""
+"""vcamstyle.daemon.metrics: percentiles, per-stage summaries and the frame-rate meter (times injected)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from vcamstyle.metrics import RateMeter, StageTimes, percentile
+from vcamstyle.daemon.metrics import RateMeter, StageTimes, percentile
 
 
 def test_percentile_nearest_rank() -> None:

@@ -12,10 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from vcamstyle import pidfile as pidfile_module
+from vcamstyle.daemon import pidfile as pidfile_module
+from vcamstyle.daemon.pidfile import (
+    PidFile,
+    atomic_write_text,
+    is_vcamstyle_process,
+    process_exists,
+)
+from vcamstyle.daemon.statusfile import read_status, remove_status, write_status
 from vcamstyle.errors import ControlError
-from vcamstyle.pidfile import PidFile, atomic_write_text, is_vcamstyle_process, process_exists
-from vcamstyle.statusfile import read_status, remove_status, write_status
 
 
 @pytest.fixture
@@ -189,7 +194,7 @@ def test_status_file_round_trip_and_corruption(tmp_path: Path, caplog: pytest.Lo
     assert data == {"pid": 12, "state": "running", "fps": None, "stage_ms": {"seg": 1.5},
                     "config": str(tmp_path / "c.yaml"), "ready": True}
     path.write_text("{truncated")
-    with caplog.at_level("DEBUG", logger="vcamstyle.statusfile"):
+    with caplog.at_level("DEBUG", logger="vcamstyle.daemon.statusfile"):
         assert read_status(path) is None
     assert "not valid JSON" in caplog.text
     path.write_text("[1, 2]")

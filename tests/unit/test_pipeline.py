@@ -1,4 +1,4 @@
-"""vcamstyle.pipeline with small deterministic fake models (the real ones are tested in tests/models).
+"""vcamstyle.pipeline.core with small deterministic fake models (the real ones are tested in tests/models).
 
 Frames go in and out as ``HxWx3 uint8 RGB`` numpy arrays; the mask comes back as ``HxW float32``. The
 region-effect tests run twice: through the CPU compositor (OpenCV on uint8, what ``process`` uses on the
@@ -15,7 +15,13 @@ import pytest
 import torch
 
 from vcamstyle.models.base import RegionStyle, Segmenter, Stylizer
-from vcamstyle.pipeline import STAGES, MaskSettings, Pipeline, PipelineSettings, RegionPlan
+from vcamstyle.pipeline.core import (
+    STAGES,
+    MaskSettings,
+    Pipeline,
+    PipelineSettings,
+    RegionPlan,
+)
 
 CPU = torch.device("cpu")
 HEIGHT, WIDTH = 72, 128

@@ -1,4 +1,4 @@
-"""vcamstyle.render helpers that need no model: the comparison layout, fps probing, input errors."""
+"""vcamstyle.commands.render helpers that need no model: the comparison layout, fps probing, input errors."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vcamstyle.commands.render import render_file, side_by_side, video_fps
 from vcamstyle.config import Config
 from vcamstyle.errors import SourceError
-from vcamstyle.render import render_file, side_by_side, video_fps
 
 
 def test_side_by_side_layout() -> None:

@@ -1,4 +1,4 @@
-"""vcamstyle.scene with the REAL embedded models (selfie + Magenta on the CPU, offline).
+"""vcamstyle.pipeline.scene with the REAL embedded models (selfie + Magenta on the CPU, offline).
 
 The models are loaded once per session (``offline_models`` in tests/conftest.py) and handed to every
 ``Engine`` by ``reuse_offline_models``; what is counted here (style encodes) is the engine's own work.
@@ -7,8 +7,8 @@ The models are loaded once per session (``offline_models`` in tests/conftest.py)
 from __future__ import annotations
 
 import shutil
-from types import SimpleNamespace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -18,8 +18,8 @@ import torch
 from vcamstyle import paths
 from vcamstyle.config import Config, ensure_config, load_config, override
 from vcamstyle.errors import ConfigError, StyleImageError
-from vcamstyle.pipeline import Pipeline
-from vcamstyle.scene import Engine, parse_color, style_items
+from vcamstyle.pipeline.core import Pipeline
+from vcamstyle.pipeline.scene import Engine, parse_color, style_items
 
 STYLES = paths.bundled_styles_dir()
 SIZE = (180, 180)  # (H, W) of the frames fed to the scene (the astronaut photo, shrunk)
@@ -251,46 +251,46 @@ def test_build_on_an_unavailable_gpu_raises_device_error(engine: Engine, default
 
 
 def test_resolve_device_and_precision_policy() -> None:
-    from vcamstyle import runtime
+    from vcamstyle import compute
     from vcamstyle.errors import DeviceError
 
-    assert runtime.resolve_device("cpu") == torch.device("cpu")
-    assert runtime.resolve_device(" CPU ") == torch.device("cpu")
+    assert compute.resolve_device("cpu") == torch.device("cpu")
+    assert compute.resolve_device(" CPU ") == torch.device("cpu")
     expected_auto = torch.device("cuda:0") if torch.cuda.is_available() else torch.device("cpu")
-    assert runtime.resolve_device("auto") == expected_auto
+    assert compute.resolve_device("auto") == expected_auto
     with pytest.raises(DeviceError, match="unknown device"):
-        runtime.resolve_device("tpu")
+        compute.resolve_device("tpu")
     if not torch.cuda.is_available():
         with pytest.raises(DeviceError):
-            runtime.resolve_device("cuda:1")
-    assert runtime.use_half(torch.device("cpu")) is False
-    assert runtime.use_half(torch.device("cuda", 0)) is True
-    assert "torch" in runtime.describe()
+            compute.resolve_device("cuda:1")
+    assert compute.use_half(torch.device("cpu")) is False
+    assert compute.use_half(torch.device("cuda", 0)) is True
+    assert "torch" in compute.describe()
 
 
 def test_reduced_precision_follows_the_config_and_the_cpu_flags(tmp_path: Path) -> None:
-    from vcamstyle import runtime
+    from vcamstyle import compute
 
     cpu, cuda = torch.device("cpu"), torch.device("cuda", 0)
     zen4 = frozenset({"fpu", "avx2", "avx512f", "avx512_bf16"})
     sapphire = frozenset({"avx512f", "amx_bf16", "amx_tile"})
     older = frozenset({"fpu", "avx2", "avx512f"})
-    assert runtime.use_cpu_bfloat16(cpu, "auto", zen4) and runtime.use_cpu_bfloat16(cpu, "auto", sapphire)
-    assert not runtime.use_cpu_bfloat16(cpu, "auto", older)
-    assert not runtime.use_cpu_bfloat16(cpu, "float32", zen4)
-    assert not runtime.use_cpu_bfloat16(cuda, "auto", zen4)
-    assert runtime.use_half(cuda, "auto") and not runtime.use_half(cuda, "float32")
-    assert runtime.precision_name(cuda, "auto") == "float16"
-    assert runtime.precision_name(cpu, "float32") == "float32"
+    assert compute.use_cpu_bfloat16(cpu, "auto", zen4) and compute.use_cpu_bfloat16(cpu, "auto", sapphire)
+    assert not compute.use_cpu_bfloat16(cpu, "auto", older)
+    assert not compute.use_cpu_bfloat16(cpu, "float32", zen4)
+    assert not compute.use_cpu_bfloat16(cuda, "auto", zen4)
+    assert compute.use_half(cuda, "auto") and not compute.use_half(cuda, "float32")
+    assert compute.precision_name(cuda, "auto") == "float16"
+    assert compute.precision_name(cpu, "float32") == "float32"
 
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text("processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse avx512f avx512_bf16\n\n"
                        "processor\t: 1\nflags\t\t: fpu sse\n")
-    assert runtime.cpu_flags(cpuinfo) == frozenset({"fpu", "sse", "avx512f", "avx512_bf16"})
-    assert runtime.cpu_has_native_bfloat16(runtime.cpu_flags(cpuinfo))
-    assert runtime.cpu_flags(tmp_path / "missing") == frozenset()
+    assert compute.cpu_flags(cpuinfo) == frozenset({"fpu", "sse", "avx512f", "avx512_bf16"})
+    assert compute.cpu_has_native_bfloat16(compute.cpu_flags(cpuinfo))
+    assert compute.cpu_flags(tmp_path / "missing") == frozenset()
     cpuinfo.write_text("processor\t: 0\n")
-    assert runtime.cpu_flags(cpuinfo) == frozenset()
+    assert compute.cpu_flags(cpuinfo) == frozenset()
 
 
 def test_precision_float32_builds_full_precision_models(engine: Engine, default_config: Config) -> None:
@@ -303,16 +303,16 @@ def test_precision_float32_builds_full_precision_models(engine: Engine, default_
 
 
 def runtime_bfloat16() -> bool:
-    from vcamstyle import runtime
+    from vcamstyle import compute
 
-    return runtime.use_cpu_bfloat16(torch.device("cpu"))
+    return compute.use_cpu_bfloat16(torch.device("cpu"))
 
 
 _FAULT_PROBE = """
 import resource, sys
 import numpy as np
-from vcamstyle import runtime
-if sys.argv[1] == "keep" and not runtime.keep_freed_memory():
+from vcamstyle import compute
+if sys.argv[1] == "keep" and not compute.keep_freed_memory():
     print("unsupported"); sys.exit(0)
 
 def faults(rounds):
@@ -347,6 +347,6 @@ def test_keep_freed_memory_stops_refaulting_frame_sized_temporaries() -> None:
 
 
 def test_keep_freed_memory_reports_a_missing_c_library() -> None:
-    from vcamstyle import runtime
+    from vcamstyle import compute
 
-    assert runtime.keep_freed_memory("libdoes-not-exist.so.9") is False
+    assert compute.keep_freed_memory("libdoes-not-exist.so.9") is False

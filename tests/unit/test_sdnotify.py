@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from vcamstyle import sdnotify
+from vcamstyle.daemon import sdnotify
 
 
 def _receive(sock: socket.socket) -> str:
@@ -80,7 +80,7 @@ def test_send_failure_returns_false_and_logs_at_debug(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "nobody-listens.sock"))
-    with caplog.at_level("DEBUG", logger="vcamstyle.sdnotify"):
+    with caplog.at_level("DEBUG", logger="vcamstyle.daemon.sdnotify"):
         assert sdnotify.ready() is False
     assert "sd_notify" in caplog.text
     assert all(record.levelname == "DEBUG" for record in caplog.records)

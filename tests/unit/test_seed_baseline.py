@@ -1,4 +1,4 @@
-"""The seed-algorithm baseline (``vcamstyle.seed_baseline``) and ``bench --seed-baseline``.
+"""The seed-algorithm baseline (``vcamstyle.bench.seed_baseline``) and ``bench --seed-baseline``.
 
 Random weights at tiny sizes: 64x96 frames, 64x64 style squares. Work is counted with forward hooks
 (style and content encodes, decodes, eigendecompositions); outputs are compared with the current
@@ -17,16 +17,9 @@ import torch
 from torch import nn
 from typer.testing import CliRunner
 
-from vcamstyle import bench, cli, seed_baseline
-from vcamstyle.config import load_config, override
-from vcamstyle.errors import ConfigError
-from vcamstyle.frames import to_numpy, to_tensor
-from vcamstyle.models.adain import AdaINStylizer
-from vcamstyle.models.avatarnet import AvatarNetStylizer
-from vcamstyle.models.base import RegionStyle
-from vcamstyle.models.registry import BuildOptions, create_stylizer
-from vcamstyle.models.sanet import SANetStylizer
-from vcamstyle.seed_baseline import (
+from vcamstyle import cli
+from vcamstyle.bench import runner, seed_baseline
+from vcamstyle.bench.seed_baseline import (
     SeedAdaIN,
     SeedAvatarNet,
     SeedSANet,
@@ -35,6 +28,14 @@ from vcamstyle.seed_baseline import (
     region_style_path,
     seed_style_square,
 )
+from vcamstyle.config import load_config, override
+from vcamstyle.errors import ConfigError
+from vcamstyle.frames import to_numpy, to_tensor
+from vcamstyle.models.adain import AdaINStylizer
+from vcamstyle.models.avatarnet import AvatarNetStylizer
+from vcamstyle.models.base import RegionStyle
+from vcamstyle.models.registry import BuildOptions, create_stylizer
+from vcamstyle.models.sanet import SANetStylizer
 
 CPU = torch.device("cpu")
 HEIGHT, WIDTH = 64, 96
@@ -359,7 +360,7 @@ def test_magenta_and_unstyled_regions_are_refused(adain_model, styles, tmp_path:
 def tiny_config(tmp_path: Path, make_video, adain_model, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A config over a 96x64 video with the random-weight UNet; the Engine hands out ``adain_model``;
     style squares of ``STYLE_SIDE``."""
-    import vcamstyle.scene as scene
+    import vcamstyle.pipeline.scene as scene
 
     video = make_video(tmp_path / "camera.avi", frames=4, size=(WIDTH, HEIGHT))
     path = tmp_path / "config.yaml"
@@ -378,7 +379,7 @@ def tiny_config(tmp_path: Path, make_video, adain_model, monkeypatch: pytest.Mon
 
 
 def test_comparison_report_has_both_sides_and_the_speedup(tiny_config: Path) -> None:
-    report = bench.run_seed_comparison(load_config(tiny_config), frames=2, warmup=1, random_weights=True)
+    report = runner.run_seed_comparison(load_config(tiny_config), frames=2, warmup=1, random_weights=True)
     for key in ("fps", "frame_ms", "stage_ms", "seed", "current", "seed_fps", "speedup", "memory"):
         assert key in report
     for side in (report["current"], report["seed"]):
@@ -390,7 +391,7 @@ def test_comparison_report_has_both_sides_and_the_speedup(tiny_config: Path) -> 
     assert report["speedup"] == pytest.approx(report["fps"] / report["seed_fps"], rel=0.02)
     assert report["memory"]["host_peak_mib"] > 0 and report["memory"]["gpu_peak_mib"] is None
     assert (report["method"], report["width"], report["height"]) == ("adain", WIDTH, HEIGHT)
-    text = bench.format_report(report)
+    text = runner.format_report(report)
     assert "speed-up" in text and "seed" in text
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vcamstyle.pipeline import Pipeline
-from vcamstyle.service import Service, output_geometry
+from vcamstyle.daemon.service import Service, output_geometry
+from vcamstyle.pipeline.core import Pipeline
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def test_output_geometry_prefers_configured_values() -> None:
 def test_threads_setting_reaches_torch_and_status(config_file: Path, monkeypatch) -> None:
     import torch
 
-    from vcamstyle import threads
+    from vcamstyle.daemon import threads
 
     applied: list[int] = []
     monkeypatch.setattr(threads, "set_torch_threads", applied.append)

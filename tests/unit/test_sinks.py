@@ -15,10 +15,17 @@ import pytest
 import pyvirtualcam
 from pyvirtualcam.camera import BACKENDS
 
-from vcamstyle import sinks, v4l2
+from vcamstyle.devices import v4l2, virtualcam
+from vcamstyle.devices.v4l2 import SimulatedDeviceIO, SimulatedNode
+from vcamstyle.devices.virtualcam import (
+    FileSink,
+    FramePacer,
+    NullSink,
+    OutputSettings,
+    VirtualCamSink,
+    create_sink,
+)
 from vcamstyle.errors import SinkError
-from vcamstyle.sinks import FileSink, FramePacer, NullSink, OutputSettings, VirtualCamSink, create_sink
-from vcamstyle.v4l2 import SimulatedDeviceIO, SimulatedNode
 
 W, H, FPS = 64, 48, 25
 CAMERA_CAPS = v4l2.V4L2_CAP_VIDEO_CAPTURE | v4l2.V4L2_CAP_STREAMING
@@ -90,7 +97,7 @@ def test_loopback_ioctl_sequence_and_struct_contents():
     assert len(node.frames) == 3
     for written, frame in zip(node.frames, frames):
         assert len(written) == 2 * W * H
-        assert written == sinks.rgb_to_yuyv(frame).tobytes()
+        assert written == virtualcam.rgb_to_yuyv(frame).tobytes()
     assert not node.streaming
     assert not io._open
     assert sink.frames_sent == 3
@@ -100,7 +107,7 @@ def test_auto_device_probes_then_opens_the_loopback():
     io = make_io()
     sink = create_sink(None, W, H, FPS, io=io)
     assert sink.device == "/dev/video10"
-    assert sink.backend == sinks.LOOPBACK_BACKEND_NAME
+    assert sink.backend == virtualcam.LOOPBACK_BACKEND_NAME
     assert "/dev/video10" in sink.describe() and "YUYV" in sink.describe()
     sink.close()
     assert io.ops("/dev/video0") == ["open", "QUERYCAP", "close"]  # probed, never written
@@ -119,7 +126,7 @@ def test_loopback_other_formats(fmt, fourcc, bytesperline, sizeimage):
     s_fmt = next(c for c in io.calls if c.op == "S_FMT")
     pix = v4l2.V4L2Format.from_buffer_copy(s_fmt.arg).fmt.pix
     assert (pix.pixelformat, pix.bytesperline, pix.sizeimage) == (v4l2.v4l2_fourcc(fourcc), bytesperline, sizeimage)
-    expected = sinks.rgb_to_i420(frame) if fmt == "i420" else frame
+    expected = virtualcam.rgb_to_i420(frame) if fmt == "i420" else frame
     assert io.nodes["/dev/video10"].frames == [expected.tobytes()]
 
 
@@ -219,7 +226,7 @@ def test_driver_with_smaller_frames_than_ours_is_an_error():
 
 def test_s_parm_and_streamon_failures_are_logged_not_fatal(caplog):
     io = make_io(fail={"S_PARM": errno.ENOTTY, "STREAMON": errno.EINVAL})
-    with caplog.at_level(logging.WARNING, logger="vcamstyle.loopback"):
+    with caplog.at_level(logging.WARNING, logger="vcamstyle.devices.loopback"):
         sink = create_sink(None, W, H, FPS, io=io)
     sink.send(gradient_frame())
     sink.close()
@@ -231,7 +238,7 @@ def test_s_parm_and_streamon_failures_are_logged_not_fatal(caplog):
 def test_streamoff_failure_still_closes_and_close_is_idempotent(caplog):
     io = make_io(fail={"STREAMOFF": errno.ENODEV})
     sink = create_sink(None, W, H, FPS, io=io)
-    with caplog.at_level(logging.WARNING, logger="vcamstyle.loopback"):
+    with caplog.at_level(logging.WARNING, logger="vcamstyle.devices.loopback"):
         sink.close()
         sink.close()
     assert io.ops("/dev/video10").count("close") == 2  # probe + ours, once
@@ -260,7 +267,7 @@ def test_unusable_format_or_size_is_refused(fmt, width, height):
 
 @pytest.mark.parametrize("rgb", [(255, 0, 0), (0, 255, 0), (0, 0, 255), (128, 128, 128)])
 def test_yuyv_colours_are_bt601_limited_range(rgb):
-    out = sinks.rgb_to_yuyv(solid(rgb))
+    out = virtualcam.rgb_to_yuyv(solid(rgb))
     assert out.shape == (H, W, 2) and out.dtype == np.uint8
     packed = out.reshape(H, W // 2, 4).astype(float)  # Y0 U Y1 V
     y, cb, cr = bt601_limited(rgb)
@@ -273,13 +280,13 @@ def test_yuyv_colours_are_bt601_limited_range(rgb):
 def test_yuyv_luma_follows_the_pixel_order():
     frame = solid((0, 0, 0))
     frame[:, 1::2] = 255  # odd columns white
-    packed = sinks.rgb_to_yuyv(frame).reshape(H, W // 2, 4)
+    packed = virtualcam.rgb_to_yuyv(frame).reshape(H, W // 2, 4)
     assert np.all(packed[..., 0] <= 17) and np.all(packed[..., 2] >= 233)
 
 
 @pytest.mark.parametrize("rgb", [(255, 0, 0), (0, 255, 0), (128, 128, 128)])
 def test_i420_planes_and_colours(rgb):
-    out = sinks.rgb_to_i420(solid(rgb))
+    out = virtualcam.rgb_to_i420(solid(rgb))
     assert out.shape == (H * 3 // 2, W) and out.dtype == np.uint8
     flat = out.reshape(-1).astype(float)
     y_plane = flat[: W * H]
@@ -343,7 +350,7 @@ def test_registered_backend_receives_frames_of_the_right_size_and_count(recordin
     assert backend.kw == {}  # loopback-only arguments are not forwarded
     assert len(backend.frames) == 4
     assert all(f.ndim == 1 and f.dtype == np.uint8 and f.size == W * H * 2 for f in backend.frames)
-    np.testing.assert_array_equal(backend.frames[2], sinks.rgb_to_yuyv(frames[2]).reshape(-1))
+    np.testing.assert_array_equal(backend.frames[2], virtualcam.rgb_to_yuyv(frames[2]).reshape(-1))
     assert sink.device == "Recording Camera" and "test-recording" in sink.describe()
     sink.close()
     sink.close()
@@ -362,7 +369,7 @@ def test_registered_backend_gets_the_device_name_and_rgb(recording_backend):
 def test_unknown_backend_lists_the_available_ones():
     with pytest.raises(SinkError) as info:
         create_sink(OutputSettings(backend="nonesuch"), W, H, FPS)
-    assert "nonesuch" in info.value.message and sinks.LOOPBACK_BACKEND_NAME in info.value.hint
+    assert "nonesuch" in info.value.message and virtualcam.LOOPBACK_BACKEND_NAME in info.value.hint
 
 
 def test_macos_without_obs_says_start_obs_virtual_camera(monkeypatch):
@@ -443,7 +450,7 @@ def test_file_sink_errors(tmp_path):
 
 def test_null_sink_counts_and_checks_shape():
     sink = create_sink({"backend": "null"}, W, H, FPS)
-    assert isinstance(sink, NullSink) and isinstance(sink, sinks.FrameSink)
+    assert isinstance(sink, NullSink) and isinstance(sink, virtualcam.FrameSink)
     for i in range(5):
         sink.send(gradient_frame(i))
     assert sink.frames_sent == 5 and "5 so far" in sink.describe()
@@ -538,6 +545,6 @@ def test_create_sink_reads_foreign_config_objects_and_overrides():
 
 def test_virtual_sink_satisfies_the_protocol():
     sink = VirtualCamSink(W, H, FPS, io=make_io())
-    assert isinstance(sink, sinks.FrameSink)
+    assert isinstance(sink, virtualcam.FrameSink)
     assert sink.pixel_format == "yuyv"
     sink.close()

@@ -1,4 +1,4 @@
-"""vcamstyle.sources: video/image files as the camera, RGB order, mirror, the grab thread's newest-frame
+"""vcamstyle.devices.camera: video/image files as the camera, RGB order, mirror, the grab thread's newest-frame
 hand-over, and surviving the camera going away (backoff, no busy loop, recovery)."""
 
 from __future__ import annotations
@@ -12,9 +12,14 @@ import cv2
 import numpy as np
 import pytest
 
-from vcamstyle import sources, v4l2
+from vcamstyle.devices import camera, v4l2
+from vcamstyle.devices.camera import (
+    CameraSettings,
+    CameraSource,
+    placeholder_frame,
+    resolve_camera,
+)
 from vcamstyle.errors import SourceError
-from vcamstyle.sources import CameraSettings, CameraSource, placeholder_frame, resolve_camera
 
 
 @pytest.fixture
@@ -178,13 +183,13 @@ class CountingReader:
 
 @pytest.fixture
 def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sources, "BACKOFF_START_S", 0.05)
-    monkeypatch.setattr(sources, "BACKOFF_MAX_S", 0.2)
+    monkeypatch.setattr(camera, "BACKOFF_START_S", 0.05)
+    monkeypatch.setattr(camera, "BACKOFF_MAX_S", 0.2)
 
 
 def test_no_busy_loop_while_the_camera_is_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast_backoff,
                                                opened) -> None:
-    monkeypatch.setattr(sources, "_FileReader", CountingReader)
+    monkeypatch.setattr(camera, "_FileReader", CountingReader)
     CountingReader.reads = CountingReader.opens = 0
     CountingReader.alive.set()
     source = opened(CameraSettings(device=str(tmp_path / "camera.mp4")))
@@ -229,7 +234,7 @@ def test_file_vanishing_and_coming_back(tmp_path: Path, fast_backoff, opened) ->
 
 
 def test_default_backoff_values_are_sane() -> None:
-    assert 0 < sources.BACKOFF_START_S <= sources.BACKOFF_MAX_S <= 10
+    assert 0 < camera.BACKOFF_START_S <= camera.BACKOFF_MAX_S <= 10
 
 
 def test_close_stops_the_grab_thread(tmp_path: Path) -> None:
@@ -283,7 +288,7 @@ def test_resolve_camera_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "/dev/video0 (Integrated Webcam)" in (info.value.hint or "")
 
 
-@pytest.mark.skipif(not sources.sys.platform.startswith("linux"), reason="Linux reports a missing camera")
+@pytest.mark.skipif(not camera.sys.platform.startswith("linux"), reason="Linux reports a missing camera")
 def test_resolve_camera_auto_without_cameras(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(v4l2, "list_devices", lambda *a, **k: [LOOPBACK])
     with pytest.raises(SourceError, match="no camera found") as info:

@@ -6,7 +6,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vcamstyle.models.subpixel import phase_conv_kernel, reflect_pad_phases, upsample_conv_kernel
+from vcamstyle.models.subpixel import (
+    phase_conv_kernel,
+    reflect_pad_phases,
+    upsample_conv_kernel,
+)
 
 
 def _generator() -> torch.Generator:

@@ -6,7 +6,7 @@ from typing import Callable
 
 import pytest
 
-from vcamstyle.threads import ThreadTuner, available_cores, thread_counts
+from vcamstyle.daemon.threads import ThreadTuner, available_cores, thread_counts
 
 
 def _run(tuner: ThreadTuner, frames: int, cost: Callable[[int], float]) -> None:

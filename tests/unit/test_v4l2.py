@@ -8,8 +8,8 @@ import os
 
 import pytest
 
-from vcamstyle import v4l2
-from vcamstyle.v4l2 import SimulatedDeviceIO, SimulatedNode
+from vcamstyle.devices import v4l2
+from vcamstyle.devices.v4l2 import SimulatedDeviceIO, SimulatedNode
 
 CAMERA_CAPS = v4l2.V4L2_CAP_VIDEO_CAPTURE | v4l2.V4L2_CAP_STREAMING
 META_CAPS = v4l2.V4L2_CAP_META_CAPTURE | v4l2.V4L2_CAP_STREAMING

@@ -5,7 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from vcamstyle.config.checks import (
     FilePath,
@@ -21,25 +29,25 @@ from vcamstyle.config.checks import (
     _choice_message,
     _color_check,
     _compute_device_check,
-    _threads_check,
     _fmt,
     _number_check,
     _output_device_check,
     _Problem,
+    _threads_check,
     describe,
 )
 from vcamstyle.config.vocab import (
     EFFECTS,
     FOURCCS,
-    PRECISIONS,
     KNOWN_SEGMENTERS,
     KNOWN_STYLIZERS,
     OUTPUT_FORMATS,
+    PRECISIONS,
     REGION_NAMES,
     Effect,
     Fourcc,
-    Precision,
     OutputFormat,
+    Precision,
     RegionName,
 )
 

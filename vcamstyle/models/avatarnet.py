@@ -40,7 +40,12 @@ from torch import nn
 from vcamstyle.errors import StyleImageError
 from vcamstyle.frames import resize
 from vcamstyle.models.base import RegionStyle
-from vcamstyle.models.checkpoint import extract_state_dict, load_checkpoint, load_strict, require_file
+from vcamstyle.models.checkpoint import (
+    extract_state_dict,
+    load_checkpoint,
+    load_strict,
+    require_file,
+)
 from vcamstyle.models.registry import BuildOptions, register_stylizer
 from vcamstyle.models.stylize_common import normalise_weights
 

@@ -18,10 +18,12 @@ from typing import Sequence
 
 import numpy as np
 import onnxruntime as ort
+import torch
 from onnxruntime.capi.onnxruntime_pybind11_state import Fail as OrtFail
 from onnxruntime.capi.onnxruntime_pybind11_state import InvalidGraph as OrtInvalidGraph
-from onnxruntime.capi.onnxruntime_pybind11_state import InvalidProtobuf as OrtInvalidProtobuf
-import torch
+from onnxruntime.capi.onnxruntime_pybind11_state import (
+    InvalidProtobuf as OrtInvalidProtobuf,
+)
 
 from vcamstyle.errors import WeightsError
 from vcamstyle.frames import pad_to_multiple, resize

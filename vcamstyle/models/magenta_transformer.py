@@ -16,8 +16,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from vcamstyle.errors import WeightsError
-from vcamstyle.models.onnx_weights import INSTALL_HINT, fold_weight_dequantize, load_verified_model
-from vcamstyle.models.subpixel import phase_conv_kernel, reflect_pad_phases, upsample_conv_kernel
+from vcamstyle.models.onnx_weights import (
+    INSTALL_HINT,
+    fold_weight_dequantize,
+    load_verified_model,
+)
+from vcamstyle.models.subpixel import (
+    phase_conv_kernel,
+    reflect_pad_phases,
+    upsample_conv_kernel,
+)
 
 TRANSFORM_FILE = "arbitrary_transform.onnx"
 TRANSFORM_SHA256 = "866c80c340bee8d1c72f5237476244ccd9a6c1b11afdb9e7de37591b7a2345cd"

@@ -105,7 +105,10 @@ class SelfieSegmenter:
         half: bool = False,
         optimize: bool = True,
     ) -> None:
-        from vcamstyle.models.tflite_graph import build_module, read_tflite  # imports `tflite`: lazily
+        from vcamstyle.models.tflite_graph import (  # imports `tflite`: lazily
+            build_module,
+            read_tflite,
+        )
 
         self.name = model.name
         self.model = model

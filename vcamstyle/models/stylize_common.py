@@ -20,9 +20,13 @@ from torch import nn
 from vcamstyle.errors import WeightsError
 from vcamstyle.frames import resize
 from vcamstyle.models.base import RegionStyle
-from vcamstyle.models.checkpoint import extract_state_dict, load_checkpoint, load_strict, require_file
+from vcamstyle.models.checkpoint import (
+    extract_state_dict,
+    load_checkpoint,
+    load_strict,
+    require_file,
+)
 from vcamstyle.models.registry import BuildOptions
-
 
 #: Upstream test scripts resize the style image so its short side is 512 px.
 DEFAULT_STYLE_SHORT_SIDE = 512

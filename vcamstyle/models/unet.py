@@ -18,7 +18,12 @@ from torchvision.models import resnet18
 from torchvision.models.resnet import BasicBlock
 
 from vcamstyle.frames import resize
-from vcamstyle.models.checkpoint import extract_state_dict, load_checkpoint, load_strict, require_file
+from vcamstyle.models.checkpoint import (
+    extract_state_dict,
+    load_checkpoint,
+    load_strict,
+    require_file,
+)
 from vcamstyle.models.registry import BuildOptions, register_segmenter
 
 log = logging.getLogger(__name__)

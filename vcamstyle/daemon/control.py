@@ -8,7 +8,7 @@ Two managers:
 - **pidfile** (no unit): ``start`` spawns ``python -m vcamstyle run`` detached (new session, stdin
   from /dev/null, stdout and stderr appended to ``paths.log_path()``) and waits for status.json to
   report ``ready`` with the child's pid. The daemon itself writes the pidfile and status.json
-  (see ``vcamstyle.pidfile`` and ``vcamstyle.statusfile``), in both modes.
+  (see ``vcamstyle.daemon.pidfile`` and ``vcamstyle.daemon.statusfile``), in both modes.
 
 Functions raise ``ControlError`` (with a hint) and never exit or print.
 """
@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from vcamstyle import paths
+from vcamstyle.daemon.pidfile import PidFile, process_exists, process_uptime
+from vcamstyle.daemon.statusfile import read_status, remove_status
 from vcamstyle.errors import ControlError
-from vcamstyle.pidfile import PidFile, process_exists, process_uptime
-from vcamstyle.statusfile import read_status, remove_status
 
 logger = logging.getLogger(__name__)
 

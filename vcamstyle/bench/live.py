@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from vcamstyle.metrics import percentile
-from vcamstyle.service import Service
+from vcamstyle.daemon.metrics import percentile
+from vcamstyle.daemon.service import Service
 
 
 def rss_mb() -> float:

@@ -69,7 +69,7 @@ def resolve_camera(device: str | int) -> str | int:
         return int(device)
     if device.startswith("/dev/") or is_file_source(device):
         return device
-    from vcamstyle import v4l2
+    from vcamstyle.devices import v4l2
 
     cameras = [d for d in v4l2.list_devices() if d.can_capture and not d.is_loopback]
     if device == "auto":

@@ -1,10 +1,10 @@
 """Frame sinks: the virtual camera (pyvirtualcam; our own v4l2loopback backend on Linux, in
-:mod:`vcamstyle.loopback`), a video file or PNG directory, or nothing.
+:mod:`vcamstyle.devices.loopback`), a video file or PNG directory, or nothing.
 
 Every sink takes ``HxWx3 uint8 RGB`` numpy frames of the size it was opened with. Sinks open in their
 constructor, raise :class:`~vcamstyle.errors.SinkError` (with the fix in ``hint``) when they cannot
 open or write, and never block the frame loop beyond the write itself; :meth:`FrameSink.wait_next_frame`
-is the separate, optional pacing call. Colour conversion lives in :mod:`vcamstyle.pixfmt`; its names and
+is the separate, optional pacing call. Colour conversion lives in :mod:`vcamstyle.devices.pixfmt`; its names and
 the loopback backend's are re-exported here.
 """
 
@@ -25,11 +25,18 @@ import numpy as np
 import pyvirtualcam
 from pyvirtualcam.camera import BACKENDS as PYVIRTUALCAM_BACKENDS
 
-from vcamstyle import v4l2
+from vcamstyle.devices import v4l2
+
+# Importing vcamstyle.devices.loopback registers LoopbackBackend with pyvirtualcam.
+from vcamstyle.devices.loopback import LOOPBACK_BACKEND_NAME, LoopbackBackend
+from vcamstyle.devices.pixfmt import (
+    OUTPUT_FORMATS,
+    PIXEL_FORMATS,
+    check_format_size,
+    rgb_to_i420,
+    rgb_to_yuyv,
+)
 from vcamstyle.errors import SinkError
-# Importing vcamstyle.loopback registers LoopbackBackend with pyvirtualcam.
-from vcamstyle.loopback import LOOPBACK_BACKEND_NAME, LoopbackBackend
-from vcamstyle.pixfmt import OUTPUT_FORMATS, PIXEL_FORMATS, check_format_size, rgb_to_i420, rgb_to_yuyv
 
 logger = logging.getLogger(__name__)
 

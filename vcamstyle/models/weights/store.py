@@ -1,7 +1,7 @@
 """The upstream checkpoints: catalog, weights directory, status, verification and fetching.
 
 The catalog (``weights/catalog.json`` in a source checkout, else the packaged copy
-``vcamstyle/data/catalog.json``) lists every known file with its sources, size and sha256. A file with
+``vcamstyle/models/weights/catalog.json``) lists every known file with its sources, size and sha256. A file with
 no published sha256 is trusted on first download: its sum is recorded in ``<weights_dir>/checksums.json``
 (mode 0600) and later checks compare against that record.
 
@@ -24,8 +24,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vcamstyle import paths
-from vcamstyle.download import SOURCE_KINDS, ProgressCallback, Source, download, part_path, sha256_file
 from vcamstyle.errors import DownloadError, WeightsError
+from vcamstyle.models.weights.download import (
+    SOURCE_KINDS,
+    ProgressCallback,
+    Source,
+    download,
+    part_path,
+    sha256_file,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -113,7 +120,7 @@ class WeightStatus:
 def catalog_path() -> Path:
     """``<checkout>/weights/catalog.json`` when running from a source checkout, else the packaged copy."""
     in_checkout = paths.SOURCE_ROOT / "weights" / CATALOG_FILENAME
-    return in_checkout if in_checkout.is_file() else paths.PACKAGE_DIR / "data" / CATALOG_FILENAME
+    return in_checkout if in_checkout.is_file() else Path(__file__).resolve().parent / CATALOG_FILENAME
 
 
 def _source_from(raw: dict[str, Any], where: str) -> Source:
@@ -302,8 +309,14 @@ def require_files(model: str, weights_dir: Path, catalog: Catalog | None = None)
 def _rich_progress(console: Console | None) -> Progress:
     """A download progress bar (name, bar, bytes, speed, time left) on ``console`` or stderr."""
     from rich.console import Console
-    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
-                               TransferSpeedColumn)
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
 
     return Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                     TimeRemainingColumn(), console=console or Console(stderr=True))

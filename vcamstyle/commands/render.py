@@ -8,13 +8,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vcamstyle import runtime
+from vcamstyle import compute
 from vcamstyle.config import Config
+from vcamstyle.devices.camera import IMAGE_SUFFIXES
 from vcamstyle.errors import SinkError, SourceError
-from vcamstyle.pipeline import Pipeline
-from vcamstyle.scene import Engine
-from vcamstyle.sources import IMAGE_SUFFIXES
-from vcamstyle.weights import resolve_weights_dir
+from vcamstyle.models.weights.store import resolve_weights_dir
+from vcamstyle.pipeline.core import Pipeline
+from vcamstyle.pipeline.scene import Engine
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def render_file(config: Config, source: Path, output: Path, compare: bool = Fals
     """Process every frame of ``source`` and write ``output`` (image or video, by suffix). Returns the frame count."""
     if not Path(source).is_file():
         raise SourceError(f"input {source} does not exist", hint="give an existing image or video file")
-    runtime.keep_freed_memory()
+    compute.keep_freed_memory()
     engine = Engine(random_weights=random_weights)
     weights_dir = resolve_weights_dir(str(config.weights_dir) if config.weights_dir else None)
     writer: cv2.VideoWriter | None = None

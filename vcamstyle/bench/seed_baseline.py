@@ -34,9 +34,9 @@ outputs back).
 from __future__ import annotations
 
 import copy
-from abc import ABC, abstractmethod
 import logging
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -49,7 +49,6 @@ from torch import nn
 
 from vcamstyle.errors import ConfigError
 from vcamstyle.frames import resize, to_numpy, to_tensor
-from vcamstyle.images import load_rgb
 from vcamstyle.models.adain import ADAIN_LEVEL, AdaINStylizer, adain, channel_mean_std
 from vcamstyle.models.avatarnet import (
     ADAIN_EPS,
@@ -69,6 +68,7 @@ from vcamstyle.models.avatarnet import (
 from vcamstyle.models.base import Segmenter, Stylizer
 from vcamstyle.models.sanet import SANET_LEVELS, SANetStylizer
 from vcamstyle.models.stylize_common import ComputePolicy, pad_content
+from vcamstyle.pipeline.images import load_rgb
 
 log = logging.getLogger(__name__)
 
@@ -429,7 +429,7 @@ def region_style_path(config: Any, region_name: str) -> Path:
 
 def baseline_for_scene(scene: Any, config: Any, network_size: tuple[int, int] | None = None,
                        style_side: int | None = None) -> SeedBaseline:
-    """The seed baseline over a built ``vcamstyle.scene.Scene`` (its segmenter, stylizer, device), with
+    """The seed baseline over a built ``vcamstyle.pipeline.scene.Scene`` (its segmenter, stylizer, device), with
     the configured regions' first style images and strengths."""
     check_seed_method(config.style.method)
     if scene.stylizer is None:

@@ -5,7 +5,7 @@ is read live. Timings synchronise the device (``Pipeline`` does on CUDA), warm u
 medians and p95 over all measured frames.
 
 ``run_seed_comparison`` (``bench --seed-baseline``) runs the pipeline and the seed's per-frame algorithm
-(``vcamstyle.seed_baseline``) alternately on the same frames, networks and device, and reports both and
+(``vcamstyle.bench.seed_baseline``) alternately on the same frames, networks and device, and reports both and
 the speed-up.
 """
 
@@ -22,19 +22,18 @@ import cv2
 import numpy as np
 import torch
 
+from vcamstyle import compute
+from vcamstyle.bench.seed_baseline import baseline_for_scene, check_seed_method
+from vcamstyle.commands.render import _frames
 from vcamstyle.config import Config
-from vcamstyle.frames import shrink
+from vcamstyle.daemon.metrics import StageTimes, percentile
+from vcamstyle.daemon.service import camera_settings, output_geometry
+from vcamstyle.devices.camera import CameraSource, is_file_source, resolve_camera
 from vcamstyle.errors import SourceError
-from vcamstyle.metrics import StageTimes, percentile
-from vcamstyle.pipeline import Pipeline
-from vcamstyle.scene import Engine
-from vcamstyle.sources import CameraSource, is_file_source, resolve_camera
-from vcamstyle.render import _frames
-from vcamstyle import runtime
-from vcamstyle.frames import short_side_size
-from vcamstyle.seed_baseline import baseline_for_scene, check_seed_method
-from vcamstyle.service import camera_settings, output_geometry
-from vcamstyle.weights import resolve_weights_dir
+from vcamstyle.frames import short_side_size, shrink
+from vcamstyle.models.weights.store import resolve_weights_dir
+from vcamstyle.pipeline.core import Pipeline
+from vcamstyle.pipeline.scene import Engine
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +103,7 @@ def run_description(config: Config, width: int, height: int, device: torch.devic
 
 def run_bench(config: Config, frames: int = 100, warmup: int = 10, random_weights: bool = False) -> dict[str, Any]:
     """Measure ``frames`` frames after ``warmup``; returns the report dict (see ``format_report``)."""
-    runtime.keep_freed_memory()  # as the daemon does
+    compute.keep_freed_memory()  # as the daemon does
     stream, granted, source = frame_stream(config)
     try:
         width, height, _ = output_geometry(config, granted)
@@ -195,7 +194,7 @@ def _side_summary(totals: list[float], stages: StageTimes, network_size: tuple[i
 
 def run_seed_comparison(config: Config, frames: int = 100, warmup: int = 10, random_weights: bool = False,
                         seed_size: Literal["output", "style"] = "output") -> dict[str, Any]:
-    """The current pipeline and the seed's per-frame algorithm (``vcamstyle.seed_baseline``), built on
+    """The current pipeline and the seed's per-frame algorithm (``vcamstyle.bench.seed_baseline``), built on
     the same network instances, device and resolution, run alternately on the same frames.
 
     Both warm up for ``warmup`` frames, then ``frames`` frames are measured; the order within each frame
@@ -211,7 +210,7 @@ def run_seed_comparison(config: Config, frames: int = 100, warmup: int = 10, ran
     if seed_size not in ("output", "style"):
         raise ValueError(f"seed_size must be 'output' or 'style', got {seed_size!r}")
     check_seed_method(config.style.method)
-    runtime.keep_freed_memory()
+    compute.keep_freed_memory()
     stream, granted, source = frame_stream(config)
     try:
         width, height, _ = output_geometry(config, granted)

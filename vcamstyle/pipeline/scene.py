@@ -17,14 +17,14 @@ from typing import Any
 
 import torch
 
+from vcamstyle import compute
 from vcamstyle.errors import ConfigError
 from vcamstyle.frames import to_numpy, to_tensor
-from vcamstyle.images import file_digest, load_rgb
 from vcamstyle.models.base import RegionStyle, Segmenter, Stylizer
 from vcamstyle.models.registry import BuildOptions, create_segmenter, create_stylizer
-from vcamstyle.pipeline import MaskSettings, PipelineSettings, RegionPlan
-from vcamstyle.composite import cover_resize
-from vcamstyle import runtime
+from vcamstyle.pipeline.composite import cover_resize
+from vcamstyle.pipeline.core import MaskSettings, PipelineSettings, RegionPlan
+from vcamstyle.pipeline.images import file_digest, load_rgb
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +76,8 @@ class Engine:
 
     def _options(self, device: torch.device, weights_dir: Path | None, precision: str) -> BuildOptions:
         return BuildOptions(device=device, weights_dir=weights_dir, random_weights=self.random_weights,
-                            half=runtime.use_half(device, precision),
-                            cpu_bfloat16=runtime.use_cpu_bfloat16(device, precision))
+                            half=compute.use_half(device, precision),
+                            cpu_bfloat16=compute.use_cpu_bfloat16(device, precision))
 
     def segmenter(self, name: str, device: torch.device, weights_dir: Path | None, precision: str = "auto") -> Segmenter:
         key = (name, str(device), str(weights_dir), precision)
@@ -126,7 +126,7 @@ class Engine:
     def build(self, config: Any, output_size: tuple[int, int], weights_dir: Path | None) -> Scene:
         """A complete scene for ``config`` at ``output_size = (H, W)``; raises ``VcamstyleError`` on failure."""
         with self._lock:
-            device = runtime.resolve_device(config.device)
+            device = compute.resolve_device(config.device)
             segmenter = self.segmenter(config.segmentation.model, device, weights_dir, config.precision)
             needs_style = "style" in (config.person.effect, config.background.effect)
             stylizer = self.stylizer(config.style.method, device, weights_dir, config.precision) if needs_style else None

@@ -17,9 +17,9 @@ import numpy as np
 import pyvirtualcam
 from pyvirtualcam.util import decode_fourcc
 
-from vcamstyle import v4l2
+from vcamstyle.devices import v4l2
+from vcamstyle.devices.pixfmt import OUTPUT_FORMATS
 from vcamstyle.errors import SinkError
-from vcamstyle.pixfmt import OUTPUT_FORMATS
 
 logger = logging.getLogger(__name__)
 

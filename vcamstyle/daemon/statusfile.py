@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from vcamstyle import paths
-from vcamstyle.pidfile import atomic_write_text
+from vcamstyle.daemon.pidfile import atomic_write_text
 
 logger = logging.getLogger(__name__)
 

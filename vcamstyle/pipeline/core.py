@@ -3,7 +3,7 @@
 Arrays in, arrays out: ``process`` takes the camera frame (``HxWx3 uint8 RGB`` at the output size) and
 returns the output frame in the same format, plus the soft mask. No I/O, no threads, no configuration
 parsing: models, encoded styles and region assets arrive ready-made in ``PipelineSettings`` (see
-``vcamstyle.scene``). The only state kept between frames is the temporally smoothed mask.
+``vcamstyle.pipeline.scene``). The only state kept between frames is the temporally smoothed mask.
 
 The networks and the mask run in torch at low resolution on the runtime device. Work at the output
 resolution runs where it is cheapest: OpenCV on ``uint8`` on the CPU (``composite_cv``), torch on a GPU
@@ -19,9 +19,9 @@ from typing import Callable
 import numpy as np
 import torch
 
-from vcamstyle import composite, composite_cv
 from vcamstyle.frames import resize, short_side_size, shrink, to_numpy, to_tensor
 from vcamstyle.models.base import RegionStyle, Segmenter, Stylizer
+from vcamstyle.pipeline import composite, composite_cv
 
 EFFECTS = ("original", "blur", "color", "image", "style")
 STAGES = ("segment", "mask", "style", "composite")

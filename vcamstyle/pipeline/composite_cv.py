@@ -3,7 +3,7 @@
 At 1280x720 a float32 torch pass over the frame costs several milliseconds on a 2-core CPU, and the
 compositor needs many; OpenCV's SIMD kernels on ``uint8`` do the same work about five times faster.
 So on the CPU the networks and the mask run in torch at low resolution, and everything at the output
-resolution (mask upsampling, blur, guided upsampling, blending) runs here. ``vcamstyle.composite`` is
+resolution (mask upsampling, blur, guided upsampling, blending) runs here. ``vcamstyle.pipeline.composite`` is
 the torch equivalent used on a GPU; a parity test keeps the two in agreement.
 
 Frames are ``HxWx3 uint8 RGB``; masks ``HxW float32`` in [0, 1]; low-resolution inputs are torch tensors
@@ -16,8 +16,8 @@ import cv2
 import numpy as np
 import torch
 
-from vcamstyle import composite
 from vcamstyle.frames import resize
+from vcamstyle.pipeline import composite
 
 
 def tensor_to_hwc(image: torch.Tensor) -> np.ndarray:

@@ -19,20 +19,21 @@ from typing import Any, Callable
 
 import numpy as np
 
-from vcamstyle import paths, runtime, sdnotify, statusfile
+from vcamstyle import compute, paths
 from vcamstyle.config import Config, diff_stages, load_config
-from vcamstyle.frames import shrink
+from vcamstyle.daemon import sdnotify, statusfile
+from vcamstyle.daemon import threads as thread_policy
+from vcamstyle.daemon.metrics import RateMeter, StageTimes
+from vcamstyle.daemon.pidfile import PidFile
+from vcamstyle.daemon.threads import ThreadTuner, thread_counts
+from vcamstyle.daemon.watcher import ConfigWatcher
+from vcamstyle.devices.camera import CameraSettings, CameraSource, placeholder_frame
+from vcamstyle.devices.virtualcam import FrameSink, create_sink
 from vcamstyle.errors import SinkError, SourceError, VcamstyleError
-from vcamstyle.metrics import RateMeter, StageTimes
-from vcamstyle.pidfile import PidFile
-from vcamstyle.pipeline import Pipeline
-from vcamstyle.scene import Engine, Scene
-from vcamstyle.sinks import FrameSink, create_sink
-from vcamstyle.sources import CameraSettings, CameraSource, placeholder_frame
-from vcamstyle import threads as thread_policy
-from vcamstyle.threads import ThreadTuner, thread_counts
-from vcamstyle.watcher import ConfigWatcher
-from vcamstyle.weights import resolve_weights_dir
+from vcamstyle.frames import shrink
+from vcamstyle.models.weights.store import resolve_weights_dir
+from vcamstyle.pipeline.core import Pipeline
+from vcamstyle.pipeline.scene import Engine, Scene
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +151,7 @@ class Service:
 
     def start(self) -> None:
         """Load the config, open camera and sink, build the first scene. Errors here are fatal."""
-        runtime.keep_freed_memory()
+        compute.keep_freed_memory()
         config = load_config(self.config_path)
         self._open_camera(config)
         self._set_geometry(config)

@@ -34,7 +34,7 @@ def _video_group_check() -> Check:
 
 
 def _device_checks() -> Iterator[Check]:
-    from vcamstyle import v4l2
+    from vcamstyle.devices import v4l2
     devices = v4l2.list_devices()
     cameras = [d for d in devices if d.can_capture and not d.is_loopback]
     loopbacks = [d for d in devices if d.is_loopback]
@@ -56,7 +56,11 @@ def _device_checks() -> Iterator[Check]:
 
 def _model_checks(config_path: Path) -> Iterator[Check]:
     try:
-        from vcamstyle.models.registry import BuildOptions, create_segmenter, create_stylizer
+        from vcamstyle.models.registry import (
+            BuildOptions,
+            create_segmenter,
+            create_stylizer,
+        )
         create_segmenter("selfie", BuildOptions())
         yield Check("ok", "offline segmenter", "MediaPipe selfie segmentation (embedded) loads")
         create_stylizer("magenta", BuildOptions())
@@ -65,7 +69,7 @@ def _model_checks(config_path: Path) -> Iterator[Check]:
         yield Check("fail", "offline models", exc.message, exc.hint)
     try:
         from vcamstyle.config import load_config
-        from vcamstyle.weights import list_status, resolve_weights_dir
+        from vcamstyle.models.weights.store import list_status, resolve_weights_dir
         value = load_config(config_path).weights_dir if config_path.exists() else None
         directory = resolve_weights_dir(str(value) if value else None)
         states = list_status(directory)
@@ -92,10 +96,10 @@ def _config_check(config_path: Path) -> Check:
 
 def run_checks(config_path: Path) -> Iterator[Check]:
     """Every check in order; never raises for a finding."""
-    from vcamstyle import runtime
+    from vcamstyle import compute
     yield _config_check(config_path)
     if sys.platform.startswith("linux"):
         yield from _device_checks()
         yield _video_group_check()
     yield from _model_checks(config_path)
-    yield Check("ok", "compute", runtime.describe())
+    yield Check("ok", "compute", compute.describe())
