@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from vcamstyle import cli, paths
 from vcamstyle.config import dump_default
-from vcamstyle.devices import v4l2
+from vcamstyle.devices import v4l2, v4l2_abi
 
 runner = CliRunner()
 
@@ -251,8 +251,8 @@ def test_doctor_reports_the_missing_loopback_with_the_fix(isolated_xdg, reuse_of
 def test_doctor_passes_with_a_loopback_device(isolated_xdg, reuse_offline_models,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     loopback = v4l2.VideoDevice("/dev/video10", card="vcamstyle", driver=v4l2.LOOPBACK_DRIVER,
-                                caps=v4l2.V4L2_CAP_VIDEO_OUTPUT)
-    camera = v4l2.VideoDevice("/dev/video0", card="Webcam", driver="uvcvideo", caps=v4l2.V4L2_CAP_VIDEO_CAPTURE)
+                                caps=v4l2_abi.V4L2_CAP_VIDEO_OUTPUT)
+    camera = v4l2.VideoDevice("/dev/video0", card="Webcam", driver="uvcvideo", caps=v4l2_abi.V4L2_CAP_VIDEO_CAPTURE)
     monkeypatch.setattr(v4l2, "list_devices", lambda *a, **k: [camera, loopback])
     result = invoke("doctor")
     assert "FAIL" not in result.output, result.output

@@ -15,8 +15,8 @@ import pytest
 import pyvirtualcam
 from pyvirtualcam.camera import BACKENDS
 
-from vcamstyle.devices import v4l2, virtualcam
-from vcamstyle.devices.v4l2 import SimulatedDeviceIO, SimulatedNode
+from vcamstyle.devices import v4l2, v4l2_abi, virtualcam
+from vcamstyle.devices.v4l2_sim import SimulatedDeviceIO, SimulatedNode
 from vcamstyle.devices.virtualcam import (
     FileSink,
     FramePacer,
@@ -28,8 +28,8 @@ from vcamstyle.devices.virtualcam import (
 from vcamstyle.errors import SinkError
 
 W, H, FPS = 64, 48, 25
-CAMERA_CAPS = v4l2.V4L2_CAP_VIDEO_CAPTURE | v4l2.V4L2_CAP_STREAMING
-LOOPBACK_CAPS = v4l2.V4L2_CAP_VIDEO_OUTPUT | v4l2.V4L2_CAP_READWRITE | v4l2.V4L2_CAP_STREAMING
+CAMERA_CAPS = v4l2_abi.V4L2_CAP_VIDEO_CAPTURE | v4l2_abi.V4L2_CAP_STREAMING
+LOOPBACK_CAPS = v4l2_abi.V4L2_CAP_VIDEO_OUTPUT | v4l2_abi.V4L2_CAP_READWRITE | v4l2_abi.V4L2_CAP_STREAMING
 
 
 def make_io(**loopback_kw) -> SimulatedDeviceIO:
@@ -76,22 +76,22 @@ def test_loopback_ioctl_sequence_and_struct_contents():
     assert {c.path for c in io.calls} == {"/dev/video10"}
     by_op = {c.op: c for c in io.calls}
 
-    fmt = v4l2.V4L2Format.from_buffer_copy(by_op["S_FMT"].arg)
-    assert fmt.type == v4l2.V4L2_BUF_TYPE_VIDEO_OUTPUT
+    fmt = v4l2_abi.V4L2Format.from_buffer_copy(by_op["S_FMT"].arg)
+    assert fmt.type == v4l2_abi.V4L2_BUF_TYPE_VIDEO_OUTPUT
     pix = fmt.fmt.pix
     assert (pix.width, pix.height) == (W, H)
-    assert pix.pixelformat == v4l2.v4l2_fourcc("YUYV")
+    assert pix.pixelformat == v4l2_abi.v4l2_fourcc("YUYV")
     assert pix.bytesperline == 2 * W
     assert pix.sizeimage == 2 * W * H
-    assert pix.field == v4l2.V4L2_FIELD_NONE
+    assert pix.field == v4l2_abi.V4L2_FIELD_NONE
 
-    parm = v4l2.V4L2StreamParm.from_buffer_copy(by_op["S_PARM"].arg)
-    assert parm.type == v4l2.V4L2_BUF_TYPE_VIDEO_OUTPUT
+    parm = v4l2_abi.V4L2StreamParm.from_buffer_copy(by_op["S_PARM"].arg)
+    assert parm.type == v4l2_abi.V4L2_BUF_TYPE_VIDEO_OUTPUT
     tpf = parm.parm.output.timeperframe
     assert (tpf.numerator, tpf.denominator) == (1, FPS)
 
     for op in ("STREAMON", "STREAMOFF"):
-        assert int.from_bytes(by_op[op].arg, "little") == v4l2.V4L2_BUF_TYPE_VIDEO_OUTPUT
+        assert int.from_bytes(by_op[op].arg, "little") == v4l2_abi.V4L2_BUF_TYPE_VIDEO_OUTPUT
 
     node = io.nodes["/dev/video10"]
     assert len(node.frames) == 3
@@ -124,8 +124,8 @@ def test_loopback_other_formats(fmt, fourcc, bytesperline, sizeimage):
     with create_sink(OutputSettings(format=fmt), W, H, FPS, io=io) as sink:
         sink.send(frame)
     s_fmt = next(c for c in io.calls if c.op == "S_FMT")
-    pix = v4l2.V4L2Format.from_buffer_copy(s_fmt.arg).fmt.pix
-    assert (pix.pixelformat, pix.bytesperline, pix.sizeimage) == (v4l2.v4l2_fourcc(fourcc), bytesperline, sizeimage)
+    pix = v4l2_abi.V4L2Format.from_buffer_copy(s_fmt.arg).fmt.pix
+    assert (pix.pixelformat, pix.bytesperline, pix.sizeimage) == (v4l2_abi.v4l2_fourcc(fourcc), bytesperline, sizeimage)
     expected = virtualcam.rgb_to_i420(frame) if fmt == "i420" else frame
     assert io.nodes["/dev/video10"].frames == [expected.tobytes()]
 
@@ -199,7 +199,7 @@ def test_missing_device_path_gives_the_modprobe_line():
 
 
 def test_loopback_held_by_another_producer():
-    io = make_io(caps=v4l2.V4L2_CAP_VIDEO_CAPTURE | v4l2.V4L2_CAP_STREAMING)
+    io = make_io(caps=v4l2_abi.V4L2_CAP_VIDEO_CAPTURE | v4l2_abi.V4L2_CAP_STREAMING)
     with pytest.raises(SinkError) as info:
         create_sink(None, W, H, FPS, io=io)
     assert "in use by another producer" in info.value.message
@@ -209,7 +209,7 @@ def test_loopback_held_by_another_producer():
 
 
 def test_driver_keeping_another_format_is_an_error():
-    kept = v4l2.PixFormat(1280, 720, v4l2.v4l2_fourcc("YUYV"), 2560, 1280 * 720 * 2)
+    kept = v4l2.PixFormat(1280, 720, v4l2_abi.v4l2_fourcc("YUYV"), 2560, 1280 * 720 * 2)
     io = make_io(fixed_format=kept)
     with pytest.raises(SinkError) as info:
         create_sink(None, W, H, FPS, io=io)
@@ -218,7 +218,7 @@ def test_driver_keeping_another_format_is_an_error():
 
 
 def test_driver_with_smaller_frames_than_ours_is_an_error():
-    cut = v4l2.PixFormat(W, H, v4l2.v4l2_fourcc("YUYV"), 2 * W, W * H)
+    cut = v4l2.PixFormat(W, H, v4l2_abi.v4l2_fourcc("YUYV"), 2 * W, W * H)
     with pytest.raises(SinkError) as info:
         create_sink(None, W, H, FPS, io=make_io(fixed_format=cut))
     assert "would be cut" in info.value.message

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vcamstyle.devices import camera, v4l2
+from vcamstyle.devices import camera, v4l2, v4l2_abi
 from vcamstyle.devices.camera import (
     CameraSettings,
     CameraSource,
@@ -269,10 +269,10 @@ def test_resolve_camera_paths_and_indices(value: str | int, expected: str | int)
     assert resolve_camera(value) == expected
 
 
-CAMERA = v4l2.VideoDevice("/dev/video0", card="Integrated Webcam", driver="uvcvideo", caps=v4l2.V4L2_CAP_VIDEO_CAPTURE)
-SECOND = v4l2.VideoDevice("/dev/video2", card="Logitech BRIO", driver="uvcvideo", caps=v4l2.V4L2_CAP_VIDEO_CAPTURE)
+CAMERA = v4l2.VideoDevice("/dev/video0", card="Integrated Webcam", driver="uvcvideo", caps=v4l2_abi.V4L2_CAP_VIDEO_CAPTURE)
+SECOND = v4l2.VideoDevice("/dev/video2", card="Logitech BRIO", driver="uvcvideo", caps=v4l2_abi.V4L2_CAP_VIDEO_CAPTURE)
 LOOPBACK = v4l2.VideoDevice("/dev/video10", card="vcamstyle", driver=v4l2.LOOPBACK_DRIVER,
-                            caps=v4l2.V4L2_CAP_VIDEO_CAPTURE | v4l2.V4L2_CAP_VIDEO_OUTPUT)
+                            caps=v4l2_abi.V4L2_CAP_VIDEO_CAPTURE | v4l2_abi.V4L2_CAP_VIDEO_OUTPUT)
 
 
 def test_resolve_camera_auto_skips_loopback(monkeypatch: pytest.MonkeyPatch) -> None:

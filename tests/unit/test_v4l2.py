@@ -8,13 +8,13 @@ import os
 
 import pytest
 
-from vcamstyle.devices import v4l2
-from vcamstyle.devices.v4l2 import SimulatedDeviceIO, SimulatedNode
+from vcamstyle.devices import v4l2, v4l2_abi
+from vcamstyle.devices.v4l2_sim import SimulatedDeviceIO, SimulatedNode
 
-CAMERA_CAPS = v4l2.V4L2_CAP_VIDEO_CAPTURE | v4l2.V4L2_CAP_STREAMING
-META_CAPS = v4l2.V4L2_CAP_META_CAPTURE | v4l2.V4L2_CAP_STREAMING
-LOOPBACK_IDLE = v4l2.V4L2_CAP_VIDEO_OUTPUT | v4l2.V4L2_CAP_READWRITE | v4l2.V4L2_CAP_STREAMING
-LOOPBACK_BUSY = v4l2.V4L2_CAP_VIDEO_CAPTURE | v4l2.V4L2_CAP_READWRITE | v4l2.V4L2_CAP_STREAMING
+CAMERA_CAPS = v4l2_abi.V4L2_CAP_VIDEO_CAPTURE | v4l2_abi.V4L2_CAP_STREAMING
+META_CAPS = v4l2_abi.V4L2_CAP_META_CAPTURE | v4l2_abi.V4L2_CAP_STREAMING
+LOOPBACK_IDLE = v4l2_abi.V4L2_CAP_VIDEO_OUTPUT | v4l2_abi.V4L2_CAP_READWRITE | v4l2_abi.V4L2_CAP_STREAMING
+LOOPBACK_BUSY = v4l2_abi.V4L2_CAP_VIDEO_CAPTURE | v4l2_abi.V4L2_CAP_READWRITE | v4l2_abi.V4L2_CAP_STREAMING
 
 
 def laptop_io() -> SimulatedDeviceIO:
@@ -28,31 +28,31 @@ def laptop_io() -> SimulatedDeviceIO:
 
 
 def test_struct_sizes_match_the_kernel_abi():
-    assert ctypes.sizeof(v4l2.V4L2Capability) == 104
-    assert ctypes.sizeof(v4l2.V4L2PixFormat) == 48
-    assert ctypes.sizeof(v4l2.V4L2StreamParm) == 204
+    assert ctypes.sizeof(v4l2_abi.V4L2Capability) == 104
+    assert ctypes.sizeof(v4l2_abi.V4L2PixFormat) == 48
+    assert ctypes.sizeof(v4l2_abi.V4L2StreamParm) == 204
     pointer = ctypes.sizeof(ctypes.c_void_p)
-    assert ctypes.sizeof(v4l2.V4L2Format) == (208 if pointer == 8 else 204)
-    assert v4l2.V4L2Format.fmt.offset == pointer
-    assert v4l2.V4L2OutputParm.timeperframe.offset == 8
+    assert ctypes.sizeof(v4l2_abi.V4L2Format) == (208 if pointer == 8 else 204)
+    assert v4l2_abi.V4L2Format.fmt.offset == pointer
+    assert v4l2_abi.V4L2OutputParm.timeperframe.offset == 8
 
 
 @pytest.mark.skipif(ctypes.sizeof(ctypes.c_void_p) != 8, reason="request numbers below are the 64-bit ones")
 def test_ioctl_request_numbers_match_videodev2_on_64bit():
     # Values of the kernel macros as compiled against linux/videodev2.h on x86_64/aarch64.
-    assert v4l2.VIDIOC_QUERYCAP == 0x80685600
-    assert v4l2.VIDIOC_G_FMT == 0xC0D05604
-    assert v4l2.VIDIOC_S_FMT == 0xC0D05605
-    assert v4l2.VIDIOC_S_PARM == 0xC0CC5616
-    assert v4l2.VIDIOC_STREAMON == 0x40045612
-    assert v4l2.VIDIOC_STREAMOFF == 0x40045613
+    assert v4l2_abi.VIDIOC_QUERYCAP == 0x80685600
+    assert v4l2_abi.VIDIOC_G_FMT == 0xC0D05604
+    assert v4l2_abi.VIDIOC_S_FMT == 0xC0D05605
+    assert v4l2_abi.VIDIOC_S_PARM == 0xC0CC5616
+    assert v4l2_abi.VIDIOC_STREAMON == 0x40045612
+    assert v4l2_abi.VIDIOC_STREAMOFF == 0x40045613
 
 
 def test_fourcc_round_trip():
-    assert v4l2.v4l2_fourcc("YUYV") == 0x56595559
-    assert v4l2.fourcc_to_str(v4l2.v4l2_fourcc("YU12")) == "YU12"
+    assert v4l2_abi.v4l2_fourcc("YUYV") == 0x56595559
+    assert v4l2_abi.fourcc_to_str(v4l2_abi.v4l2_fourcc("YU12")) == "YU12"
     with pytest.raises(ValueError):
-        v4l2.v4l2_fourcc("YUV")
+        v4l2_abi.v4l2_fourcc("YUV")
 
 
 @pytest.mark.parametrize("fps, expected", [(30, (1, 30)), (25.0, (1, 25)), (29.97, (100, 2997)), (7.5, (2, 15))])
@@ -143,35 +143,35 @@ class _CapabilitiesOnlyIO:
     """An old driver: fills ``capabilities`` without the DEVICE_CAPS flag."""
 
     def ioctl(self, fd, request, arg):
-        assert request == v4l2.VIDIOC_QUERYCAP
+        assert request == v4l2_abi.VIDIOC_QUERYCAP
         arg.driver[:4] = b"old\0"
-        arg.capabilities = v4l2.V4L2_CAP_VIDEO_CAPTURE
-        arg.device_caps = v4l2.V4L2_CAP_VIDEO_OUTPUT  # garbage that must be ignored
+        arg.capabilities = v4l2_abi.V4L2_CAP_VIDEO_CAPTURE
+        arg.device_caps = v4l2_abi.V4L2_CAP_VIDEO_OUTPUT  # garbage that must be ignored
 
 
 def test_query_capability_falls_back_to_capabilities_without_device_caps_flag():
     cap = v4l2.query_capability(_CapabilitiesOnlyIO(), 3)
     assert cap.driver == "old"
-    assert cap.caps == v4l2.V4L2_CAP_VIDEO_CAPTURE
+    assert cap.caps == v4l2_abi.V4L2_CAP_VIDEO_CAPTURE
 
 
 def test_format_and_frame_rate_ioctls_fill_the_kernel_structs():
     io = SimulatedDeviceIO({"/dev/video10": SimulatedNode()})
     fd = io.open("/dev/video10", 0)
-    yuyv = v4l2.v4l2_fourcc("YUYV")
+    yuyv = v4l2_abi.v4l2_fourcc("YUYV")
     got = v4l2.set_output_format(io, fd, 640, 360, yuyv, 1280, 640 * 360 * 2)
     assert (got.width, got.height, got.fourcc, got.bytesperline, got.sizeimage) == (640, 360, "YUYV", 1280, 460800)
-    sent = v4l2.V4L2Format.from_buffer_copy(io.calls[-1].arg)
-    assert sent.type == v4l2.V4L2_BUF_TYPE_VIDEO_OUTPUT
-    assert sent.fmt.pix.field == v4l2.V4L2_FIELD_NONE
-    assert sent.fmt.pix.colorspace == v4l2.V4L2_COLORSPACE_SRGB
+    sent = v4l2_abi.V4L2Format.from_buffer_copy(io.calls[-1].arg)
+    assert sent.type == v4l2_abi.V4L2_BUF_TYPE_VIDEO_OUTPUT
+    assert sent.fmt.pix.field == v4l2_abi.V4L2_FIELD_NONE
+    assert sent.fmt.pix.colorspace == v4l2_abi.V4L2_COLORSPACE_SRGB
     assert v4l2.get_format(io, fd) == got
     assert v4l2.set_output_frame_rate(io, fd, 15) == (1, 15)
-    parm = v4l2.V4L2StreamParm.from_buffer_copy(io.calls[-1].arg)
-    assert parm.type == v4l2.V4L2_BUF_TYPE_VIDEO_OUTPUT
-    assert parm.parm.output.capability == v4l2.V4L2_CAP_TIMEPERFRAME
+    parm = v4l2_abi.V4L2StreamParm.from_buffer_copy(io.calls[-1].arg)
+    assert parm.type == v4l2_abi.V4L2_BUF_TYPE_VIDEO_OUTPUT
+    assert parm.parm.output.capability == v4l2_abi.V4L2_CAP_TIMEPERFRAME
     v4l2.stream_on(io, fd)
-    assert int.from_bytes(io.calls[-1].arg, "little") == v4l2.V4L2_BUF_TYPE_VIDEO_OUTPUT
+    assert int.from_bytes(io.calls[-1].arg, "little") == v4l2_abi.V4L2_BUF_TYPE_VIDEO_OUTPUT
     assert io.nodes["/dev/video10"].streaming
     v4l2.stream_off(io, fd)
     assert not io.nodes["/dev/video10"].streaming
@@ -182,7 +182,7 @@ def test_s_fmt_on_a_capture_only_node_is_einval():
     io = SimulatedDeviceIO({"/dev/video0": SimulatedNode(driver="uvcvideo", caps=CAMERA_CAPS)})
     fd = io.open("/dev/video0", 0)
     with pytest.raises(OSError) as info:
-        v4l2.set_output_format(io, fd, 640, 480, v4l2.v4l2_fourcc("YUYV"), 1280, 614400)
+        v4l2.set_output_format(io, fd, 640, 480, v4l2_abi.v4l2_fourcc("YUYV"), 1280, 614400)
     assert info.value.errno == errno.EINVAL
 
 
@@ -196,7 +196,7 @@ def test_real_io_passes_every_struct_to_the_kernel(tmp_path):
     try:
         calls = [
             lambda: v4l2.query_capability(io, fd),
-            lambda: v4l2.set_output_format(io, fd, 64, 48, v4l2.v4l2_fourcc("YUYV"), 128, 6144),
+            lambda: v4l2.set_output_format(io, fd, 64, 48, v4l2_abi.v4l2_fourcc("YUYV"), 128, 6144),
             lambda: v4l2.get_format(io, fd),
             lambda: v4l2.set_output_frame_rate(io, fd, 30),
             lambda: v4l2.stream_on(io, fd),

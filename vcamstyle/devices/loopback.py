@@ -17,7 +17,7 @@ import numpy as np
 import pyvirtualcam
 from pyvirtualcam.util import decode_fourcc
 
-from vcamstyle.devices import v4l2
+from vcamstyle.devices import v4l2, v4l2_abi
 from vcamstyle.devices.pixfmt import OUTPUT_FORMATS
 from vcamstyle.errors import SinkError
 
@@ -153,7 +153,7 @@ class LoopbackBackend:
 
         bytesperline = int(width * layout.bytes_per_pixel_line)
         sizeimage = int(width * height * layout.bytes_per_pixel_image)
-        pixelformat = v4l2.v4l2_fourcc(layout.v4l2_fourcc)
+        pixelformat = v4l2_abi.v4l2_fourcc(layout.v4l2_fourcc)
         try:
             got = v4l2.set_output_format(io, fd, width, height, pixelformat, bytesperline, sizeimage)
         except OSError as exc:

@@ -1,8 +1,8 @@
 """A thin V4L2 layer: device discovery and the few ioctls a video *output* producer needs.
 
-Struct layouts follow the kernel UAPI header ``linux/videodev2.h``. Every device access goes through a
+The ABI (structs, ioctl numbers) is in ``v4l2_abi``. Every device access goes through a
 :class:`DeviceIO` object (open/close/ioctl/write), so tests and machines without ``/dev/video*`` can
-swap in :class:`SimulatedDeviceIO`. Nothing here prints or exits; failures are ``OSError`` from the
+swap in ``v4l2_sim.SimulatedDeviceIO``. Nothing here prints or exits; failures are ``OSError`` from the
 device layer or :class:`~vcamstyle.errors.SinkError` where a user-facing message is due.
 """
 
@@ -14,41 +14,37 @@ import fcntl
 import logging
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Protocol
 
+from vcamstyle.devices.v4l2_abi import (
+    V4L2_BUF_TYPE_VIDEO_OUTPUT,
+    V4L2_CAP_DEVICE_CAPS,
+    V4L2_CAP_META_CAPTURE,
+    V4L2_CAP_TIMEPERFRAME,
+    V4L2_CAP_VIDEO_CAPTURE,
+    V4L2_CAP_VIDEO_CAPTURE_MPLANE,
+    V4L2_CAP_VIDEO_M2M,
+    V4L2_CAP_VIDEO_M2M_MPLANE,
+    V4L2_CAP_VIDEO_OUTPUT,
+    V4L2_CAP_VIDEO_OUTPUT_MPLANE,
+    V4L2_COLORSPACE_SRGB,
+    V4L2_FIELD_NONE,
+    VIDIOC_G_FMT,
+    VIDIOC_QUERYCAP,
+    VIDIOC_S_FMT,
+    VIDIOC_S_PARM,
+    VIDIOC_STREAMOFF,
+    VIDIOC_STREAMON,
+    V4L2Capability,
+    V4L2Format,
+    V4L2StreamParm,
+    fourcc_to_str,
+)
+
 logger = logging.getLogger(__name__)
-
-# --- ioctl request numbers (asm-generic _IOC encoding: dir << 30 | size << 16 | type << 8 | nr) ----------
-
-_IOC_WRITE = 1
-_IOC_READ = 2
-
-
-def _ioc(direction: int, nr: int, size: int) -> int:
-    return (direction << 30) | (size << 16) | (ord("V") << 8) | nr
-
-
-# --- constants ------------------------------------------------------------------------------------------
-
-V4L2_BUF_TYPE_VIDEO_CAPTURE = 1
-V4L2_BUF_TYPE_VIDEO_OUTPUT = 2
-V4L2_FIELD_NONE = 1
-V4L2_COLORSPACE_SRGB = 8
-
-V4L2_CAP_VIDEO_CAPTURE = 0x00000001
-V4L2_CAP_VIDEO_OUTPUT = 0x00000002
-V4L2_CAP_VIDEO_CAPTURE_MPLANE = 0x00001000
-V4L2_CAP_VIDEO_OUTPUT_MPLANE = 0x00002000
-V4L2_CAP_VIDEO_M2M_MPLANE = 0x00004000
-V4L2_CAP_VIDEO_M2M = 0x00008000
-V4L2_CAP_META_CAPTURE = 0x00800000
-V4L2_CAP_READWRITE = 0x01000000
-V4L2_CAP_STREAMING = 0x04000000
-V4L2_CAP_DEVICE_CAPS = 0x80000000
-V4L2_CAP_TIMEPERFRAME = 0x1000
 
 LOOPBACK_DRIVER = "v4l2 loopback"
 
@@ -59,116 +55,6 @@ PERSISTENT_SETUP = (
 )
 VIDEO_GROUP_FIX = "sudo usermod -aG video $USER, then log out and back in"
 
-
-def v4l2_fourcc(code: str) -> int:
-    """The V4L2 pixel format code of a four-character string ('YUYV' -> 0x56595559)."""
-    if len(code) != 4:
-        raise ValueError(f"a fourcc has four characters, got {code!r}")
-    a, b, c, d = (ord(ch) for ch in code)
-    return a | (b << 8) | (c << 16) | (d << 24)
-
-
-def fourcc_to_str(value: int) -> str:
-    """The four characters of a V4L2 fourcc integer."""
-    return "".join(chr((value >> shift) & 0xFF) for shift in (0, 8, 16, 24))
-
-
-# --- struct layouts (linux/videodev2.h) -------------------------------------------------------------------
-
-
-class V4L2Capability(ctypes.Structure):
-    """``struct v4l2_capability`` (104 bytes)."""
-
-    _fields_ = [
-        ("driver", ctypes.c_uint8 * 16),
-        ("card", ctypes.c_uint8 * 32),
-        ("bus_info", ctypes.c_uint8 * 32),
-        ("version", ctypes.c_uint32),
-        ("capabilities", ctypes.c_uint32),
-        ("device_caps", ctypes.c_uint32),
-        ("reserved", ctypes.c_uint32 * 3),
-    ]
-
-
-class V4L2PixFormat(ctypes.Structure):
-    """``struct v4l2_pix_format`` (48 bytes)."""
-
-    _fields_ = [
-        ("width", ctypes.c_uint32),
-        ("height", ctypes.c_uint32),
-        ("pixelformat", ctypes.c_uint32),
-        ("field", ctypes.c_uint32),
-        ("bytesperline", ctypes.c_uint32),
-        ("sizeimage", ctypes.c_uint32),
-        ("colorspace", ctypes.c_uint32),
-        ("priv", ctypes.c_uint32),
-        ("flags", ctypes.c_uint32),
-        ("ycbcr_enc", ctypes.c_uint32),
-        ("quantization", ctypes.c_uint32),
-        ("xfer_func", ctypes.c_uint32),
-    ]
-
-
-class _V4L2FormatUnion(ctypes.Union):
-    # The kernel union also holds struct v4l2_window, which contains pointers: the union is therefore
-    # pointer-aligned, which puts 4 bytes of padding after ``type`` on 64-bit (sizeof == 208 there).
-    _fields_ = [
-        ("pix", V4L2PixFormat),
-        ("raw_data", ctypes.c_uint8 * 200),
-        ("_pointer_alignment", ctypes.c_void_p),
-    ]
-
-
-class V4L2Format(ctypes.Structure):
-    """``struct v4l2_format`` (208 bytes on 64-bit, 204 on 32-bit)."""
-
-    _fields_ = [("type", ctypes.c_uint32), ("fmt", _V4L2FormatUnion)]
-
-
-class V4L2Fract(ctypes.Structure):
-    """``struct v4l2_fract``."""
-
-    _fields_ = [("numerator", ctypes.c_uint32), ("denominator", ctypes.c_uint32)]
-
-
-class V4L2OutputParm(ctypes.Structure):
-    """``struct v4l2_outputparm``."""
-
-    _fields_ = [
-        ("capability", ctypes.c_uint32),
-        ("outputmode", ctypes.c_uint32),
-        ("timeperframe", V4L2Fract),
-        ("extendedmode", ctypes.c_uint32),
-        ("writebuffers", ctypes.c_uint32),
-        ("reserved", ctypes.c_uint32 * 4),
-    ]
-
-
-class _V4L2StreamParmUnion(ctypes.Union):
-    _fields_ = [("output", V4L2OutputParm), ("raw_data", ctypes.c_uint8 * 200)]
-
-
-class V4L2StreamParm(ctypes.Structure):
-    """``struct v4l2_streamparm`` (204 bytes)."""
-
-    _fields_ = [("type", ctypes.c_uint32), ("parm", _V4L2StreamParmUnion)]
-
-
-VIDIOC_QUERYCAP = _ioc(_IOC_READ, 0, ctypes.sizeof(V4L2Capability))
-VIDIOC_G_FMT = _ioc(_IOC_READ | _IOC_WRITE, 4, ctypes.sizeof(V4L2Format))
-VIDIOC_S_FMT = _ioc(_IOC_READ | _IOC_WRITE, 5, ctypes.sizeof(V4L2Format))
-VIDIOC_STREAMON = _ioc(_IOC_WRITE, 18, ctypes.sizeof(ctypes.c_int))
-VIDIOC_STREAMOFF = _ioc(_IOC_WRITE, 19, ctypes.sizeof(ctypes.c_int))
-VIDIOC_S_PARM = _ioc(_IOC_READ | _IOC_WRITE, 22, ctypes.sizeof(V4L2StreamParm))
-
-IOCTL_NAMES = {
-    VIDIOC_QUERYCAP: "QUERYCAP",
-    VIDIOC_G_FMT: "G_FMT",
-    VIDIOC_S_FMT: "S_FMT",
-    VIDIOC_S_PARM: "S_PARM",
-    VIDIOC_STREAMON: "STREAMON",
-    VIDIOC_STREAMOFF: "STREAMOFF",
-}
 
 
 # --- device access ----------------------------------------------------------------------------------------
@@ -438,124 +324,3 @@ def errno_text(exc: OSError) -> str:
     name = errno.errorcode.get(exc.errno or 0, "")
     reason = exc.strerror or str(exc)
     return f"{name}: {reason}" if name else reason
-
-
-# --- a simulated device layer -----------------------------------------------------------------------------
-
-
-@dataclass
-class SimulatedNode:
-    """One fake ``/dev/videoN`` for :class:`SimulatedDeviceIO`.
-
-    ``fail`` maps an operation ("open", "QUERYCAP", "S_FMT", "S_PARM", "STREAMON", "STREAMOFF", "write")
-    to the errno it raises; ``fail_write_after`` lets that many writes succeed before ``write`` fails;
-    ``fixed_format`` is a format S_FMT answers with whatever was asked (like ``keep_format`` or a consumer
-    holding the device).
-    """
-
-    driver: str = LOOPBACK_DRIVER
-    card: str = "vcamstyle"
-    caps: int = V4L2_CAP_VIDEO_OUTPUT | V4L2_CAP_READWRITE | V4L2_CAP_STREAMING
-    fail: dict[str, int] = field(default_factory=dict)
-    fail_write_after: int = 0
-    fixed_format: PixFormat | None = None
-    format: PixFormat | None = None
-    timeperframe: tuple[int, int] | None = None
-    streaming: bool = False
-    frames: list[bytes] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class SimulatedCall:
-    """One recorded call: operation, node path and, for ioctls, a copy of the argument bytes as passed."""
-
-    op: str
-    path: str
-    arg: bytes = b""
-
-
-class SimulatedDeviceIO:
-    """An in-memory device layer that answers the ioctls above like a V4L2 driver and records every call.
-
-    A test double for machines without ``/dev/video*`` (unit and integration tests); never used by default.
-    """
-
-    def __init__(self, nodes: dict[str, SimulatedNode] | None = None) -> None:
-        self.nodes: dict[str, SimulatedNode] = dict(nodes or {})
-        self.calls: list[SimulatedCall] = []
-        self._open: dict[int, str] = {}
-        self._next_fd = 100
-
-    def listdir(self, path: str) -> list[str]:
-        root = Path(path)
-        return [Path(p).name for p in self.nodes if Path(p).parent == root]
-
-    def ops(self, path: str | None = None) -> list[str]:
-        """Operation names in call order (optionally for one node)."""
-        return [c.op for c in self.calls if path is None or c.path == path]
-
-    def _raise_if(self, node: SimulatedNode, op: str, path: str) -> None:
-        if op in node.fail:
-            code = node.fail[op]
-            raise OSError(code, os.strerror(code), path)
-
-    def open(self, path: str, flags: int) -> int:
-        self.calls.append(SimulatedCall("open", path))
-        node = self.nodes.get(path)
-        if node is None:
-            raise OSError(errno.ENOENT, os.strerror(errno.ENOENT), path)
-        self._raise_if(node, "open", path)
-        fd = self._next_fd
-        self._next_fd += 1
-        self._open[fd] = path
-        return fd
-
-    def close(self, fd: int) -> None:
-        path = self._open.pop(fd, None)
-        if path is None:
-            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
-        self.calls.append(SimulatedCall("close", path))
-
-    def _node(self, fd: int) -> tuple[str, SimulatedNode]:
-        path = self._open.get(fd)
-        if path is None:
-            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
-        return path, self.nodes[path]
-
-    def ioctl(self, fd: int, request: int, arg: ctypes.Structure | ctypes.c_int) -> None:
-        path, node = self._node(fd)
-        op = IOCTL_NAMES.get(request, f"ioctl {request:#x}")
-        self.calls.append(SimulatedCall(op, path, bytes(arg)))
-        self._raise_if(node, op, path)
-        if request == VIDIOC_QUERYCAP and isinstance(arg, V4L2Capability):
-            ctypes.memset(ctypes.addressof(arg), 0, ctypes.sizeof(arg))
-            for name, text in (("driver", node.driver), ("card", node.card), ("bus_info", f"platform:{node.card}")):
-                target = getattr(arg, name)
-                raw = text.encode()[: len(target) - 1]
-                target[: len(raw)] = raw
-            arg.capabilities = node.caps | V4L2_CAP_DEVICE_CAPS
-            arg.device_caps = node.caps
-        elif request == VIDIOC_S_FMT and isinstance(arg, V4L2Format):
-            if arg.type != V4L2_BUF_TYPE_VIDEO_OUTPUT or not node.caps & V4L2_CAP_VIDEO_OUTPUT:
-                raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), path)
-            node.format = node.fixed_format or _pix_of(arg)
-            _fill_pix(arg, node.format)
-        elif request == VIDIOC_G_FMT and isinstance(arg, V4L2Format):
-            if node.format is None:
-                raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), path)
-            _fill_pix(arg, node.format)
-        elif request == VIDIOC_S_PARM and isinstance(arg, V4L2StreamParm):
-            tpf = arg.parm.output.timeperframe
-            node.timeperframe = (int(tpf.numerator), int(tpf.denominator))
-        elif request == VIDIOC_STREAMON:
-            node.streaming = True
-        elif request == VIDIOC_STREAMOFF:
-            node.streaming = False
-
-    def write(self, fd: int, data: memoryview) -> int:
-        path, node = self._node(fd)
-        self.calls.append(SimulatedCall("write", path))
-        if "write" in node.fail and len(node.frames) >= node.fail_write_after:
-            self._raise_if(node, "write", path)
-        node.frames.append(bytes(data))
-        return len(data)

@@ -29,16 +29,26 @@ What differs from upstream (and from the seed that copied it):
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Sequence
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from vcamstyle.errors import StyleImageError
 from vcamstyle.frames import resize
+from vcamstyle.models.avatarnet_decorator import (
+    channel_std_mean,
+    content_patch_rows,
+    covariance_eigh,
+    covariance_power,
+    match_patches,
+    overlap_counts,
+    reassemble_patches,
+    style_patch_kernels,
+    whiten,
+)
+from vcamstyle.models.avatarnet_network import AvatarNet, _init_random
 from vcamstyle.models.base import RegionStyle
 from vcamstyle.models.checkpoint import (
     extract_state_dict,
@@ -59,211 +69,17 @@ SIZE_MULTIPLE = 8
 MIN_SIDE = 16
 #: AdaIN epsilon, added to the content std as upstream.
 ADAIN_EPS = 1e-5
-#: Eigenvalues of the (pixel-normalised) covariance kept for whitening/colouring.
-EIGEN_REL_TOL = 1e-5
-EIGEN_ABS_TOL = 1e-8
 #: A region whose mask weight is at most this is not matched there (its contribution is negligible).
 REGION_EPS = 1e-3
-#: Upper bound on elements of one score block (positions x patches) to bound memory.
-SCORE_BLOCK_ELEMENTS = 1 << 24
-
-# VGG-19 ``features`` up to relu4_1: (index, kind, in, out); pools have no channels.
-_VGG19_TO_RELU4_1: tuple[tuple[int, str, int, int], ...] = (
-    (0, "conv", 3, 64), (1, "relu", 0, 0),
-    (2, "conv", 64, 64), (3, "relu", 0, 0), (4, "pool", 0, 0),
-    (5, "conv", 64, 128), (6, "relu", 0, 0),
-    (7, "conv", 128, 128), (8, "relu", 0, 0), (9, "pool", 0, 0),
-    (10, "conv", 128, 256), (11, "relu", 0, 0),
-    (12, "conv", 256, 256), (13, "relu", 0, 0),
-    (14, "conv", 256, 256), (15, "relu", 0, 0),
-    (16, "conv", 256, 256), (17, "relu", 0, 0), (18, "pool", 0, 0),
-    (19, "conv", 256, 512), (20, "relu", 0, 0),
-)
-#: Encoder block ends (relu1_1, relu2_1, relu3_1, relu4_1), as upstream's ``layers=[1, 6, 11, 20]``.
-_FEATURE_LAYERS = (1, 6, 11, 20)
 
 
-class AvatarEncoder(nn.Module):
-    """VGG-19 ``features[0..20]`` split at relu1_1/2_1/3_1/4_1; keys ``encoder.<block>.<vgg index>``.
-
-    Built by hand in torchvision's layout (nothing is downloaded; the checkpoint holds the weights).
-    Input ``Bx3xHxW`` ImageNet-normalised RGB; output four features at 1, 1/2, 1/4, 1/8 resolution.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.encoder = nn.ModuleList()
-        block: OrderedDict[str, nn.Module] = OrderedDict()
-        for index, kind, c_in, c_out in _VGG19_TO_RELU4_1:
-            if kind == "conv":
-                block[str(index)] = nn.Conv2d(c_in, c_out, kernel_size=3, padding=1)
-            elif kind == "relu":
-                block[str(index)] = nn.ReLU(inplace=True)
-            else:
-                block[str(index)] = nn.MaxPool2d(kernel_size=2, stride=2)
-            if index in _FEATURE_LAYERS:
-                self.encoder.append(nn.Sequential(block))
-                block = OrderedDict()
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        features = []
-        for block in self.encoder:
-            x = block(x)
-            features.append(x)
-        return features
 
 
-class AvatarDecoder(nn.Module):
-    """Mirror of the encoder: each conv becomes ReflectionPad(1) + Conv(out->in) + ReLU, each pool a
-    nearest x2 upsampling; four blocks ending at the relu3_1/2_1/1_1 resolutions and the image, with
-    module numbers running on across blocks (0-12, 13-19, 20-26, 27-28) and no final ReLU."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.decoder = nn.ModuleList()
-        block: OrderedDict[str, nn.Module] = OrderedDict()
-        count = 0
-        for index, kind, c_in, c_out in reversed(_VGG19_TO_RELU4_1[:-1]):
-            if kind == "conv":
-                block[str(count)] = nn.ReflectionPad2d(1)
-                block[str(count + 1)] = nn.Conv2d(c_out, c_in, kernel_size=3)
-                block[str(count + 2)] = nn.ReLU(inplace=True)
-                count += 3
-            elif kind == "pool":
-                block[str(count)] = nn.Upsample(scale_factor=2.0, mode="nearest")
-                count += 1
-            if index in _FEATURE_LAYERS:
-                self.decoder.append(nn.Sequential(block))
-                block = OrderedDict()
-        block.popitem()  # the image comes out of the last conv without a ReLU
-        self.decoder.append(nn.Sequential(block))
-
-
-class AvatarNet(nn.Module):
-    """The published network's parameters (``encoder.encoder.*``, ``decoder.decoder.*``)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.encoder = AvatarEncoder()
-        self.decoder = AvatarDecoder()
-
-
-# --------------------------------------------------------------------------------------------
-# Whitening and colouring (relu4_1, float32)
-# --------------------------------------------------------------------------------------------
-
-
-def covariance_eigh(feature: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``1xCxHxW`` feature -> (mean ``Cx1``, eigenvalues ``C`` ascending, eigenvectors ``CxC``) of its
-    pixel-normalised channel covariance, all float32."""
-    flat = feature.float().flatten(2)[0]
-    mean = flat.mean(dim=1, keepdim=True)
-    centred = flat - mean
-    cov = centred @ centred.T / max(1, centred.shape[1])
-    try:
-        evals, evecs = torch.linalg.eigh(cov)
-    except torch.linalg.LinAlgError as exc:
-        # LAPACK's float32 solver can fail on nearly singular covariances with many repeated eigenvalues
-        # (dead channels, bfloat16-rounded features); float64 with a tiny ridge converges, and the
-        # eigenvalues the ridge touches are below the tolerance that ``covariance_power`` drops anyway
-        log.debug("covariance eigh retried in float64: %s", exc)
-        ridge = cov.diagonal().mean().clamp(min=EIGEN_ABS_TOL).double() * 1e-7
-        eye = torch.eye(cov.shape[0], dtype=torch.float64, device=cov.device)
-        evals, evecs = torch.linalg.eigh(cov.double() + ridge * eye)
-        evals, evecs = evals.float(), evecs.float()
-    return mean, evals, evecs
-
-
-def covariance_power(evals: torch.Tensor, evecs: torch.Tensor, power: float) -> torch.Tensor:
-    """``evecs @ diag(evals**power) @ evecs.T`` over the eigenvalues above the tolerance (others 0)."""
-    threshold = torch.clamp(evals.max() * EIGEN_REL_TOL, min=EIGEN_ABS_TOL)
-    keep = evals > threshold
-    scaled = torch.where(keep, evals.clamp(min=EIGEN_ABS_TOL).pow(power), torch.zeros_like(evals))
-    return (evecs * scaled) @ evecs.T
-
-
-def whiten(feature: torch.Tensor) -> torch.Tensor:
-    """ZCA whitening: ``1xCxHxW`` -> float32 ``1xCxHxW`` with zero mean and identity (pixel-normalised)
-    covariance on the kept eigen-directions."""
-    mean, evals, evecs = covariance_eigh(feature)
-    flat = covariance_power(evals, evecs, -0.5) @ (feature.float().flatten(2)[0] - mean)
-    return flat.view(1, *feature.shape[1:])
-
-
-# --------------------------------------------------------------------------------------------
-# Patch swap
-# --------------------------------------------------------------------------------------------
-
-
-def style_patch_kernels(whitened_style: torch.Tensor, patch_size: int, stride: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
-    """All ``patch_size`` x ``patch_size`` patches of a whitened ``1xCxHxW`` style feature (zero padded
-    so every position is a patch centre) -> (unit-norm kernels ``P x C*k*k``, their norms ``P``).
-
-    Each kernel row is laid out (channel, row, column), like a ``conv2d`` weight ``[P, C, k, k]``.
-    """
-    pad = (patch_size - 1) // 2
-    patches = F.unfold(whitened_style, patch_size, padding=pad, stride=stride)[0].T.contiguous()
-    norms = patches.norm(dim=1)
-    kernels = patches / norms.clamp(min=1e-12).unsqueeze(1)
-    return kernels, norms
-
-
-def content_patch_rows(whitened_content: torch.Tensor, patch_size: int, dtype: torch.dtype) -> torch.Tensor:
-    """Every ``patch_size`` x ``patch_size`` patch of a whitened ``1xCxHxW`` content feature (zero padded,
-    one per position, row-major) -> ``L x C*k*k`` rows in ``dtype``, laid out like the style kernels."""
-    pad = (patch_size - 1) // 2
-    return F.unfold(whitened_content.to(dtype), patch_size, padding=pad)[0].T
-
-
-def match_patches(content_rows: torch.Tensor, kernels: torch.Tensor,
-                  positions: torch.Tensor | None = None) -> torch.Tensor:
-    """Index of the best style kernel (largest correlation) for the content patches at ``positions``
-    (flat indices into HxW; all positions when None) -> ``long`` tensor of kernel indices.
-
-    Equivalent to upstream's ``conv2d`` of the zero-padded whitened content with the normalised
-    kernels followed by an argmax over the kernel axis; done as a blocked matmul to bound memory.
-    """
-    rows = content_rows if positions is None else content_rows[positions]
-    block = max(1, SCORE_BLOCK_ELEMENTS // max(1, kernels.shape[0]))
-    winners = [(rows[start:start + block] @ kernels.T).argmax(dim=1) for start in range(0, rows.shape[0], block)]
-    return torch.cat(winners) if winners else torch.zeros(0, dtype=torch.long, device=kernels.device)
-
-
-def overlap_counts(height: int, width: int, patch_size: int, device: torch.device) -> torch.Tensor:
-    """``1x1xHxW`` float32: how many reassembled patches cover each position (9 inside, 6 on edges,
-    4 in corners for 3x3), the divisor of upstream's ``norm_deconvolution``."""
-    ones = torch.ones(1, patch_size * patch_size, height * width, device=device)
-    return F.fold(ones, (height, width), patch_size, padding=(patch_size - 1) // 2)
-
-
-def reassemble_patches(winners: torch.Tensor, kernels: torch.Tensor, norms: torch.Tensor,
-                       size: tuple[int, int], patch_size: int, counts: torch.Tensor,
-                       positions: torch.Tensor | None = None) -> torch.Tensor:
-    """Place the unnormalised winning patch at every matched position and average the overlaps.
-
-    ``winners[i]`` is the kernel index for position ``positions[i]`` (all positions when None);
-    unmatched positions contribute nothing. Returns float32 ``1xCxHxW``; equals upstream's
-    ``conv_transpose2d`` of the one-hot score map with the unnormalised patches, divided by ``counts``.
-    """
-    height, width = size
-    chosen = kernels[winners] * norms[winners].to(kernels.dtype).unsqueeze(1)  # n x C*k*k
-    if positions is not None:
-        full = torch.zeros(height * width, kernels.shape[1], dtype=kernels.dtype, device=kernels.device)
-        full[positions] = chosen
-        chosen = full
-    summed = F.fold(chosen.T.unsqueeze(0), (height, width), patch_size, padding=(patch_size - 1) // 2)
-    return summed.float() / counts
 
 
 # --------------------------------------------------------------------------------------------
 # Style code and statistics
 # --------------------------------------------------------------------------------------------
-
-
-def channel_std_mean(feature: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Unbiased per-channel (std, mean) of ``1xCxHxW`` as float32 ``1xCx1x1`` (upstream's AdaIN)."""
-    std, mean = torch.std_mean(feature.float().flatten(2), dim=2, keepdim=True)
-    return std.unsqueeze(-1), mean.unsqueeze(-1)
 
 
 @dataclass(frozen=True)
@@ -542,14 +358,6 @@ class AvatarNetStylizer:
         for _ in range(3):
             pyramid.append(F.avg_pool2d(pyramid[-1], 2))
         return pyramid
-
-
-def _init_random(net: AvatarNet) -> None:
-    """He-normal convolutions and zero biases, so random-weight features keep a realistic scale."""
-    for module in net.modules():
-        if isinstance(module, nn.Conv2d):
-            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-            nn.init.zeros_(module.bias)
 
 
 def load_avatarnet_weights(net: AvatarNet, options: BuildOptions) -> None:

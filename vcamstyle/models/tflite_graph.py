@@ -14,225 +14,38 @@ from __future__ import annotations
 
 import logging
 import struct
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
-import tflite
 import torch
 import torch.fx as fx
 import torch.nn as nn
 import torch.nn.functional as F
 from tflite.ActivationFunctionType import ActivationFunctionType
-from tflite.BuiltinOperator import BuiltinOperator
-from tflite.BuiltinOptions import BuiltinOptions
 from tflite.Padding import Padding
-from tflite.TensorType import TensorType
 from torch.fx.passes.shape_prop import ShapeProp
 
 from vcamstyle.errors import WeightsError
+from vcamstyle.models.tflite_layers import LegacyBilinearResize, TransposeConvBias
+from vcamstyle.models.tflite_reader import (
+    _REINSTALL_HINT,
+    OpRecord,
+    TensorRecord,
+    TFLiteModelRecord,
+    UnsupportedOpError,
+    read_tflite,
+)
 
 log = logging.getLogger(__name__)
 
 #: MediaPipe's transposed convolution with bias (custom op; semantics in ``TransposeConvBias``).
 TRANSPOSE_CONV_BIAS = "Convolution2DTransposeBias"
 
-_BUILTIN_NAMES: dict[int, str] = {v: k for k, v in vars(BuiltinOperator).items() if not k.startswith("_")}
-_OPTIONS_NAMES: dict[int, str] = {v: k for k, v in vars(BuiltinOptions).items() if not k.startswith("_")}
-_NUMPY_TYPES: dict[int, np.dtype] = {
-    TensorType.FLOAT32: np.dtype("<f4"),
-    TensorType.FLOAT16: np.dtype("<f2"),
-    TensorType.INT32: np.dtype("<i4"),
-    TensorType.INT64: np.dtype("<i8"),
-    TensorType.UINT8: np.dtype("u1"),
-    TensorType.INT8: np.dtype("i1"),
-}
 # TfLitePadding as stored in the custom op's raw options (not the flatbuffer ``Padding`` enum).
 _TFLITE_C_PADDING_SAME = 1
 _TFLITE_C_PADDING_VALID = 2
-_REINSTALL_HINT = "the model file does not fit this reader; reinstall vcamstyle to restore the packaged model"
 
 
-class UnsupportedOpError(WeightsError):
-    """The TFLite graph uses an op (or an op variant) that ``build_module`` cannot replay."""
-
-
-# --------------------------------------------------------------------------------------------------
-# Reader: flatbuffer -> plain records
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TensorRecord:
-    """One TFLite tensor. ``shape`` is as stored (NHWC for 4-D activations); ``dtype`` is ``None`` for
-    TFLite types this reader does not map; ``data`` holds a constant's contents in the stored dtype
-    (``None`` for activations)."""
-
-    index: int
-    name: str
-    shape: tuple[int, ...]
-    dtype: np.dtype | None
-    data: np.ndarray | None
-
-
-@dataclass(frozen=True)
-class OpRecord:
-    """One TFLite operator in execution order. ``name`` is the builtin name (``"CONV_2D"``) or, for a
-    custom op, its custom code. ``options`` is the typed options table from ``tflite`` (or ``None``);
-    ``inputs`` may hold ``-1`` for an omitted optional input."""
-
-    index: int
-    name: str
-    inputs: tuple[int, ...]
-    outputs: tuple[int, ...]
-    options: Any
-    custom_options: bytes
-
-
-@dataclass(frozen=True)
-class TFLiteModelRecord:
-    """The parsed first subgraph of a ``.tflite`` file."""
-
-    description: str
-    tensors: tuple[TensorRecord, ...]
-    ops: tuple[OpRecord, ...]
-    inputs: tuple[int, ...]
-    outputs: tuple[int, ...]
-
-
-def read_tflite(data: bytes) -> TFLiteModelRecord:
-    """Parse a ``.tflite`` flatbuffer. Raises ``WeightsError`` if it is not one or is malformed."""
-    if len(data) < 8 or data[4:8] != b"TFL3":
-        raise WeightsError("not a TensorFlow Lite model (missing the TFL3 identifier)", hint=_REINSTALL_HINT)
-    try:
-        model = tflite.Model.GetRootAs(data, 0)
-        if model.SubgraphsLength() < 1:
-            raise WeightsError("TFLite model has no subgraph", hint=_REINSTALL_HINT)
-        subgraph = model.Subgraphs(0)
-        tensors = tuple(_read_tensor(model, subgraph, i, data) for i in range(subgraph.TensorsLength()))
-        ops = tuple(_read_op(model, subgraph, i) for i in range(subgraph.OperatorsLength()))
-        description = (model.Description() or b"").decode("utf-8", "replace")
-        inputs = tuple(int(i) for i in subgraph.InputsAsNumpy())
-        outputs = tuple(int(i) for i in subgraph.OutputsAsNumpy())
-    except (IndexError, struct.error, ValueError, UnicodeDecodeError) as err:
-        raise WeightsError(f"malformed TFLite flatbuffer: {err}", hint=_REINSTALL_HINT) from err
-    return TFLiteModelRecord(description, tensors, ops, inputs, outputs)
-
-
-def _read_tensor(model: Any, subgraph: Any, index: int, raw: bytes) -> TensorRecord:
-    tensor = subgraph.Tensors(index)
-    shape = tuple(int(d) for d in tensor.ShapeAsNumpy()) if tensor.ShapeLength() else ()
-    name = (tensor.Name() or b"").decode("utf-8", "replace")
-    dtype = _NUMPY_TYPES.get(tensor.Type())
-    buffer = model.Buffers(tensor.Buffer())
-    payload: bytes | None = None
-    if buffer.DataLength():
-        payload = buffer.DataAsNumpy().tobytes()
-    elif buffer.Offset() > 1:  # large models keep constant data after the flatbuffer
-        payload = raw[buffer.Offset() : buffer.Offset() + buffer.Size()]
-    data = None
-    if payload is not None:
-        if dtype is None:
-            raise UnsupportedOpError(
-                f"constant tensor {name!r} has TFLite type {tensor.Type()}, which this reader does not handle",
-                hint=_REINSTALL_HINT,
-            )
-        data = np.frombuffer(payload, dtype=dtype).reshape(shape)
-    return TensorRecord(index, name, shape, dtype, data)
-
-
-def _read_op(model: Any, subgraph: Any, index: int) -> OpRecord:
-    op = subgraph.Operators(index)
-    code = model.OperatorCodes(op.OpcodeIndex())
-    builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-    name = _BUILTIN_NAMES.get(builtin, f"builtin operator {builtin}")
-    if name == "CUSTOM":
-        name = (code.CustomCode() or b"").decode("utf-8", "replace")
-    options = None
-    options_type = op.BuiltinOptionsType()
-    if options_type:
-        options_class = getattr(tflite, _OPTIONS_NAMES.get(options_type, ""), None)
-        if options_class is not None:
-            table = op.BuiltinOptions()
-            options = options_class()
-            options.Init(table.Bytes, table.Pos)
-    custom = op.CustomOptionsAsNumpy().tobytes() if op.CustomOptionsLength() else b""
-    return OpRecord(
-        index,
-        name,
-        tuple(int(i) for i in op.InputsAsNumpy()) if op.InputsLength() else (),
-        tuple(int(i) for i in op.OutputsAsNumpy()) if op.OutputsLength() else (),
-        options,
-        custom,
-    )
-
-
-# --------------------------------------------------------------------------------------------------
-# Torch pieces the graph needs beyond torch.nn
-# --------------------------------------------------------------------------------------------------
-
-
-class TransposeConvBias(nn.Module):
-    """MediaPipe's ``Convolution2DTransposeBias`` in NCHW.
-
-    Every input pixel ``(y, x)`` scatters ``input * weight`` to output ``(y*s - pad/2 + ky, ...)``,
-    starting from the bias; ``pad = max(0, k - (in - 1) % s - 1)`` for SAME, 0 for VALID, and the
-    output is ``s*(in-1) + k - pad`` long. That equals a full (unpadded) transposed convolution
-    cropped by ``pad // 2`` at the start. Weights are given in TFLite's OHWI layout.
-    """
-
-    def __init__(
-        self,
-        weight_ohwi: np.ndarray,
-        bias: np.ndarray,
-        stride: tuple[int, int],
-        same_padding: bool,
-        input_hw: tuple[int, int],
-    ) -> None:
-        super().__init__()
-        out_channels, kh, kw, in_channels = weight_ohwi.shape
-        self.deconv = nn.ConvTranspose2d(in_channels, out_channels, (kh, kw), stride=stride, bias=True)
-        with torch.no_grad():
-            self.deconv.weight.copy_(torch.from_numpy(np.ascontiguousarray(weight_ohwi.transpose(3, 0, 1, 2))))
-            self.deconv.bias.copy_(torch.from_numpy(np.ascontiguousarray(bias.reshape(out_channels))))
-        crops = []
-        for size, k, s in zip(input_hw, (kh, kw), stride):
-            pad = max(0, k - (size - 1) % s - 1) if same_padding else 0
-            crops.append((pad // 2, s * (size - 1) + k - pad))
-        (self.top, self.height), (self.left, self.width) = crops
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``NxCxHxW`` -> ``NxOx(out_h)x(out_w)``."""
-        y = self.deconv(x)
-        return y[:, :, self.top : self.top + self.height, self.left : self.left + self.width]
-
-
-class LegacyBilinearResize(nn.Module):
-    """TFLite RESIZE_BILINEAR with ``align_corners = half_pixel_centers = False``: the source of output
-    pixel ``i`` is ``i * in / out`` (no half-pixel shift), which ``F.interpolate`` has no mode for.
-    Implemented as two interpolation matrices (``out = A_h @ x @ A_w^T``) built once."""
-
-    def __init__(self, input_hw: tuple[int, int], output_hw: tuple[int, int]) -> None:
-        super().__init__()
-        self.register_buffer("rows", _legacy_interpolation_matrix(input_hw[0], output_hw[0]))
-        self.register_buffer("cols_t", _legacy_interpolation_matrix(input_hw[1], output_hw[1]).t().contiguous())
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``NxCxHxW`` -> ``NxCx(out_h)x(out_w)``."""
-        return torch.matmul(torch.matmul(self.rows, x), self.cols_t)
-
-
-def _legacy_interpolation_matrix(size_in: int, size_out: int) -> torch.Tensor:
-    matrix = torch.zeros(size_out, size_in, dtype=torch.float32)
-    scale = size_in / size_out
-    for i in range(size_out):
-        source = i * scale
-        low = min(int(np.floor(source)), size_in - 1)
-        high = min(low + 1, size_in - 1)
-        frac = source - low
-        matrix[i, low] += 1.0 - frac
-        matrix[i, high] += frac
-    return matrix
 
 
 class TFLiteModule(nn.Module):

@@ -27,11 +27,12 @@ from html import unescape
 from html.parser import HTMLParser
 from http.cookiejar import CookieJar
 from pathlib import Path
-from urllib.error import HTTPError, URLError
-from urllib.parse import urlencode, urljoin, urlsplit
-from urllib.request import HTTPCookieProcessor, OpenerDirector, Request, build_opener
+from urllib.error import HTTPError
+from urllib.parse import urlencode, urljoin
+from urllib.request import HTTPCookieProcessor, OpenerDirector, build_opener
 
 from vcamstyle.errors import DownloadError
+from vcamstyle.models.weights.http_get import is_web_page, open_url, require_web_url
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,6 @@ log = logging.getLogger(__name__)
 GDRIVE_DOWNLOAD_URL = "https://drive.google.com/uc"
 #: Yandex Disk public API: ``?public_key=<link>`` answers JSON with an ``href`` to download.
 YANDEX_PUBLIC_DOWNLOAD_API = "https://cloud-api.yandex.net/v1/disk/public/resources/download"
-USER_AGENT = "vcamstyle-weights-fetch/0.1"
 CHUNK_SIZE = 1 << 16
 MAX_PAGE_BYTES = 2 << 20
 SOURCE_KINDS = ("http", "gdrive", "yandex")
@@ -106,74 +106,6 @@ def sha256_file(path: Path) -> str:
 def _discard(*paths: Path) -> None:
     for path in paths:
         path.unlink(missing_ok=True)
-
-
-def _require_web_url(url: str) -> str:
-    if urlsplit(url).scheme not in ("http", "https"):
-        raise DownloadError(f"refusing to download from {url!r}: only http and https URLs are allowed",
-                            hint="fix the URL in the weights catalog")
-    return url
-
-
-def _headers(extra: dict[str, str] | None = None) -> dict[str, str]:
-    headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
-    headers.update(extra or {})
-    return headers
-
-
-def _http_hint(code: int) -> str:
-    if code in (404, 410):
-        return "the file is no longer at this address; other sources are tried in turn, or download it by hand"
-    if code in (401, 403, 429):
-        return "access denied or rate-limited (Google Drive quotas do this); wait and try again later"
-    if code >= 500:
-        return "the server failed; try again later"
-    return "check the URL in a browser"
-
-
-def _open(opener: OpenerDirector, url: str, timeout: float, headers: dict[str, str] | None = None,
-          what: str = "") -> http.client.HTTPResponse:
-    """GET ``url``; every failure becomes a DownloadError naming the URL, the cause and the fix."""
-    _require_web_url(url)
-    label = f"{what} {url}".strip()
-    try:
-        return opener.open(Request(url, headers=_headers(headers)), timeout=timeout)
-    except HTTPError as err:
-        detail = _error_body(err)
-        raise DownloadError(f"HTTP {err.code} {err.reason} from {label}{detail}", hint=_http_hint(err.code)) from err
-    except TimeoutError as err:
-        raise DownloadError(f"timed out after {timeout:g} s waiting for {label}",
-                            hint="check the network connection, or allow more time (--timeout)") from err
-    except URLError as err:
-        if isinstance(err.reason, TimeoutError):
-            raise DownloadError(f"timed out after {timeout:g} s connecting to {label}",
-                                hint="check the network connection, or allow more time (--timeout)") from err
-        raise DownloadError(f"cannot reach {label}: {err.reason}",
-                            hint="check the network connection and proxy settings") from err
-    except (http.client.HTTPException, OSError) as err:
-        raise DownloadError(f"connection to {label} failed: {err!r}", hint="try again later") from err
-
-
-def _error_body(err: HTTPError) -> str:
-    """A short reason from a JSON error body (Yandex answers ``{"description": ...}``), else ''."""
-    try:
-        body = err.read(4096)
-    except (OSError, http.client.HTTPException) as exc:
-        log.debug("could not read the error body of %s: %r", err.url, exc)
-        return ""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return ""
-    if isinstance(data, dict):
-        text = data.get("description") or data.get("message") or data.get("error")
-        if isinstance(text, str) and text:
-            return f" ({text})"
-    return ""
-
-
-def _is_web_page(response: http.client.HTTPResponse) -> bool:
-    return response.headers.get_content_type() in ("text/html", "application/xhtml+xml")
 
 
 # --- Google Drive -------------------------------------------------------------------------------
@@ -246,9 +178,9 @@ def _gdrive_page_problem(page: str) -> str:
 def resolve_gdrive(file_id: str, opener: OpenerDirector, jar: CookieJar, timeout: float) -> str:
     """A URL that serves the Drive file itself, following the large-file confirmation page if any."""
     first = gdrive_uc_url(file_id)
-    with _open(opener, first, timeout, what="Google Drive") as response:
+    with open_url(opener, first, timeout, what="Google Drive") as response:
         final_url = response.geturl()
-        if not _is_web_page(response):
+        if not is_web_page(response):
             return final_url
         page = response.read(MAX_PAGE_BYTES).decode("utf-8", "replace")
     token = next((c.value for c in jar if c.name.startswith("download_warning") and c.value), None)
@@ -266,7 +198,7 @@ def resolve_gdrive(file_id: str, opener: OpenerDirector, jar: CookieJar, timeout
 def resolve_yandex(public_link: str, opener: OpenerDirector, timeout: float) -> str:
     """The direct download ``href`` for a Yandex Disk public link, from the public API's JSON answer."""
     api = f"{YANDEX_PUBLIC_DOWNLOAD_API}?{urlencode({'public_key': public_link})}"
-    with _open(opener, api, timeout, what="Yandex Disk API") as response:
+    with open_url(opener, api, timeout, what="Yandex Disk API") as response:
         body = response.read(MAX_PAGE_BYTES)
     try:
         href = json.loads(body).get("href")
@@ -276,13 +208,13 @@ def resolve_yandex(public_link: str, opener: OpenerDirector, timeout: float) -> 
     if not isinstance(href, str) or not href:
         raise DownloadError(f"the Yandex Disk API gave no download link for {public_link} ({api})",
                             hint="the public link may be removed; open it in a browser")
-    return _require_web_url(href)
+    return require_web_url(href)
 
 
 def resolve(source: Source, opener: OpenerDirector, jar: CookieJar, timeout: float) -> str:
     """The URL whose body is the file itself."""
     if source.kind == "http":
-        return _require_web_url(source.ref)
+        return require_web_url(source.ref)
     if source.kind == "gdrive":
         return resolve_gdrive(source.ref, opener, jar, timeout)
     if source.kind == "yandex":
@@ -324,7 +256,7 @@ def _transfer(opener: OpenerDirector, url: str, dest: Path, source: Source, expe
         _discard(part)
         offset = 0
     try:
-        response = _open(opener, url, timeout, {"Range": f"bytes={offset}-"} if offset else None)
+        response = open_url(opener, url, timeout, {"Range": f"bytes={offset}-"} if offset else None)
     except DownloadError as err:
         cause = err.__cause__
         if not (offset and isinstance(cause, HTTPError) and cause.code == 416):
@@ -335,7 +267,7 @@ def _transfer(opener: OpenerDirector, url: str, dest: Path, source: Source, expe
         _discard(part)
         return _transfer(opener, url, dest, source, expected_size, timeout, on_progress)
     with response:
-        if _is_web_page(response):
+        if is_web_page(response):
             raise DownloadError(f"{url} answered with a web page instead of the file",
                                 hint="the link may need a login or have moved; open it in a browser")
         resumed = response.status == 206 and _content_range_start(response.headers.get("Content-Range")) == offset

@@ -1,0 +1,89 @@
+"""The detached daemon's log file read as lines: its tail, and following it as it grows.
+
+Bounded reads (a huge or runaway log is never read whole); bytes decoded as UTF-8 with replacement.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from vcamstyle.errors import ControlError
+
+logger = logging.getLogger(__name__)
+
+
+def read_log_tail(path: Path, lines: int, start: int = 0, max_bytes: int = 65536) -> list[str]:
+    """The last ``lines`` lines of ``path`` written after byte offset ``start``."""
+    try:
+        with open(path, "rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(max(start, size - max_bytes))
+            data = handle.read()
+    except OSError as exc:
+        logger.debug("cannot read log %s: %s", path, exc)
+        return []
+    return data.decode("utf-8", "replace").splitlines()[-lines:] if lines > 0 else []
+
+
+def _last_lines(handle: IO[bytes], count: int, block: int = 8192) -> tuple[list[bytes], bytes]:
+    """The last ``count`` complete lines before the end of ``handle`` and the unfinished tail line.
+    Leaves the file position at the end."""
+    end = handle.seek(0, os.SEEK_END)
+    position, data = end, b""
+    while position > 0 and data.count(b"\n") <= count:
+        step = min(block, position)
+        position -= step
+        handle.seek(position)
+        data = handle.read(step) + data
+    handle.seek(end)
+    *complete, partial = data.split(b"\n")
+    if position > 0 and complete:
+        complete = complete[1:]  # the first piece may be the end of an earlier line
+    return (complete[-count:] if count > 0 else []), partial
+
+
+def follow_log_lines(
+    path: Path, lines: int, follow: bool, stop_event: threading.Event | None, poll_interval: float
+) -> Iterator[str]:
+    try:
+        handle = open(path, "rb")
+    except FileNotFoundError as exc:
+        raise ControlError(f"no log file at {path}",
+                           hint="`vcamstyle start` writes it; a daemon run by systemd logs to the journal") from exc
+    try:
+        complete, partial = _last_lines(handle, lines)
+        if not follow:
+            if partial:  # the daemon is mid-line: show what it has written so far
+                complete = [*complete, partial][-lines:] if lines > 0 else []
+            for raw in complete:
+                yield raw.decode("utf-8", "replace")
+            return
+        for raw in complete:
+            yield raw.decode("utf-8", "replace")
+        while stop_event is None or not stop_event.is_set():
+            chunk = handle.read()
+            if chunk:
+                *complete, partial = (partial + chunk).split(b"\n")
+                for raw in complete:
+                    yield raw.decode("utf-8", "replace")
+                continue
+            try:
+                current_size = os.stat(path).st_size
+            except FileNotFoundError:
+                current_size = None
+            if current_size is not None and current_size < handle.tell():
+                logger.debug("log %s was truncated; reading from its start", path)
+                handle.seek(0)
+                partial = b""
+            if stop_event is not None:
+                stop_event.wait(poll_interval)
+            else:
+                time.sleep(poll_interval)
+    finally:
+        handle.close()
