@@ -2,7 +2,24 @@
 
 The daemon reads the physical webcam, segments the person, renders the person and the background
 with independent effects (artistic style, blur, colour, image) and publishes the result as a virtual
-camera. See ``vcamstyle.service`` for the run loop and ``vcamstyle.pipeline.core`` for the pure core.
+camera.
+
+Where things live (each package's ``__init__`` says more and lists its public names):
+
+- ``cli``: the ``vcamstyle`` command (parse, call, turn errors into exit codes; nothing else).
+- ``config/``: the YAML configuration: schema, loading, validation messages, diffs (no torch).
+- ``daemon/``: the daemon's lifecycle: run loop and live reload, start/stop/status, runtime files.
+- ``devices/``: camera input (``camera``) and virtual-camera output (``virtualcam``, v4l2loopback).
+- ``pipeline/``: the per-frame pipeline: pure core, scene building, compositing, user pictures.
+- ``models/``: segmenters and style networks behind a registry; ``models/weights/``: weight files.
+- ``bench/``: the benchmark runners behind ``vcamstyle bench``.
+- ``commands/``: one-shot commands that combine the packages (``render``, ``doctor``).
+- Foundations used by every package: ``errors`` (the error types and their hints), ``paths`` (XDG
+  and bundled files), ``frames`` (frame layout/dtype conversions), ``compute`` (device, precision,
+  allocator policy), ``public`` (lazy package faces).
+
+Imports point down the list ``cli -> bench -> commands -> daemon -> devices, pipeline -> models -> config
+-> foundations`` (tests/test_architecture.py checks it).
 """
 
 __version__ = "0.1.0"

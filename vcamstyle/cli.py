@@ -79,7 +79,7 @@ def run(config: Optional[Path] = ConfigOption,
     """Run the daemon in the foreground (what systemd and `start` run). Never forks."""
     setup_logging(log_level)
     from vcamstyle.config import ensure_config
-    from vcamstyle.daemon.service import Service
+    from vcamstyle.daemon import Service
     path = config_path(config)
     ensure_config(path)
     raise typer.Exit(Service(path, max_frames=frames).run())
@@ -167,7 +167,7 @@ def render(input: Path = typer.Argument(..., help="An image or a video file."),
            random_weights: bool = typer.Option(False, "--random-weights", help="Random network weights (tests).")) -> None:
     """Run the daemon's pipeline over an image or a video and write the result."""
     setup_logging("WARNING")
-    from vcamstyle.commands.render import render_file
+    from vcamstyle.commands import render_file
     count = render_file(load(config), input, output, compare=compare, random_weights=random_weights)
     typer.echo(f"wrote {output} ({count} frame{'s' if count != 1 else ''})")
 
@@ -227,7 +227,7 @@ def bench(config: Optional[Path] = ConfigOption,
 @app.command()
 def doctor(config: Optional[Path] = ConfigOption) -> None:
     """Check cameras, v4l2loopback devices, permissions, models and the GPU; print what to fix."""
-    from vcamstyle.commands.doctor import run_checks
+    from vcamstyle.commands import run_checks
     problems = 0
     for check in run_checks(config_path(config)):
         mark = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}[check.level]
@@ -270,7 +270,7 @@ def config_path_cmd(config: Optional[Path] = ConfigOption) -> None:
 # ------------------------------------------------------------------------------------------ weights
 def _weights_dir(config: Optional[Path]) -> Path:
     from vcamstyle.config import load_config
-    from vcamstyle.models.weights.store import resolve_weights_dir
+    from vcamstyle.models.weights import resolve_weights_dir
     path = config_path(config)
     value = load_config(path).weights_dir if path.exists() else None
     return resolve_weights_dir(str(value) if value else None)
@@ -280,7 +280,7 @@ def _weights_dir(config: Optional[Path]) -> Path:
 @handles_errors
 def weights_list(config: Optional[Path] = ConfigOption) -> None:
     """Show which checkpoint files are present, missing or corrupt."""
-    from vcamstyle.models.weights.store import list_status
+    from vcamstyle.models.weights import list_status
     directory = _weights_dir(config)
     typer.echo(f"weights directory: {directory}")
     for item in list_status(directory):
@@ -294,7 +294,7 @@ def weights_fetch(names: list[str] = typer.Argument(..., help="Model names (adai
                   config: Optional[Path] = ConfigOption,
                   force: bool = typer.Option(False, "--force", help="Download again even if present.")) -> None:
     """Download checkpoints (resumable, verified, atomic)."""
-    from vcamstyle.models.weights.store import fetch
+    from vcamstyle.models.weights import fetch
     for item in fetch(names, _weights_dir(config), progress=True, force=force):
         typer.echo(f"  {item.state:<10} {item.path}")
 
@@ -303,7 +303,7 @@ def weights_fetch(names: list[str] = typer.Argument(..., help="Model names (adai
 @handles_errors
 def weights_verify(config: Optional[Path] = ConfigOption) -> None:
     """Check every present file against its checksum; exit 1 if any is corrupt."""
-    from vcamstyle.models.weights.store import verify
+    from vcamstyle.models.weights import verify
     bad = 0
     for item in verify(_weights_dir(config)):
         typer.echo(f"  {item.state:<10} {item.filename}{'  ' + item.note if item.note else ''}")

@@ -13,8 +13,7 @@ from typing import Any
 
 import yaml
 
-from vcamstyle.daemon.metrics import percentile
-from vcamstyle.daemon.service import Service
+from vcamstyle.daemon import Service, percentile
 
 
 def rss_mb() -> float:

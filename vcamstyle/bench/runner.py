@@ -5,7 +5,7 @@ is read live. Timings synchronise the device (``Pipeline`` does on CUDA), warm u
 medians and p95 over all measured frames.
 
 ``run_seed_comparison`` (``bench --seed-baseline``) runs the pipeline and the seed's per-frame algorithm
-(``vcamstyle.bench.seed_baseline``) alternately on the same frames, networks and device, and reports both and
+(``vcamstyle.models.seed_baseline``) alternately on the same frames, networks and device, and reports both and
 the speed-up.
 """
 
@@ -23,17 +23,21 @@ import numpy as np
 import torch
 
 from vcamstyle import compute
-from vcamstyle.bench.seed_baseline import baseline_for_scene, check_seed_method
-from vcamstyle.commands.render import _frames
+from vcamstyle.commands import read_frames
 from vcamstyle.config import Config
-from vcamstyle.daemon.metrics import StageTimes, percentile
-from vcamstyle.daemon.service import camera_settings, output_geometry
-from vcamstyle.devices.camera import CameraSource, is_file_source, resolve_camera
-from vcamstyle.errors import SourceError
-from vcamstyle.frames import short_side_size, shrink
-from vcamstyle.models.weights.store import resolve_weights_dir
-from vcamstyle.pipeline.core import Pipeline
-from vcamstyle.pipeline.scene import Engine
+from vcamstyle.daemon import StageTimes, camera_settings, output_geometry, percentile
+from vcamstyle.devices import CameraSource, is_file_source, resolve_camera
+from vcamstyle.errors import ConfigError, SourceError
+from vcamstyle.frames import short_side_size, shrink, to_tensor
+from vcamstyle.models import (
+    SEED_STYLE_SIDE,
+    SeedBaseline,
+    build_seed_baseline,
+    check_seed_method,
+    seed_style_square,
+)
+from vcamstyle.models.weights import resolve_weights_dir
+from vcamstyle.pipeline import Engine, Pipeline, load_rgb
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +46,7 @@ MAX_PRELOADED = 60
 
 def _file_frames(path: str) -> list[np.ndarray]:
     frames = []
-    for frame in _frames(Path(path)):
+    for frame in read_frames(Path(path)):
         frames.append(frame)
         if len(frames) >= MAX_PRELOADED:
             break
@@ -194,7 +198,7 @@ def _side_summary(totals: list[float], stages: StageTimes, network_size: tuple[i
 
 def run_seed_comparison(config: Config, frames: int = 100, warmup: int = 10, random_weights: bool = False,
                         seed_size: Literal["output", "style"] = "output") -> dict[str, Any]:
-    """The current pipeline and the seed's per-frame algorithm (``vcamstyle.bench.seed_baseline``), built on
+    """The current pipeline and the seed's per-frame algorithm (``vcamstyle.models.seed_baseline``), built on
     the same network instances, device and resolution, run alternately on the same frames.
 
     Both warm up for ``warmup`` frames, then ``frames`` frames are measured; the order within each frame
@@ -301,3 +305,38 @@ def _size(network_size: list[int]) -> str:
 def _stage(side: dict[str, Any], stage: str) -> str:
     values = side["stage_ms"].get(stage)
     return "-" if values is None else f"{values['median']:.1f}"
+
+
+# --- the seed baseline over a built scene --------------------------------------------------------
+
+
+def prepared_style(path: Path, device: torch.device, side: int | None = None) -> torch.Tensor:
+    """The style image at ``path`` as the seed prepared it once: ``1x3xSxS`` float32 RGB [0,1] on ``device``."""
+    square = seed_style_square(load_rgb(path, "style image"), SEED_STYLE_SIDE if side is None else side)
+    return to_tensor(square, device)
+
+
+def region_style_path(config: Any, region_name: str) -> Path:
+    """The first style image of a region that the configuration styles (the seed had one per region)."""
+    region = getattr(config, region_name)
+    if region.effect != "style" or not region.style:
+        raise ConfigError(f"{region_name}.effect is {region.effect!r}; the seed always styled both regions",
+                          hint="set person.effect and background.effect to style for --seed-baseline")
+    if len(region.style) > 1:
+        log.info("seed baseline: %s blends %d styles; the seed had one, using %s", region_name,
+                 len(region.style), region.style[0].image)
+    return Path(region.style[0].image)
+
+
+def baseline_for_scene(scene: Any, config: Any, network_size: tuple[int, int] | None = None,
+                       style_side: int | None = None) -> SeedBaseline:
+    """The seed baseline over a built ``vcamstyle.pipeline.scene.Scene`` (its segmenter, stylizer, device), with
+    the configured regions' first style images and strengths."""
+    check_seed_method(config.style.method)
+    if scene.stylizer is None:
+        raise ConfigError("the configuration styles no region", hint="set person.effect and background.effect to style")
+    paths = [region_style_path(config, name) for name in ("person", "background")]
+    styles = [prepared_style(path, scene.device, style_side) for path in paths]
+    strengths = [float(config.person.strength), float(config.background.strength)]
+    return build_seed_baseline(config.style.method, scene.stylizer, scene.segmenter, scene.device, styles,
+                               strengths, network_size)

@@ -1,1 +1,15 @@
-"""placeholder"""
+"""One-shot commands that combine the packages: ``vcamstyle render`` and ``vcamstyle doctor``.
+
+- ``render``: the daemon's pipeline over an image or video file, written to a file.
+- ``doctor``: checks the machine (devices, group, models, config) and says what to fix.
+
+Public face: the names in ``__all__``.
+"""
+
+from vcamstyle.public import lazy_exports
+
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "render_file": "render",
+    "read_frames": "render",
+    "run_checks": "doctor",
+})

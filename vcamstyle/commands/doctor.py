@@ -56,7 +56,7 @@ def _device_checks() -> Iterator[Check]:
 
 def _model_checks(config_path: Path) -> Iterator[Check]:
     try:
-        from vcamstyle.models.registry import (
+        from vcamstyle.models import (
             BuildOptions,
             create_segmenter,
             create_stylizer,
@@ -69,7 +69,7 @@ def _model_checks(config_path: Path) -> Iterator[Check]:
         yield Check("fail", "offline models", exc.message, exc.hint)
     try:
         from vcamstyle.config import load_config
-        from vcamstyle.models.weights.store import list_status, resolve_weights_dir
+        from vcamstyle.models.weights import list_status, resolve_weights_dir
         value = load_config(config_path).weights_dir if config_path.exists() else None
         directory = resolve_weights_dir(str(value) if value else None)
         states = list_status(directory)

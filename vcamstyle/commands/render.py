@@ -10,11 +10,10 @@ import numpy as np
 
 from vcamstyle import compute
 from vcamstyle.config import Config
-from vcamstyle.devices.camera import IMAGE_SUFFIXES
+from vcamstyle.devices import IMAGE_SUFFIXES
 from vcamstyle.errors import SinkError, SourceError
-from vcamstyle.models.weights.store import resolve_weights_dir
-from vcamstyle.pipeline.core import Pipeline
-from vcamstyle.pipeline.scene import Engine
+from vcamstyle.models.weights import resolve_weights_dir
+from vcamstyle.pipeline import Engine, Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +28,7 @@ def side_by_side(original: np.ndarray, mask: np.ndarray, result: np.ndarray) -> 
     return np.hstack([original, np.repeat(mask[..., None], 3, axis=2), result])
 
 
-def _frames(path: Path):
+def read_frames(path: Path):
     """Yields ``HxWx3 uint8 RGB`` frames of an image (once) or a video, and the video's fps."""
     if path.suffix.lower() in IMAGE_SUFFIXES:
         bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
@@ -70,7 +69,7 @@ def render_file(config: Config, source: Path, output: Path, compare: bool = Fals
     to_image = Path(output).suffix.lower() in IMAGE_SUFFIXES
     count = 0
     try:
-        for frame in _frames(Path(source)):
+        for frame in read_frames(Path(source)):
             if pipeline is None:
                 scene = engine.build(config, frame.shape[:2], weights_dir)
                 pipeline = Pipeline(scene.segmenter, scene.stylizer, scene.settings, scene.device)

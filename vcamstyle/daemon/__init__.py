@@ -1,1 +1,22 @@
-"""placeholder"""
+"""The daemon's lifecycle: the frame loop and live reload, and everything that controls or reports on it.
+
+- ``service``: ``Service``, the ``vcamstyle run`` process (frame loop, reload, shutdown).
+- ``control``: ``start``/``stop``/``status``/``reload``/``logs`` from another process (systemd or pidfile).
+- ``pidfile``, ``statusfile``, ``logfile``: the runtime files; ``sdnotify``: systemd notifications.
+- ``watcher``: the config-file watcher; ``threads``: the network thread-count policy;
+  ``metrics``: frame-rate and per-stage timing statistics.
+
+Public face: the names in ``__all__``; other packages import only those.
+"""
+
+from vcamstyle.public import lazy_exports
+
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "Service": "service",
+    "camera_settings": "service",
+    "output_geometry": "service",
+    "control": "control",
+    "StageTimes": "metrics",
+    "RateMeter": "metrics",
+    "percentile": "metrics",
+})

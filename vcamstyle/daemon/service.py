@@ -27,13 +27,17 @@ from vcamstyle.daemon.metrics import RateMeter, StageTimes
 from vcamstyle.daemon.pidfile import PidFile
 from vcamstyle.daemon.threads import ThreadTuner, thread_counts
 from vcamstyle.daemon.watcher import ConfigWatcher
-from vcamstyle.devices.camera import CameraSettings, CameraSource, placeholder_frame
-from vcamstyle.devices.virtualcam import FrameSink, create_sink
+from vcamstyle.devices import (
+    CameraSettings,
+    CameraSource,
+    FrameSink,
+    create_sink,
+    placeholder_frame,
+)
 from vcamstyle.errors import SinkError, SourceError, VcamstyleError
 from vcamstyle.frames import shrink
-from vcamstyle.models.weights.store import resolve_weights_dir
-from vcamstyle.pipeline.core import Pipeline
-from vcamstyle.pipeline.scene import Engine, Scene
+from vcamstyle.models.weights import resolve_weights_dir
+from vcamstyle.pipeline import Engine, Pipeline, Scene
 
 log = logging.getLogger(__name__)
 

@@ -1,1 +1,19 @@
-"""placeholder"""
+"""The per-frame pipeline: camera frame in, styled frame out.
+
+- ``core``: ``Pipeline``, the pure per-frame core (tensors in, tensors out; no I/O, no threads).
+- ``scene``: ``Engine`` turns a configuration into a ``Scene`` (built models, encoded styles, plans).
+- ``composite`` (torch) and ``composite_cv`` (OpenCV, uint8): mask post-processing and region effects.
+- ``images``: the one loader for user pictures (backgrounds, styles).
+
+Frame layout and dtype conversions live in ``vcamstyle.frames``, below every package.
+Public face: the names in ``__all__``; other packages import only those.
+"""
+
+from vcamstyle.public import lazy_exports
+
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "Pipeline": "core",
+    "Engine": "scene",
+    "Scene": "scene",
+    "load_rgb": "images",
+})

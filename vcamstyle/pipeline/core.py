@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from vcamstyle.frames import resize, short_side_size, shrink, to_numpy, to_tensor
-from vcamstyle.models.base import RegionStyle, Segmenter, Stylizer
+from vcamstyle.models import RegionStyle, Segmenter, Stylizer
 from vcamstyle.pipeline import composite, composite_cv
 
 EFFECTS = ("original", "blur", "color", "image", "style")

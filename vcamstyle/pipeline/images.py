@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from vcamstyle.errors import StyleImageError
-from vcamstyle.models.weights.download import sha256_file
+from vcamstyle.models.weights import sha256_file
 
 #: Larger images are refused before decoding (a 30000x30000 RGB image would need 2.7 GB).
 MAX_PIXELS = 40_000_000

@@ -20,8 +20,14 @@ import torch
 from vcamstyle import compute
 from vcamstyle.errors import ConfigError
 from vcamstyle.frames import to_numpy, to_tensor
-from vcamstyle.models.base import RegionStyle, Segmenter, Stylizer
-from vcamstyle.models.registry import BuildOptions, create_segmenter, create_stylizer
+from vcamstyle.models import (
+    BuildOptions,
+    RegionStyle,
+    Segmenter,
+    Stylizer,
+    create_segmenter,
+    create_stylizer,
+)
 from vcamstyle.pipeline.composite import cover_resize
 from vcamstyle.pipeline.core import MaskSettings, PipelineSettings, RegionPlan
 from vcamstyle.pipeline.images import file_digest, load_rgb

@@ -38,8 +38,7 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import cv2
 import numpy as np
@@ -68,7 +67,6 @@ from vcamstyle.models.avatarnet import (
 from vcamstyle.models.base import Segmenter, Stylizer
 from vcamstyle.models.sanet import SANET_LEVELS, SANetStylizer
 from vcamstyle.models.stylize_common import ComputePolicy, pad_content
-from vcamstyle.pipeline.images import load_rgb
 
 log = logging.getLogger(__name__)
 
@@ -397,12 +395,6 @@ def check_seed_method(method: str) -> None:
                           hint=f"choose one of: {', '.join(SEED_METHODS)}")
 
 
-def prepared_style(path: Path, device: torch.device, side: int | None = None) -> torch.Tensor:
-    """The style image at ``path`` as the seed prepared it once: ``1x3xSxS`` float32 RGB [0,1] on ``device``."""
-    square = seed_style_square(load_rgb(path, "style image"), SEED_STYLE_SIDE if side is None else side)
-    return to_tensor(square, device)
-
-
 def build_seed_baseline(method: str, stylizer: Stylizer, segmenter: Segmenter, device: torch.device,
                         styles: Sequence[torch.Tensor], strengths: Sequence[float],
                         network_size: tuple[int, int] | None = None) -> SeedBaseline:
@@ -413,29 +405,3 @@ def build_seed_baseline(method: str, stylizer: Stylizer, segmenter: Segmenter, d
     if not isinstance(stylizer, expected):
         raise TypeError(f"the {method} seed baseline needs a {expected.__name__}, got {type(stylizer).__name__}")
     return baseline_type(stylizer, segmenter, device, styles, strengths, network_size)  # type: ignore[call-arg]
-
-
-def region_style_path(config: Any, region_name: str) -> Path:
-    """The first style image of a region that the configuration styles (the seed had one per region)."""
-    region = getattr(config, region_name)
-    if region.effect != "style" or not region.style:
-        raise ConfigError(f"{region_name}.effect is {region.effect!r}; the seed always styled both regions",
-                          hint="set person.effect and background.effect to style for --seed-baseline")
-    if len(region.style) > 1:
-        log.info("seed baseline: %s blends %d styles; the seed had one, using %s", region_name,
-                 len(region.style), region.style[0].image)
-    return Path(region.style[0].image)
-
-
-def baseline_for_scene(scene: Any, config: Any, network_size: tuple[int, int] | None = None,
-                       style_side: int | None = None) -> SeedBaseline:
-    """The seed baseline over a built ``vcamstyle.pipeline.scene.Scene`` (its segmenter, stylizer, device), with
-    the configured regions' first style images and strengths."""
-    check_seed_method(config.style.method)
-    if scene.stylizer is None:
-        raise ConfigError("the configuration styles no region", hint="set person.effect and background.effect to style")
-    paths = [region_style_path(config, name) for name in ("person", "background")]
-    styles = [prepared_style(path, scene.device, style_side) for path in paths]
-    strengths = [float(config.person.strength), float(config.background.strength)]
-    return build_seed_baseline(config.style.method, scene.stylizer, scene.segmenter, scene.device, styles,
-                               strengths, network_size)

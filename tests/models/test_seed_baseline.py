@@ -1,4 +1,4 @@
-"""The seed-algorithm baseline (``vcamstyle.bench.seed_baseline``) and ``bench --seed-baseline``.
+"""The seed-algorithm baseline (``vcamstyle.models.seed_baseline``) and ``bench --seed-baseline``.
 
 Random weights at tiny sizes: 64x96 frames, 64x64 style squares. Work is counted with forward hooks
 (style and content encodes, decodes, eigendecompositions); outputs are compared with the current
@@ -18,24 +18,24 @@ from torch import nn
 from typer.testing import CliRunner
 
 from vcamstyle import cli
-from vcamstyle.bench import runner, seed_baseline
-from vcamstyle.bench.seed_baseline import (
-    SeedAdaIN,
-    SeedAvatarNet,
-    SeedSANet,
-    build_seed_baseline,
-    hard_mask,
-    region_style_path,
-    seed_style_square,
-)
+from vcamstyle.bench import runner
 from vcamstyle.config import load_config, override
 from vcamstyle.errors import ConfigError
 from vcamstyle.frames import to_numpy, to_tensor
+from vcamstyle.models import seed_baseline
 from vcamstyle.models.adain import AdaINStylizer
 from vcamstyle.models.avatarnet import AvatarNetStylizer
 from vcamstyle.models.base import RegionStyle
 from vcamstyle.models.registry import BuildOptions, create_stylizer
 from vcamstyle.models.sanet import SANetStylizer
+from vcamstyle.models.seed_baseline import (
+    SeedAdaIN,
+    SeedAvatarNet,
+    SeedSANet,
+    build_seed_baseline,
+    hard_mask,
+    seed_style_square,
+)
 
 CPU = torch.device("cpu")
 HEIGHT, WIDTH = 64, 96
@@ -347,8 +347,8 @@ def test_magenta_and_unstyled_regions_are_refused(adain_model, styles, tmp_path:
     path.write_text("device: cpu\n")
     config = override(load_config(path), {"person.effect": "blur"})
     with pytest.raises(ConfigError, match="person.effect"):
-        region_style_path(config, "person")
-    assert region_style_path(config, "background").name == "stained_glass.png"
+        runner.region_style_path(config, "person")
+    assert runner.region_style_path(config, "background").name == "stained_glass.png"
 
 
 # --------------------------------------------------------------------------------------------------
