@@ -240,6 +240,9 @@ class ContrastStylizer:
     name = "fake-contrast"
     size_multiple = 1
 
+    def style_size(self, height: int, width: int) -> tuple[int, int]:
+        return height, width
+
     def encode_style(self, image: torch.Tensor) -> Any:
         return image.mean(dim=(2, 3), keepdim=True)
 

@@ -100,6 +100,9 @@ class ColorStylizer:
     size_multiple: int = 1
     calls: list[StylizeCall] = field(default_factory=list)
 
+    def style_size(self, height: int, width: int) -> tuple[int, int]:
+        return height, width
+
     def encode_style(self, image: torch.Tensor) -> Any:
         return image.mean(dim=(2, 3), keepdim=True)
 

@@ -36,6 +36,7 @@ from vcamstyle.models.stylize_common import (
     prepare_style_image,
     region_strength,
     require_weight_files,
+    style_input_size,
     weighted_sum,
 )
 from vcamstyle.models.vgg import VGGEncoder, build_decoder, build_encoder_layers
@@ -99,10 +100,14 @@ class AdaINStylizer:
         """Padded ``1x3xHxW`` RGB [0,1] on the device -> relu4_1 ``1x512x(H/8)x(W/8)`` (compute dtype)."""
         return self.encoder.encode(content, (ADAIN_LEVEL,))[ADAIN_LEVEL]
 
+    def style_size(self, height: int, width: int) -> tuple[int, int]:
+        """The (H, W) a style image of ``height x width`` is resized to (see ``style_shape`` for the bounds)."""
+        return style_input_size(height, width, self.style_short_side, self.min_input_size, self.name)
+
     def encode_style(self, image: torch.Tensor) -> AdaINStyleCode:
         """``1x3xHxW`` RGB [0,1] style image -> its relu4_1 statistics (short side resized to 512 first)."""
         with torch.inference_mode():
-            style = prepare_style_image(image, self.style_short_side, self.policy, self.min_input_size)
+            style = prepare_style_image(image, self.style_short_side, self.policy, self.min_input_size, self.name)
             mean, std = channel_mean_std(self.encode_content(style))
         return AdaINStyleCode(mean=mean, std=std)
 

@@ -57,6 +57,7 @@ from vcamstyle.models.checkpoint import (
     require_file,
 )
 from vcamstyle.models.registry import BuildOptions, register_stylizer
+from vcamstyle.models.style_shape import check_style_shape
 from vcamstyle.models.stylize_common import normalise_weights
 
 log = logging.getLogger(__name__)
@@ -196,6 +197,16 @@ class AvatarNetStylizer:
 
     # -- style side ---------------------------------------------------------------------------
 
+    def style_size(self, height: int, width: int) -> tuple[int, int]:
+        """The (H, W) a style image of ``height x width`` is resized to: short side ``style_short_side``,
+        long side at most ``style_long_cap``; degenerate shapes refused (``style_shape``)."""
+        check_style_shape(height, width, self.name)
+        size = style_resize_size(height, width, self.style_short_side, self.style_long_cap)
+        if min(size) < MIN_SIDE:
+            raise StyleImageError(f"avatarnet: style image resized to {size} is too small (minimum {MIN_SIDE} px)",
+                                  hint="use a less elongated style image")
+        return size
+
     @torch.inference_mode()
     def encode_style(self, image: torch.Tensor) -> AvatarNetStyle:
         """``1x3xHxW`` RGB [0,1] style image -> ``AvatarNetStyle`` (resized so its short side is
@@ -203,12 +214,7 @@ class AvatarNetStylizer:
         if image.dim() != 4 or image.shape[:2] != (1, 3):
             raise StyleImageError(f"avatarnet: expected a 1x3xHxW style image, got {tuple(image.shape)}",
                                   hint="pass an RGB image")
-        if min(image.shape[-2:]) < 1:
-            raise StyleImageError("avatarnet: the style image is empty", hint="use a non-empty image")
-        size = style_resize_size(image.shape[-2], image.shape[-1], self.style_short_side, self.style_long_cap)
-        if min(size) < MIN_SIDE:
-            raise StyleImageError(f"avatarnet: style image resized to {size} is too small (minimum {MIN_SIDE} px)",
-                                  hint="use a less elongated style image")
+        size = self.style_size(image.shape[-2], image.shape[-1])
         features = self._encode(resize(image.float(), size))
         stds, means = zip(*(channel_std_mean(f) for f in reversed(features[:3])))
         style4 = features[3].float()

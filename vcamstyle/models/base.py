@@ -53,6 +53,12 @@ class Stylizer(Protocol):
     #: H and W of ``stylize``'s input are padded internally to this multiple; callers may pass any size.
     size_multiple: int
 
+    def style_size(self, height: int, width: int) -> tuple[int, int]:
+        """The (H, W) ``encode_style`` resizes a ``height x width`` style image to (long side at most
+        ``style_shape.STYLE_LONG_CAP``); raises ``StyleImageError`` for a shape the method refuses.
+        Callers load the picture at this size, so the file is resampled once."""
+        ...
+
     def encode_style(self, image: torch.Tensor) -> Any:
         """``1x3xHxW`` RGB [0,1] style image -> an opaque style code for this method."""
         ...

@@ -37,6 +37,7 @@ from vcamstyle.models.magenta_transformer import (  # noqa: F401 - the file name
 )
 from vcamstyle.models.onnx_weights import INSTALL_HINT, load_verified_model
 from vcamstyle.models.registry import BuildOptions, register_stylizer
+from vcamstyle.models.style_shape import bounded_style_size, check_style_shape
 from vcamstyle.models.stylize_common import normalise_weights
 
 log = logging.getLogger(__name__)
@@ -148,8 +149,14 @@ class MagentaStylizer:
 
     # ---- style codes
 
+    def style_size(self, height: int, width: int) -> tuple[int, int]:
+        """The (H, W) to load a style image at: short side 256 (the predictor's centre square is then a
+        crop, no second resample), long side at most ``STYLE_LONG_CAP``; degenerate shapes refused."""
+        return bounded_style_size(height, width, PREDICTOR_SIZE, self.name)
+
     def encode_style(self, image: torch.Tensor) -> torch.Tensor:
         """``1x3xHxW`` RGB [0,1] style image -> ``1x100`` float32 style vector on this stylizer's device."""
+        check_style_shape(image.shape[-2], image.shape[-1], self.name)
         with torch.inference_mode():
             return self.predictor(image).to(self.device)
 

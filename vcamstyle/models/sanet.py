@@ -58,6 +58,7 @@ from vcamstyle.models.stylize_common import (
     region_strength,
     require_weight_files,
     snap_mask,
+    style_input_size,
 )
 from vcamstyle.models.vgg import VGGEncoder, build_decoder, build_encoder_layers
 
@@ -169,10 +170,14 @@ class SANetStylizer:
         #: Style images are resized so their short side is this (512 like the seed and training); None keeps it.
         self.style_short_side = style_short_side
 
+    def style_size(self, height: int, width: int) -> tuple[int, int]:
+        """The (H, W) a style image of ``height x width`` is resized to (see ``style_shape`` for the bounds)."""
+        return style_input_size(height, width, self.style_short_side, self.min_input_size, self.name)
+
     def encode_style(self, image: torch.Tensor) -> SANetStyleCode:
         """``1x3xHxW`` RGB [0,1] style image -> keys and values at relu4_1 and relu5_1."""
         with torch.inference_mode():
-            style = prepare_style_image(image, self.style_short_side, self.policy, self.min_input_size)
+            style = prepare_style_image(image, self.style_short_side, self.policy, self.min_input_size, self.name)
             part = self._keys_values(self.encoder.encode(style, SANET_LEVELS), weight=1.0)
         return SANetStyleCode(parts=(part,))
 

@@ -27,6 +27,7 @@ from vcamstyle.models.checkpoint import (
     require_file,
 )
 from vcamstyle.models.registry import BuildOptions
+from vcamstyle.models.style_shape import bounded_style_size
 
 #: Upstream test scripts resize the style image so its short side is 512 px.
 DEFAULT_STYLE_SHORT_SIDE = 512
@@ -68,23 +69,20 @@ class ComputePolicy:
         return image.to(device=self.device, dtype=self.dtype, memory_format=self.memory_format)
 
 
-def style_input_size(height: int, width: int, short_side: int | None, min_side: int = 1) -> tuple[int, int]:
+def style_input_size(height: int, width: int, short_side: int | None, min_side: int = 1,
+                     method: str = "stylizer") -> tuple[int, int]:
     """(H, W) with the short side equal to ``short_side`` (up or down, aspect kept), like upstream's
-    ``transforms.Resize(512)``; ``None`` keeps the size. Either way the short side is at least ``min_side``."""
-    target = min(height, width) if short_side is None else short_side
-    target = max(target, min_side)
-    if target == min(height, width):
-        return height, width
-    scale = target / min(height, width)
-    return max(target, int(round(height * scale))), max(target, int(round(width * scale)))
+    ``transforms.Resize(512)``; ``None`` keeps the size. The long side is capped at ``STYLE_LONG_CAP``
+    (bounded memory) and degenerate shapes are refused (``StyleImageError``; see ``style_shape``)."""
+    return bounded_style_size(height, width, short_side, method, min_side=min_side)
 
 
 def prepare_style_image(image: torch.Tensor, short_side: int | None, policy: ComputePolicy,
-                        min_side: int = 1) -> torch.Tensor:
-    """``1x3xHxW`` RGB [0,1] style image -> resized (short side ``short_side``, at least ``min_side``) on
-    the device, compute dtype."""
+                        min_side: int = 1, method: str = "stylizer") -> torch.Tensor:
+    """``1x3xHxW`` RGB [0,1] style image -> resized (short side ``short_side``, long side at most
+    ``STYLE_LONG_CAP``, at least ``min_side``) on the device, compute dtype."""
     _check_image(image, "style image")
-    size = style_input_size(image.shape[-2], image.shape[-1], short_side, min_side)
+    size = style_input_size(image.shape[-2], image.shape[-1], short_side, min_side, method)
     resized = resize(image.float(), size, mode="bilinear").clamp(0.0, 1.0)
     return policy.to_input(resized)
 

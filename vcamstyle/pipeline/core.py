@@ -65,6 +65,27 @@ class PipelineSettings:
     background: RegionPlan = field(default_factory=lambda: RegionPlan(effect="blur"))
 
 
+def mask_needed(settings: PipelineSettings) -> bool:
+    """Whether any part of the output depends on the person mask.
+
+    Not when both regions get the same picture: both ``original``, the same ``color``, the same
+    ``image``, or the same style at the same strength. ``blur`` always needs it (the person is kept out
+    of the background blur), as does any pair of different effects.
+    """
+    p, b = settings.person, settings.background
+    if p.effect != b.effect:
+        return True
+    if p.effect == "original":
+        return False
+    if p.effect == "color":
+        return p.color != b.color
+    if p.effect == "image":
+        return p.image is not b.image
+    if p.effect == "style":
+        return p.style is None or b.style is None or p.style.code is not b.style.code or p.style.strength != b.style.strength
+    return True
+
+
 @dataclass
 class FrameResult:
     """``image``: ``HxWx3 uint8 RGB``; ``mask``: ``HxW float32`` in [0,1]; ``stage_ms``: time per stage."""
@@ -76,10 +97,11 @@ class FrameResult:
 
 @dataclass
 class Analysis:
-    """Low-resolution results of one frame: the processed mask ``1x1xhxw`` and, when a region is
-    styled, the stylized image and its guide (``1x3xh'xw'`` in [0,1])."""
+    """Low-resolution results of one frame: the processed mask ``1x1xhxw`` (``None`` when nothing uses
+    it: no segmentation ran) and, when a region is styled, the stylized image and its guide
+    (``1x3xh'xw'`` in [0,1])."""
 
-    low_mask: torch.Tensor
+    low_mask: torch.Tensor | None
     styled: torch.Tensor | None = None
     styled_guide: torch.Tensor | None = None
 
@@ -97,6 +119,9 @@ class Pipeline:
         self._styled_state: tuple[torch.Tensor, torch.Tensor] | None = None  # (content, stylized) at work size
         self._solid: dict[tuple, np.ndarray] = {}
         self._assets: dict[tuple, torch.Tensor] = {}
+        self._no_mask: dict[tuple, np.ndarray] = {}
+        #: False when both regions get the same picture: then no segmentation runs (``mask_needed``).
+        self.uses_mask = mask_needed(settings)
 
     def replace(self, segmenter: Segmenter, stylizer: Stylizer | None, settings: PipelineSettings) -> "Pipeline":
         """A pipeline with new parts that keeps the smoothed mask when the segmenter is unchanged."""
@@ -123,24 +148,33 @@ class Pipeline:
         s = self.settings
         h, w = frame.shape[:2]
         t0 = self._clock()
-        seg_input = self._shrunk(frame, self.segmenter.preferred_size(h, w))
-        raw = self.segmenter.segment(seg_input).float()
-        t1 = self._clock()
-        times["segment"] = (t1 - t0) * 1000
+        if not self.uses_mask:
+            self._mask_state = None  # a later mask starts fresh rather than from a stale one
+            low = None
+            t2 = t0
+            times["segment"] = times["mask"] = 0.0
+        else:
+            seg_input = self._shrunk(frame, self.segmenter.preferred_size(h, w))
+            raw = self.segmenter.segment(seg_input).float()
+            t1 = self._clock()
+            times["segment"] = (t1 - t0) * 1000
 
-        low = composite.ema(self._mask_state, raw, s.mask.smoothing)
-        self._mask_state = low
-        low = composite.soft_threshold(low, s.mask.threshold, s.mask.softness)
-        low = composite.feather(low, s.mask.feather * low.shape[-1] / w)
-        t2 = self._clock()
-        times["mask"] = (t2 - t1) * 1000
+            low = composite.ema(self._mask_state, raw, s.mask.smoothing)
+            self._mask_state = low
+            low = composite.soft_threshold(low, s.mask.threshold, s.mask.softness)
+            low = composite.feather(low, s.mask.feather * low.shape[-1] / w)
+            t2 = self._clock()
+            times["mask"] = (t2 - t1) * 1000
 
         analysis = Analysis(low)
         person = s.person.style if s.person.effect == "style" else None
         background = s.background.style if s.background.effect == "style" else None
         if self.stylizer is not None and (person is not None or background is not None):
             small = self._shrunk(frame, short_side_size(h, w, s.style_size, multiple=2))
-            small_mask = resize(low, tuple(small.shape[-2:]), mode="bilinear").clamp_(0, 1).to(small.dtype)
+            if low is None:  # the same style in both regions: any mask gives the same picture
+                small_mask = torch.ones_like(small[:, :1])
+            else:
+                small_mask = resize(low, tuple(small.shape[-2:]), mode="bilinear").clamp_(0, 1).to(small.dtype)
             styled = self.stylizer.stylize(small, small_mask, person, background)
             if s.preserve_color:
                 styled = composite.preserve_color(styled, small)
@@ -157,12 +191,28 @@ class Pipeline:
         times: dict[str, float] = {}
         analysis = self.analyse(frame, times)
         t0 = self._clock()
-        if self.device.type == "cpu":
+        if analysis.low_mask is None and analysis.styled is not None:
+            analysis.low_mask = torch.ones_like(analysis.styled[:, :1]).float()  # same style everywhere
+        if analysis.low_mask is None:
+            image, mask = self._compose_unmasked(frame, analysis)
+        elif self.device.type == "cpu":
             image, mask = self._compose_cpu(frame, analysis)
         else:
             image, mask = self._compose_torch(frame, analysis)
         times["composite"] = (self._clock() - t0) * 1000
         return FrameResult(image, mask, times)
+
+    def _compose_unmasked(self, frame: np.ndarray, a: Analysis) -> tuple[np.ndarray, np.ndarray]:
+        """Both regions get the same picture (``mask_needed`` is False): that picture, and a zero mask."""
+        shape = frame.shape[:2]
+        if shape not in self._no_mask:
+            self._no_mask = {shape: np.zeros(shape, np.float32)}
+        plan = self.settings.person
+        if plan.effect == "color":
+            return self._solid_color(plan.color, frame.shape), self._no_mask[shape]
+        if plan.effect == "image" and plan.image is not None:
+            return plan.image, self._no_mask[shape]
+        return frame, self._no_mask[shape]
 
     # ------------------------------------------------------------------ CPU: OpenCV on uint8
     def _solid_color(self, color: tuple[int, int, int], shape: tuple[int, ...]) -> np.ndarray:

@@ -4,6 +4,11 @@ The ``Engine`` owns the expensive things: models (kept while their config is unc
 style-code cache (a style image is encoded once per method, keyed by the file's content hash, and
 survives reloads that do not change it). ``Engine.build`` either returns a complete ``Scene`` or raises
 a ``VcamstyleError``; the caller keeps the previous scene in that case.
+
+Referenced pictures are part of a scene's identity: ``Scene.references`` holds the content digest of
+every style and background image it was built from, and ``changed_references`` says which stages a
+file replaced in place touches (``styles`` for a style image, ``effects`` for a background image), so a
+reload re-reads it; a rebuild then re-encodes only the changed style (the others come from the cache).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import torch
 
 from vcamstyle import compute
 from vcamstyle.errors import ConfigError
-from vcamstyle.frames import to_numpy, to_tensor
+from vcamstyle.frames import to_tensor
 from vcamstyle.models import (
     BuildOptions,
     RegionStyle,
@@ -28,13 +33,23 @@ from vcamstyle.models import (
     create_segmenter,
     create_stylizer,
 )
-from vcamstyle.pipeline.composite import cover_resize
 from vcamstyle.pipeline.core import MaskSettings, PipelineSettings, RegionPlan
-from vcamstyle.pipeline.images import file_digest, load_rgb
+from vcamstyle.pipeline.images import file_digest, load_picture
 
 log = logging.getLogger(__name__)
 
 STYLE_CACHE_SIZE = 64
+BACKGROUND_CACHE_SIZE = 4
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A picture the configuration names: its key path, file and content digest when the scene was built."""
+
+    key: str
+    path: Path
+    digest: str | None
+    stage: str  # the stage that uses it: "styles" (a style image) or "effects" (a background image)
 
 
 @dataclass(frozen=True)
@@ -46,6 +61,21 @@ class Scene:
     segmenter: Segmenter
     stylizer: Stylizer | None
     settings: PipelineSettings
+    references: tuple[Reference, ...] = ()
+
+
+def _digest(path: Path) -> str | None:
+    try:
+        return file_digest(path) if path.is_file() else None
+    except OSError as exc:  # unreadable: reported by the loader when it is used
+        log.debug("cannot hash %s: %s", path, exc)
+        return None
+
+
+def changed_references(scene: Scene) -> dict[str, str]:
+    """``{key path: stage}`` for every picture of ``scene`` whose content changed on disk since it was
+    built (replaced, edited, deleted or created); empty when all are as they were."""
+    return {ref.key: ref.stage for ref in scene.references if _digest(ref.path) != ref.digest}
 
 
 def parse_color(text: str) -> tuple[float, float, float]:
@@ -68,6 +98,24 @@ def style_items(region: Any) -> list[tuple[Path, float]]:
     return [(Path(item.image), float(item.weight)) for item in style]
 
 
+def region_references_of(name: str, region: Any) -> list[tuple[str, Path, str]]:
+    """``[(key path, file, stage), ...]``: the pictures one region uses (an effect that is off names no
+    file: a region's style is used only with ``effect: style``, its image only with ``effect: image``)."""
+    if region.effect == "style":
+        style = region.style
+        if isinstance(style, (str, Path)):
+            return [(f"{name}.style", Path(style), "styles")]
+        return [(f"{name}.style[{i}].image", Path(item.image), "styles") for i, item in enumerate(style or ())]
+    if region.effect == "image" and region.image is not None:
+        return [(f"{name}.image", Path(region.image), "effects")]
+    return []
+
+
+def region_references(config: Any) -> list[tuple[str, Path, str]]:
+    """The pictures the whole configuration uses, person first (see ``region_references_of``)."""
+    return region_references_of("person", config.person) + region_references_of("background", config.background)
+
+
 class Engine:
     """Builds scenes. Thread-safe: ``build`` may run in the reload thread while frames are processed."""
 
@@ -77,6 +125,7 @@ class Engine:
         self._segmenters: dict[tuple, Segmenter] = {}
         self._stylizers: dict[tuple, Stylizer] = {}
         self._codes: OrderedDict[tuple, Any] = OrderedDict()
+        self._backgrounds: OrderedDict[tuple, Any] = OrderedDict()
         #: How many style images were actually encoded (not served from the cache).
         self.encode_count = 0
 
@@ -100,31 +149,53 @@ class Engine:
             self._codes.clear()  # codes belong to one stylizer instance
         return self._stylizers[key]
 
-    def encode(self, stylizer: Stylizer, path: Path, device: torch.device) -> Any:
-        """The style code of the image at ``path`` for ``stylizer``, from the cache when the bytes are known."""
-        digest = file_digest(path) if path.is_file() else None
-        key = (id(stylizer), digest)
-        if digest is not None and key in self._codes:
-            self._codes.move_to_end(key)
-            return self._codes[key]
-        image = to_tensor(load_rgb(path, "style image"), device)
-        code = stylizer.encode_style(image)
-        self.encode_count += 1
-        self._codes[key] = code
-        while len(self._codes) > STYLE_CACHE_SIZE:
-            self._codes.popitem(last=False)
+    @staticmethod
+    def _cached(cache: OrderedDict, key: tuple, limit: int, make: Any) -> tuple[Any, bool]:
+        """``(value, made)``: ``cache[key]`` when present (a ``None`` digest in the key never hits), else ``make()``."""
+        if key[-1] is not None and key in cache:
+            cache.move_to_end(key)
+            return cache[key], False
+        value = make()
+        cache[key] = value
+        while len(cache) > limit:
+            cache.popitem(last=False)
+        return value, True
+
+    def encode(self, stylizer: Stylizer, path: Path, device: torch.device,
+               fill: tuple[int, int, int] = (32, 32, 32), digest: str | None = None) -> Any:
+        """The style code of the image at ``path`` for ``stylizer``, from the cache when the bytes are known.
+
+        The picture is loaded straight at the method's style size (one resample); transparent areas
+        are filled with ``fill`` (the region's colour)."""
+        digest = digest if digest is not None else _digest(path)
+
+        def make() -> Any:
+            image = load_picture(path, "style image", stylizer.style_size, fill=fill)
+            return stylizer.encode_style(to_tensor(image, device))
+
+        code, made = self._cached(self._codes, (id(stylizer), fill, digest), STYLE_CACHE_SIZE, make)
+        self.encode_count += made
         return code
 
-    def _region(self, region: Any, stylizer: Stylizer | None, device: torch.device,
-                output_size: tuple[int, int]) -> RegionPlan:
+    def background(self, path: Path, output_size: tuple[int, int], fill: tuple[int, int, int],
+                   digest: str | None = None) -> Any:
+        """A background picture as ``HxWx3 uint8 RGB`` at ``output_size``, cropped to cover (one resample)."""
+        digest = digest if digest is not None else _digest(path)
+        image, _ = self._cached(self._backgrounds, (tuple(output_size), fill, digest), BACKGROUND_CACHE_SIZE,
+                                lambda: load_picture(path, "background image", tuple(output_size), "cover", fill))
+        return image
+
+    def _region(self, name: str, region: Any, stylizer: Stylizer | None, device: torch.device,
+                output_size: tuple[int, int], digests: dict[str, str | None]) -> RegionPlan:
         color = tuple(int(round(c * 255)) for c in parse_color(region.color))
         image = None
         if region.effect == "image":
-            image = to_numpy(cover_resize(to_tensor(load_rgb(Path(region.image), "background image")), output_size))
+            image = self.background(Path(region.image), output_size, color, digests.get(f"{name}.image"))
         style = None
         if region.effect == "style" and stylizer is not None:
             items = style_items(region)
-            codes = [self.encode(stylizer, path, device) for path, _ in items]
+            keys = [key for key, _, stage in region_references_of(name, region) if stage == "styles"]
+            codes = [self.encode(stylizer, path, device, color, digests.get(key)) for (path, _), key in zip(items, keys)]
             code = codes[0] if len(codes) == 1 else stylizer.blend_codes(codes, [w for _, w in items])
             style = RegionStyle(code, float(region.strength))
         return RegionPlan(effect=region.effect, blur=float(region.blur), color=color, image=image, style=style)
@@ -134,6 +205,8 @@ class Engine:
         with self._lock:
             device = compute.resolve_device(config.device)
             segmenter = self.segmenter(config.segmentation.model, device, weights_dir, config.precision)
+            references = region_references(config)
+            digests = {key: _digest(path) for key, path, _ in references}
             needs_style = "style" in (config.person.effect, config.background.effect)
             stylizer = self.stylizer(config.style.method, device, weights_dir, config.precision) if needs_style else None
             seg = config.segmentation
@@ -143,7 +216,8 @@ class Engine:
                 style_size=int(config.style.size),
                 preserve_color=bool(config.style.preserve_color),
                 style_smoothing=float(config.style.smoothing),
-                person=self._region(config.person, stylizer, device, output_size),
-                background=self._region(config.background, stylizer, device, output_size),
+                person=self._region("person", config.person, stylizer, device, output_size, digests),
+                background=self._region("background", config.background, stylizer, device, output_size, digests),
             )
-            return Scene(config, device, segmenter, stylizer, settings)
+            refs = tuple(Reference(key, path, digests[key], stage) for key, path, stage in references)
+            return Scene(config, device, segmenter, stylizer, settings, refs)
