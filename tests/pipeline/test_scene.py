@@ -19,7 +19,7 @@ from vcamstyle import paths
 from vcamstyle.config import Config, ensure_config, load_config, override
 from vcamstyle.errors import ConfigError, StyleImageError
 from vcamstyle.pipeline.core import Pipeline
-from vcamstyle.pipeline.scene import Engine, parse_color, style_items
+from vcamstyle.pipeline.scene import Engine, changed_references, parse_color, region_references, style_items
 
 STYLES = paths.bundled_styles_dir()
 SIZE = (180, 180)  # (H, W) of the frames fed to the scene (the astronaut photo, shrunk)
@@ -350,3 +350,86 @@ def test_keep_freed_memory_reports_a_missing_c_library() -> None:
     from vcamstyle import compute
 
     assert compute.keep_freed_memory("libdoes-not-exist.so.9") is False
+
+
+# ------------------------------------------------------------------------------------------ referenced files
+
+def test_a_style_replaced_in_place_is_seen_and_re_encoded(engine: Engine, default_config: Config,
+                                                          tmp_path: Path) -> None:
+    """``cp new.png bg.png``: the scene reports the file as changed (stage ``styles``), and the rebuild
+    encodes just that file again; the untouched style comes from the cache."""
+    own = tmp_path / "bg.png"
+    shutil.copy(STYLES / "crystals.png", own)
+    config = _with(default_config, background__style=str(own))
+    scene = engine.build(config, SIZE, None)
+    assert changed_references(scene) == {}
+    assert [r.key for r in scene.references] == ["person.style", "background.style"]
+    count = engine.encode_count
+    shutil.copy(STYLES / "mosaic.png", own)
+    assert changed_references(scene) == {"background.style": "styles"}
+    rebuilt = engine.build(config, SIZE, None)
+    assert engine.encode_count == count + 1
+    assert rebuilt.settings.person.style.code is scene.settings.person.style.code
+    assert rebuilt.settings.background.style.code is not scene.settings.background.style.code
+    assert changed_references(rebuilt) == {}
+
+
+def test_a_background_replaced_in_place_is_seen_and_reloaded(engine: Engine, default_config: Config,
+                                                             tmp_path: Path, grace_hopper_rgb: np.ndarray,
+                                                             astronaut_rgb: np.ndarray) -> None:
+    from PIL import Image
+
+    own = tmp_path / "bg.jpg"
+    Image.fromarray(astronaut_rgb).save(own)
+    config = _with(default_config, person__effect="original", background__effect="image", background__image=str(own))
+    scene = engine.build(config, (90, 160), None)
+    count = engine.encode_count
+    Image.fromarray(grace_hopper_rgb).save(own)
+    assert changed_references(scene) == {"background.image": "effects"}
+    rebuilt = engine.build(config, (90, 160), None)
+    assert engine.encode_count == count  # no style work for a background picture
+    assert np.abs(rebuilt.settings.background.image.astype(int) - scene.settings.background.image).mean() > 10
+    own.unlink()
+    assert changed_references(rebuilt) == {"background.image": "effects"}  # a deleted file is a change too
+
+
+def test_unused_pictures_are_not_references(default_config: Config) -> None:
+    config = _with(default_config, person__effect="original", background__effect="blur")
+    assert region_references(config) == []
+
+
+# ------------------------------------------------------------------------------------------ stages that run
+
+def _count_calls(obj: Any, name: str, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+    real = getattr(obj, name)
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(obj, name, spy)
+    return calls
+
+
+@pytest.mark.parametrize("person, background, segments, stylizes", [
+    ({"effect": "original"}, {"effect": "original"}, 0, 0),  # "effects off" during a call
+    ({"effect": "color", "color": "#102030"}, {"effect": "color", "color": "#102030"}, 0, 0),
+    ({"effect": "original"}, {"effect": "blur"}, 1, 0),
+    ({"effect": "original"}, {"effect": "color"}, 1, 0),
+    ({"effect": "style"}, {"effect": "original"}, 1, 1),
+])
+def test_stages_run_only_when_their_output_is_used(engine: Engine, default_config: Config, frame: np.ndarray,
+                                                   monkeypatch: pytest.MonkeyPatch, person: dict, background: dict,
+                                                   segments: int, stylizes: int) -> None:
+    changes = {f"person.{k}": v for k, v in person.items()} | {f"background.{k}": v for k, v in background.items()}
+    scene = engine.build(override(default_config, changes), SIZE, None)
+    pipeline = Pipeline(scene.segmenter, scene.stylizer, scene.settings, scene.device)
+    segment_calls = _count_calls(scene.segmenter, "segment", monkeypatch)
+    stylize_calls = _count_calls(scene.stylizer, "stylize", monkeypatch) if scene.stylizer is not None else []
+    for _ in range(3):
+        result = pipeline.process(frame)
+    assert len(segment_calls) == 3 * segments
+    assert len(stylize_calls) == 3 * stylizes
+    if segments == 0 and person["effect"] == "original":
+        assert np.array_equal(result.image, frame) and result.mask.max() == 0

@@ -105,6 +105,8 @@ def region_references_of(name: str, region: Any) -> list[tuple[str, Path, str]]:
         style = region.style
         if isinstance(style, (str, Path)):
             return [(f"{name}.style", Path(style), "styles")]
+        if style and len(style) == 1:  # one image, however the YAML spelled it
+            return [(f"{name}.style", Path(style[0].image), "styles")]
         return [(f"{name}.style[{i}].image", Path(item.image), "styles") for i, item in enumerate(style or ())]
     if region.effect == "image" and region.image is not None:
         return [(f"{name}.image", Path(region.image), "effects")]
