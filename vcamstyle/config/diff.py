@@ -22,6 +22,8 @@ _REGION_STAGES: dict[str, frozenset[str]] = {
 KEY_STAGES: dict[str, frozenset[str]] = {
     **{f"camera.{key}": frozenset({"camera"}) for key in CameraConfig.model_fields},
     **{f"output.{key}": frozenset({"output"}) for key in OutputConfig.model_fields},
+    # Applied to each camera frame by the frame loop: a new scene, no reopened device.
+    "output.fit": frozenset({"effects"}),
     "segmentation.model": frozenset({"segmenter"}),
     "segmentation.smoothing": frozenset({"mask"}),
     "segmentation.threshold": frozenset({"mask"}),

@@ -38,6 +38,7 @@ from vcamstyle.config.checks import (
 )
 from vcamstyle.config.vocab import (
     EFFECTS,
+    FITS,
     FOURCCS,
     KNOWN_SEGMENTERS,
     KNOWN_STYLIZERS,
@@ -45,6 +46,7 @@ from vcamstyle.config.vocab import (
     PRECISIONS,
     REGION_NAMES,
     Effect,
+    Fit,
     Fourcc,
     OutputFormat,
     Precision,
@@ -80,6 +82,9 @@ class OutputConfig(_Section):
     width: OptionalSize = None
     height: OptionalSize = None
     fps: OptionalFps = None
+    #: A camera frame of another aspect ratio than the output: ``cover`` scales it to fill the output and
+    #: crops the overflow (centred); ``contain`` scales it to fit and pads with black. Never stretched.
+    fit: Annotated[Fit, BeforeValidator(_choice_check(FITS))] = "cover"
 
     @model_validator(mode="after")
     def _cross_checks(self) -> OutputConfig:

@@ -15,6 +15,8 @@ KNOWN_BACKENDS: tuple[str, ...] = ("auto", "v4l2loopback", "obs", "unitycapture"
 OUTPUT_FORMATS: tuple[str, ...] = ("yuyv", "i420", "rgb")
 FOURCCS: tuple[str, ...] = ("MJPG", "YUYV", "auto")
 PRECISIONS: tuple[str, ...] = ("auto", "float32")
+#: How a camera frame of another aspect ratio fills the output: cover (crop) | contain (pad).
+FITS: tuple[str, ...] = ("cover", "contain")
 EFFECTS: tuple[str, ...] = ("original", "blur", "color", "image", "style")
 REGION_NAMES: tuple[str, ...] = ("person", "background")
 #: Every stage name ``diff_stages`` can return.
@@ -24,6 +26,7 @@ STAGES: frozenset[str] = frozenset(
 
 Effect = Literal["original", "blur", "color", "image", "style"]
 OutputFormat = Literal["yuyv", "i420", "rgb"]
+Fit = Literal["cover", "contain"]
 Fourcc = Literal["MJPG", "YUYV", "auto"]
 Precision = Literal["auto", "float32"]
 RegionName = Literal["person", "background"]

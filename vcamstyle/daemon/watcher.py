@@ -2,7 +2,9 @@
 
 Runs in its own thread with ``watchfiles`` (inotify on Linux; it handles editors that save by
 renaming). ``watchfiles`` is used rather than hand-written inotify/mtime polling because it is
-maintained, cross-platform and debounces bursts of writes.
+maintained, cross-platform and debounces bursts of writes. The pictures the configuration names
+(``extra_paths``) are watched the same way: their folders are watched, and the set is re-read while
+running, so a style or background picture replaced in place triggers a reload too.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from watchfiles import watch
 
@@ -23,12 +25,18 @@ class ConfigWatcher:
     The callback runs in the watcher's worker thread, never in the frame loop.
     """
 
-    def __init__(self, path: Path, on_change: Callable[[], None], debounce_ms: int = 60) -> None:
+    def __init__(self, path: Path, on_change: Callable[[], None], debounce_ms: int = 60,
+                 extra_paths: Callable[[], Iterable[Path]] | None = None) -> None:
+        """``extra_paths``: returns the other files whose changes count (the referenced pictures);
+        called again while running, so the watched set follows reloads."""
         self.path = Path(path).resolve()
         self.on_change = on_change
         self.debounce_ms = debounce_ms
+        self.extra_paths = extra_paths
         self._stop = threading.Event()
         self._requested = threading.Event()
+        self._rewatch = threading.Event()
+        self._watched_dirs: frozenset[Path] = frozenset()
         self._threads: list[threading.Thread] = []
 
     def start(self) -> "ConfigWatcher":
@@ -42,16 +50,29 @@ class ConfigWatcher:
         """Ask for a reload (thread- and signal-safe: only sets an event)."""
         self._requested.set()
 
+    def _targets(self) -> tuple[frozenset[Path], frozenset[Path]]:
+        """(files whose changes count, the existing folders holding them)."""
+        files = {self.path}
+        if self.extra_paths is not None:
+            files.update(Path(p).expanduser().resolve() for p in self.extra_paths())
+        return frozenset(files), frozenset(f.parent for f in files if f.parent.is_dir())
+
     def _watch_files(self) -> None:
-        directory = self.path.parent
-        for changes in watch(directory, stop_event=self._stop, debounce=self.debounce_ms, step=20,
-                             rust_timeout=500, yield_on_timeout=False, recursive=False):
-            if any(Path(p).resolve() == self.path for _, p in changes):
-                log.debug("config file changed on disk")
-                self._requested.set()
+        stop = _EitherEvent(self._stop, self._rewatch)
+        while not self._stop.is_set():
+            self._rewatch.clear()
+            files, self._watched_dirs = self._targets()
+            for changes in watch(*sorted(self._watched_dirs), stop_event=stop, debounce=self.debounce_ms, step=20,
+                                 rust_timeout=500, yield_on_timeout=False, recursive=False):
+                files = self._targets()[0]
+                if any(Path(p).resolve() in files for _, p in changes):
+                    log.debug("config file or a referenced picture changed on disk")
+                    self._requested.set()
 
     def _serve_requests(self) -> None:
         while not self._stop.is_set():
+            if self.extra_paths is not None and self._targets()[1] != self._watched_dirs:
+                self._rewatch.set()  # the pictures moved to other folders: watch those
             if not self._requested.wait(0.2):
                 continue
             self._requested.clear()
@@ -62,3 +83,13 @@ class ConfigWatcher:
         self._requested.set()
         for thread in self._threads:
             thread.join(timeout=2.0)
+
+
+class _EitherEvent:
+    """Looks like one ``threading.Event`` to ``watchfiles``: set when any of ``events`` is."""
+
+    def __init__(self, *events: threading.Event) -> None:
+        self.events = events
+
+    def is_set(self) -> bool:
+        return any(event.is_set() for event in self.events)

@@ -3,7 +3,8 @@
 - ``core``: ``Pipeline``, the pure per-frame core (tensors in, tensors out; no I/O, no threads).
 - ``scene``: ``Engine`` turns a configuration into a ``Scene`` (built models, encoded styles, plans).
 - ``composite`` (torch) and ``composite_cv`` (OpenCV, uint8): mask post-processing and region effects.
-- ``images``: the one loader for user pictures (backgrounds, styles).
+- ``images``: the one loader for user pictures (backgrounds, styles, render inputs).
+- ``framing``: camera frames into an output of another shape (cover / contain, never stretched).
 
 Frame layout and dtype conversions live in ``vcamstyle.frames``, below every package.
 Public face: the names in ``__all__``; other packages import only those.
@@ -16,4 +17,12 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "Engine": "scene",
     "Scene": "scene",
     "load_rgb": "images",
+    "load_picture": "images",
+    "probe": "images",
+    "MAX_PIXELS": "images",
+    "changed_references": "scene",
+    "region_references": "scene",
+    "fit_frame": "framing",
+    "aspect_differs": "framing",
+    "describe_fit": "framing",
 })
