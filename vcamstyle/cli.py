@@ -255,8 +255,10 @@ def config_init(config: Optional[Path] = ConfigOption, force: bool = typer.Optio
 @config_app.command("check")
 @handles_errors
 def config_check(config: Optional[Path] = ConfigOption) -> None:
-    """Validate the config file; print every problem with its key path."""
+    """Validate the config file and the pictures it names; print every problem with its key path."""
+    from vcamstyle.commands import check_config_files
     cfg = load(config, create=False)
+    check_config_files(cfg, config_path(config))
     typer.echo(f"{config_path(config)} is valid: person {cfg.summary_region('person')}; "
                f"background {cfg.summary_region('background')}; method {cfg.style.method}")
 

@@ -44,3 +44,26 @@ def test_render_file_unreadable_image(tmp_path: Path) -> None:
     bad.write_bytes(b"not a png at all")
     with pytest.raises(SourceError, match="not a readable image"):
         render_file(Config(), bad, tmp_path / "out.png")
+
+
+def test_render_reads_images_with_the_picture_loader(tmp_path: Path, grace_hopper_rgb) -> None:
+    """The render input goes through the same loader as styles and backgrounds: a sideways phone JPEG
+    (EXIF 6) and a 16-bit greyscale PNG come out upright and at their real brightness."""
+    from PIL import Image
+
+    from vcamstyle.commands.render import read_frames
+
+    upright = Image.fromarray(grace_hopper_rgb)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    phone = tmp_path / "phone.jpg"
+    upright.transpose(Image.Transpose.ROTATE_90).save(phone, quality=95, exif=exif)
+    (frame,) = list(read_frames(phone))
+    assert frame.shape == grace_hopper_rgb.shape
+    assert np.abs(frame.astype(int) - grace_hopper_rgb).mean() < 3
+
+    grey = np.asarray(upright.convert("L"))
+    scan = tmp_path / "scan16.png"
+    Image.fromarray(grey.astype(np.uint16) * 257).save(scan)
+    (frame,) = list(read_frames(scan))
+    assert np.abs(frame[..., 0].astype(int) - grey).max() <= 1

@@ -19,7 +19,8 @@ from vcamstyle import paths
 from vcamstyle.config import Config, ensure_config, load_config, override
 from vcamstyle.errors import ConfigError, StyleImageError
 from vcamstyle.pipeline.core import Pipeline
-from vcamstyle.pipeline.scene import Engine, changed_references, parse_color, region_references, style_items
+from vcamstyle.pipeline.referenced import region_references
+from vcamstyle.pipeline.scene import Engine, changed_references, parse_color, style_items
 
 STYLES = paths.bundled_styles_dir()
 SIZE = (180, 180)  # (H, W) of the frames fed to the scene (the astronaut photo, shrunk)

@@ -1,6 +1,7 @@
 """One-shot commands that combine the packages: ``vcamstyle render`` and ``vcamstyle doctor``.
 
 - ``render``: the daemon's pipeline over an image or video file, written to a file.
+- ``config_check``: the referenced pictures ``run`` would refuse, for ``vcamstyle config check``.
 - ``doctor``: checks the machine (devices, group, models, config) and says what to fix.
 
 Public face: the names in ``__all__``.
@@ -12,4 +13,5 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "render_file": "render",
     "read_frames": "render",
     "run_checks": "doctor",
+    "check_config_files": "config_check",
 })

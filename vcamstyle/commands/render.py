@@ -11,9 +11,9 @@ import numpy as np
 from vcamstyle import compute
 from vcamstyle.config import Config
 from vcamstyle.devices import IMAGE_SUFFIXES
-from vcamstyle.errors import SinkError, SourceError
+from vcamstyle.errors import SinkError, SourceError, StyleImageError
 from vcamstyle.models.weights import resolve_weights_dir
-from vcamstyle.pipeline import Engine, Pipeline
+from vcamstyle.pipeline import Engine, Pipeline, load_picture
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +29,16 @@ def side_by_side(original: np.ndarray, mask: np.ndarray, result: np.ndarray) -> 
 
 
 def read_frames(path: Path):
-    """Yields ``HxWx3 uint8 RGB`` frames of an image (once) or a video, and the video's fps."""
+    """Yields ``HxWx3 uint8 RGB`` frames of an image (once) or a video.
+
+    An image goes through the one picture loader (``vcamstyle.pipeline.load_picture``) at its own size:
+    upright by its EXIF orientation, any bit depth / colour mode / profile converted to sRGB, the same
+    as when the file is a style or background picture."""
     if path.suffix.lower() in IMAGE_SUFFIXES:
-        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise SourceError(f"{path} is not a readable image", hint="use a PNG or JPEG file")
-        yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        try:
+            yield load_picture(path, "render input", lambda height, width: (height, width))
+        except StyleImageError as exc:
+            raise SourceError(f"{path} is not a readable image: {exc.message}", hint=exc.hint) from exc
         return
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():

@@ -37,7 +37,7 @@ from vcamstyle.config.checks import (
 )
 from vcamstyle.config.diff import KEY_STAGES, changed_keys, diff_stages, leaf_values
 from vcamstyle.config.keys import schema_keys
-from vcamstyle.config.load import dump_default, ensure_config, load_config, override, parse_config
+from vcamstyle.config.load import dump_default, ensure_config, key_line, load_config, override, parse_config
 from vcamstyle.config.report import ConfigValidationError
 from vcamstyle.config.resolve import resolve_path, resolve_paths
 from vcamstyle.config.schema import (
@@ -91,6 +91,7 @@ __all__ = [
     "diff_stages",
     "dump_default",
     "ensure_config",
+    "key_line",
     "leaf_values",
     "load_config",
     "override",

@@ -207,3 +207,18 @@ def ensure_config(path: Path) -> bool:
         ) from err
     logger.info("wrote the default configuration to %s", path)
     return True
+
+
+def key_line(path: Path, key: str) -> int | None:
+    """The 1-based line of dotted ``key`` (``background.style[1].image``) in the YAML file at ``path``, or
+    of its closest written parent; ``None`` when the file cannot be read or names no part of it."""
+    try:
+        _, lines, _ = _read_yaml(Path(path).expanduser().read_text(encoding="utf-8"), path)
+    except (OSError, UnicodeDecodeError, ConfigError):
+        return None
+    loc: list[Any] = []
+    for part in key.replace("]", "").split("."):
+        name, *indexes = part.split("[")
+        loc.append(name)
+        loc.extend(int(i) for i in indexes)
+    return _line_for(tuple(loc), lines)

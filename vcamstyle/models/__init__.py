@@ -23,6 +23,8 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "RegionStyle": "base",
     "Segmenter": "base",
     "Stylizer": "base",
+    "check_style_shape": "style_shape",
+    "STYLE_LONG_CAP": "style_shape",
     "SEED_STYLE_SIDE": "seed_baseline",
     "SeedBaseline": "seed_baseline",
     "build_seed_baseline": "seed_baseline",

@@ -4,6 +4,7 @@
 - ``scene``: ``Engine`` turns a configuration into a ``Scene`` (built models, encoded styles, plans).
 - ``composite`` (torch) and ``composite_cv`` (OpenCV, uint8): mask post-processing and region effects.
 - ``images``: the one loader for user pictures (backgrounds, styles, render inputs).
+- ``referenced``: the pictures a configuration names (key paths, stages) and their checks.
 - ``framing``: camera frames into an output of another shape (cover / contain, never stretched).
 
 Frame layout and dtype conversions live in ``vcamstyle.frames``, below every package.
@@ -21,7 +22,8 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "probe": "images",
     "MAX_PIXELS": "images",
     "changed_references": "scene",
-    "region_references": "scene",
+    "region_references": "referenced",
+    "check_references": "referenced",
     "fit_frame": "framing",
     "aspect_differs": "framing",
     "describe_fit": "framing",

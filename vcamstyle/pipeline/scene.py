@@ -35,6 +35,7 @@ from vcamstyle.models import (
 )
 from vcamstyle.pipeline.core import MaskSettings, PipelineSettings, RegionPlan
 from vcamstyle.pipeline.images import file_digest, load_picture
+from vcamstyle.pipeline.referenced import region_references, region_references_of
 
 log = logging.getLogger(__name__)
 
@@ -96,26 +97,6 @@ def style_items(region: Any) -> list[tuple[Path, float]]:
     if isinstance(style, (str, Path)):
         return [(Path(style), 1.0)]
     return [(Path(item.image), float(item.weight)) for item in style]
-
-
-def region_references_of(name: str, region: Any) -> list[tuple[str, Path, str]]:
-    """``[(key path, file, stage), ...]``: the pictures one region uses (an effect that is off names no
-    file: a region's style is used only with ``effect: style``, its image only with ``effect: image``)."""
-    if region.effect == "style":
-        style = region.style
-        if isinstance(style, (str, Path)):
-            return [(f"{name}.style", Path(style), "styles")]
-        if style and len(style) == 1:  # one image, however the YAML spelled it
-            return [(f"{name}.style", Path(style[0].image), "styles")]
-        return [(f"{name}.style[{i}].image", Path(item.image), "styles") for i, item in enumerate(style or ())]
-    if region.effect == "image" and region.image is not None:
-        return [(f"{name}.image", Path(region.image), "effects")]
-    return []
-
-
-def region_references(config: Any) -> list[tuple[str, Path, str]]:
-    """The pictures the whole configuration uses, person first (see ``region_references_of``)."""
-    return region_references_of("person", config.person) + region_references_of("background", config.background)
 
 
 class Engine:

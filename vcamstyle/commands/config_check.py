@@ -1,0 +1,25 @@
+"""``vcamstyle config check``: what ``vcamstyle run`` would refuse, reported before it runs.
+
+Schema problems are found by ``load_config``; this adds the pictures the configuration names: a
+missing, unreadable, damaged or over-limit file, or a style image of a shape every method refuses,
+each with its key path and line, like the schema problems.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vcamstyle.config import Config, ConfigValidationError, key_line
+from vcamstyle.pipeline import check_references
+
+
+def check_config_files(config: Config, file: Path) -> None:
+    """Raise ``ConfigValidationError`` listing every referenced picture of ``config`` (read from ``file``)
+    that ``run`` would refuse; return quietly when all are usable."""
+    problems = []
+    for key, problem in check_references(config):
+        line = key_line(file, key)
+        problems.append(f"{key}: {problem}" + (f" (line {line})" if line else ""))
+    if problems:
+        raise ConfigValidationError(file, problems, "fix the path or replace the picture; "
+                                    "`vcamstyle run` would refuse this configuration")
