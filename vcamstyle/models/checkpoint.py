@@ -4,7 +4,9 @@
   A checkpoint that pickles a custom class (Human-Segmentation-PyTorch's ``utils.logger.Logger``) is
   loaded by allow-listing an inert stub for exactly that class name, nothing else.
 - State dicts load strictly: every key present, every shape equal. A mismatch raises ``WeightsError``
-  naming the file and the first differing keys.
+  naming the file and the first differing keys, or the known file it really is.
+- Before unpickling, the content is sniffed: an HTML page, a truncated archive or a TorchScript archive
+  saved under a checkpoint's name is reported as what it is ("an HTML page, not a checkpoint").
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import torch
 from torch import nn
 
 from vcamstyle.errors import WeightsError
+from vcamstyle.models.weights.sniff import DOWNLOAD_AGAIN, sniff_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -60,16 +63,25 @@ def load_checkpoint(path: Path, allowed_classes: tuple[str, ...] = ()) -> Any:
     appear in the pickle; each is replaced by an inert stub. Anything else that is not a tensor or a
     plain container is refused with ``WeightsError``.
     """
+    what = sniff_checkpoint(path)
+    if what is not None:  # a web page, a truncated archive, TorchScript, ...: say so, load nothing
+        raise WeightsError(f"{path}: {what}", hint=f"the file has the right name but not the checkpoint in it; {DOWNLOAD_AGAIN}")
     stubs = [make_stub(*name.rsplit(".", 1)) for name in allowed_classes]
     try:
         with torch.serialization.safe_globals(stubs):
             return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
+    except (pickle.UnpicklingError, EOFError) as exc:
+        if isinstance(exc, EOFError) or "truncated" in str(exc):
+            raise WeightsError(f"{path}: the checkpoint is truncated (an incomplete download)",
+                               hint=DOWNLOAD_AGAIN) from exc
         raise WeightsError(
             f"{path}: refused to load: the file pickles objects that are not plain tensors ({_first_line(exc)})",
             hint="use the official checkpoint; vcamstyle never runs code from weight files",
         ) from exc
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+    except (RuntimeError, OSError, ValueError) as exc:
+        if any(word in str(exc) for word in ("EOF", "truncated", "central directory")):
+            raise WeightsError(f"{path}: the checkpoint is truncated (an incomplete download)",
+                               hint=DOWNLOAD_AGAIN) from exc
         raise WeightsError(
             f"{path}: cannot read checkpoint ({_first_line(exc)})",
             hint="the file is truncated or not a PyTorch checkpoint; run `vcamstyle weights verify`",
@@ -103,17 +115,21 @@ def extract_state_dict(obj: Any, path: Path, key: str | None = None) -> dict[str
 
 def state_dict_mismatch(module: nn.Module, state: Mapping[str, torch.Tensor]) -> list[str]:
     """Human-readable differences between ``module``'s state_dict and ``state`` (empty when equal)."""
-    expected = module.state_dict()
+    return shape_mismatch({k: tuple(v.shape) for k, v in module.state_dict().items()}, state)
+
+
+def shape_mismatch(expected: Mapping[str, tuple[int, ...]], state: Mapping[str, torch.Tensor]) -> list[str]:
+    """Human-readable differences between the expected ``{key: shape}`` and ``state`` (empty when equal)."""
     problems: list[str] = []
     missing = [k for k in expected if k not in state]
     extra = [k for k in state if k not in expected]
-    shaped = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
+    shaped = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k])]
     if missing:
         problems.append(f"missing keys: {', '.join(missing[:_MAX_LISTED])}" + (" ..." if len(missing) > _MAX_LISTED else ""))
     if extra:
         problems.append(f"unexpected keys: {', '.join(extra[:_MAX_LISTED])}" + (" ..." if len(extra) > _MAX_LISTED else ""))
     for k in shaped[:_MAX_LISTED]:
-        problems.append(f"{k}: expected shape {tuple(expected[k].shape)}, file has {tuple(state[k].shape)}")
+        problems.append(f"{k}: expected shape {tuple(expected[k])}, file has {tuple(state[k].shape)}")
     return problems
 
 
@@ -121,6 +137,12 @@ def load_strict(module: nn.Module, state: Mapping[str, torch.Tensor], path: Path
     """Load ``state`` into ``module`` strictly, or raise ``WeightsError`` naming the file and first differences."""
     problems = state_dict_mismatch(module, state)
     if problems:
+        from vcamstyle.models.checkpoint_layout import identify_state  # imports the networks: only on failure
+
+        twin = identify_state(dict(state), exclude=Path(path).name)
+        if twin is not None:
+            raise WeightsError(f"{path}: holds the checkpoint {twin} (another network's file), not {Path(path).name}",
+                               hint=f"put the right file under this name; {DOWNLOAD_AGAIN}")
         raise WeightsError(f"{path}: does not match the network: " + "; ".join(problems),
                            hint="the file is not the published checkpoint for this model; run `vcamstyle weights verify`")
     module.load_state_dict(state, strict=True)

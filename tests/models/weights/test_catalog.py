@@ -175,8 +175,14 @@ def test_status_against_a_published_checksum(tmp_path: Path) -> None:
 
 
 def test_hand_copied_file_is_unverified_until_verify_records_it(tmp_path: Path) -> None:
+    import io
+
+    import torch
+
     catalog = _catalog(None)
-    (tmp_path / "demo.pth").write_bytes(b"dropped in by hand")
+    buffer = io.BytesIO()
+    torch.save({"weight": torch.ones(4, 4)}, buffer)
+    (tmp_path / "demo.pth").write_bytes(buffer.getvalue())
     [status] = store.list_status(tmp_path, catalog)
     assert status.state == "unverified"
     assert not (tmp_path / store.CHECKSUMS_FILENAME).exists()
@@ -185,10 +191,10 @@ def test_hand_copied_file_is_unverified_until_verify_records_it(tmp_path: Path) 
     assert verified.state == "present" and "recorded now" in verified.note
     record_file = tmp_path / store.CHECKSUMS_FILENAME
     assert stat.S_IMODE(record_file.stat().st_mode) == 0o600
-    assert store.read_recorded(tmp_path)["demo.pth"]["sha256"] == hashlib.sha256(b"dropped in by hand").hexdigest()
+    assert store.read_recorded(tmp_path)["demo.pth"]["sha256"] == hashlib.sha256(buffer.getvalue()).hexdigest()
     assert [s.state for s in store.list_status(tmp_path, catalog)] == ["present"]
 
-    (tmp_path / "demo.pth").write_bytes(b"dropped in by hand, then changed")
+    torch.save({"weight": torch.zeros(4, 4)}, tmp_path / "demo.pth")
     assert [s.state for s in store.verify(tmp_path, catalog)] == ["corrupt"]
 
 

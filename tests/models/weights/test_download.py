@@ -513,18 +513,28 @@ def _catalog(server: Fake, sha256: str | None = None, path: str = "/file.pth") -
     return store.Catalog(files=(entry,))
 
 
+def _checkpoint_bytes() -> bytes:
+    """A real (small) PyTorch checkpoint: a state_dict of tensors in the zip format."""
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save({"layer.weight": torch.randn(300, 250, generator=torch.Generator().manual_seed(0))}, buffer)
+    return buffer.getvalue()
+
+
 def test_first_download_records_checksum_and_later_corruption_is_detected(server: Fake, tmp_path: Path) -> None:
-    server.routes["/file.pth"] = lambda h, n: send_file(h)
+    checkpoint = _checkpoint_bytes()
+    server.routes["/file.pth"] = lambda h, n: send_file(h, checkpoint)
     catalog = _catalog(server)
     [fetched] = store.fetch(["demo"], tmp_path, progress=False, timeout=5.0, catalog=catalog)
     assert fetched.state == "present" and "recorded" in fetched.note
     record_file = tmp_path / store.CHECKSUMS_FILENAME
     assert stat.S_IMODE(record_file.stat().st_mode) == 0o600
-    assert store.read_recorded(tmp_path)["demo.pth"]["sha256"] == sha(PAYLOAD)
+    assert store.read_recorded(tmp_path)["demo.pth"]["sha256"] == sha(checkpoint)
     assert [s.state for s in store.list_status(tmp_path, catalog)] == ["present"]
 
-    damaged = bytearray(PAYLOAD)
-    damaged[1000] ^= 0xFF
+    damaged = bytearray(checkpoint)
+    damaged[len(checkpoint) // 2] ^= 0xFF
     (tmp_path / "demo.pth").write_bytes(bytes(damaged))
     [status] = store.list_status(tmp_path, catalog)
     assert status.state == "corrupt" and "recorded" in status.note
@@ -532,7 +542,26 @@ def test_first_download_records_checksum_and_later_corruption_is_detected(server
 
     [again] = store.fetch(["demo.pth"], tmp_path, progress=False, timeout=5.0, catalog=catalog)
     assert again.state == "present" and "recorded" in again.note
-    assert (tmp_path / "demo.pth").read_bytes() == PAYLOAD
+    assert (tmp_path / "demo.pth").read_bytes() == checkpoint
+
+
+GDRIVE_WARNING = (b"<!DOCTYPE html><html><head><title>Google Drive - Virus scan warning</title></head><body>"
+                  b"<p>Google Drive can't scan this file for viruses.</p><form id=\"download-form\" "
+                  b"action=\"https://drive.usercontent.google.com/download\"></form></body></html>")
+
+
+@pytest.mark.parametrize("served, words", [
+    (GDRIVE_WARNING, "an HTML page, not a checkpoint (Google Drive"),
+    (b'{"error": {"code": 403, "message": "rate limit"}}', "a text file, not a checkpoint"),
+])
+def test_a_first_download_that_is_not_a_checkpoint_is_never_recorded(server: Fake, tmp_path: Path,
+                                                                       served: bytes, words: str) -> None:
+    server.routes["/file.pth"] = lambda h, n: send_file(h, served, content_type="application/octet-stream")
+    with pytest.raises(DownloadError) as info:
+        store.fetch(["demo"], tmp_path, progress=False, timeout=5.0, catalog=_catalog(server))
+    assert words in str(info.value) and "nothing recorded" in str(info.value)
+    assert not (tmp_path / "demo.pth").exists()
+    assert store.read_recorded(tmp_path) == {}
 
 
 def test_redownload_that_differs_from_the_record_is_rejected(server: Fake, tmp_path: Path) -> None:

@@ -3,13 +3,19 @@
 The catalog (``weights/catalog.json`` in a source checkout, else the packaged copy
 ``vcamstyle/models/weights/catalog.json``) lists every known file with its sources, size and sha256. A file with
 no published sha256 is trusted on first download: its sum is recorded in ``<weights_dir>/checksums.json``
-(mode 0600) and later checks compare against that record.
+(mode 0600) and later checks compare against that record, but only for a file that is what its name
+says: before a first-seen sum is recorded (``verify``, ``fetch``), the file is loaded with
+``weights_only=True`` and its keys and shapes compared with the network's
+(``vcamstyle.models.checkpoint_layout``). A Google Drive warning page, a truncated download, a
+TorchScript archive or another model's checkpoint is reported as what it is and never recorded.
 
 States reported per file: ``present`` (matches the published or recorded sum), ``missing``, ``corrupt``
-(size or sum differs), ``unverified`` (no published sum and nothing recorded yet, e.g. a file copied in
-by hand; :func:`verify` records it).
+(size or sum differs, or the content is not a checkpoint: the note says what it is), ``unverified``
+(no published sum and nothing recorded yet, e.g. a file copied in by hand; :func:`verify` checks and
+records it).
 
-Nothing here unpickles anything: verification is by size and sha256 only.
+``list_status`` unpickles nothing (sizes, sums and the first bytes only); ``verify`` and ``fetch`` load
+files whose sum is not published, safely.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from vcamstyle.models.weights.download import (
     part_path,
     sha256_file,
 )
+from vcamstyle.models.weights.sniff import DOWNLOAD_AGAIN, sniff_checkpoint
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -239,6 +246,26 @@ def record_checksum(weights_dir: Path, filename: str, sha256: str, size: int, or
 
 
 def _status(entry: WeightFile, weights_dir: Path, records: dict[str, dict[str, Any]]) -> WeightStatus:
+    """The file's state from size, sums and its first bytes (a file that is not a checkpoint, e.g. an
+    HTML page, is ``corrupt`` with a note saying what it is)."""
+    status = _status_by_sum(entry, weights_dir, records)
+    if status.state in ("missing",) or (status.state == "present" and entry.sha256 is not None):
+        return status
+    what = sniff_checkpoint(status.path)
+    if what is None:
+        return status
+    note = f"{status.note}: the file is {what}" if status.state == "corrupt" else what
+    return replace(status, state="corrupt", note=f"{note}; {DOWNLOAD_AGAIN}")
+
+
+def inspect_file(path: Path, filename: str) -> str | None:
+    """``None`` when ``path`` loads (``weights_only=True``) as ``filename``'s network, else what it is."""
+    from vcamstyle.models.checkpoint_layout import inspect_weight_file  # torch and the networks: only here
+
+    return inspect_weight_file(path, filename)
+
+
+def _status_by_sum(entry: WeightFile, weights_dir: Path, records: dict[str, dict[str, Any]]) -> WeightStatus:
     path = weights_dir / entry.filename
     base = {"filename": entry.filename, "models": entry.models, "path": path}
     if not path.is_file():
@@ -273,16 +300,26 @@ def list_status(weights_dir: Path, catalog: Catalog | None = None) -> list[Weigh
 
 
 def verify(weights_dir: Path, catalog: Catalog | None = None) -> list[WeightStatus]:
-    """Like :func:`list_status`, but an ``unverified`` file gets its sha256 recorded and is reported
-    ``present`` with a note saying the sum was recorded now (trusted as found, not checked)."""
+    """Like :func:`list_status`, and every file without a published sum is loaded (``weights_only=True``)
+    and compared with its network's layout. An ``unverified`` file that passes gets its sha256 recorded
+    and is reported ``present`` (its layout checked, its sum recorded now); one that fails is ``corrupt``
+    with a note saying what it is, and nothing is recorded. A file whose recorded sum matches but whose
+    content fails (recorded by an older version) is ``corrupt`` too."""
     catalog = catalog or load_catalog()
     result = []
     for status in list_status(weights_dir, catalog):
+        entry = catalog.get(status.filename)
+        if status.state in ("unverified", "present") and entry.sha256 is None:
+            problem = inspect_file(status.path, status.filename)
+            if problem is not None:
+                hint = f"remove it and its entry in {CHECKSUMS_FILENAME}, then " if status.state == "present" else ""
+                result.append(replace(status, state="corrupt", note=f"{problem}; {hint}{DOWNLOAD_AGAIN}"))
+                continue
         if status.state == "unverified" and status.sha256 is not None and status.size is not None:
             record_checksum(weights_dir, status.filename, status.sha256, status.size, origin="found in weights dir")
             status = replace(status, state="present",
-                             note=f"sha256 recorded now in {CHECKSUMS_FILENAME}: trusted as found, "
-                                  "not checked against any published sum")
+                             note=f"loads as the expected network; sha256 recorded now in {CHECKSUMS_FILENAME} "
+                                  "(no published sum to check against)")
         result.append(status)
     return result
 
@@ -349,6 +386,12 @@ def _fetch_one(entry: WeightFile, weights_dir: Path, records: dict[str, dict[str
     elif recorded is not None:
         note = "downloaded; matches the recorded sha256"
     else:
+        problem = inspect_file(result.path, entry.filename)
+        if problem is not None:
+            result.path.unlink(missing_ok=True)  # never keep (or record) a wrong file under the right name
+            raise DownloadError(f"{entry.filename}: the download is {problem}; it was deleted and nothing recorded",
+                                hint=f"try again later, or download it by hand in a browser (see weights/README.md) into {weights_dir} "
+                                     "and run `vcamstyle weights verify`")
         record_checksum(weights_dir, entry.filename, result.sha256, result.size, origin=result.url)
         note = f"downloaded; no published sha256, so this one was recorded in {CHECKSUMS_FILENAME}"
     return WeightStatus(filename=entry.filename, models=entry.models, state="present", size=result.size,
