@@ -131,16 +131,27 @@ def test_the_watcher_sees_a_referenced_picture_in_another_folder(tmp_path: Path)
     Image.new("RGB", (8, 8), (1, 2, 3)).save(picture)
     other = pictures / "unrelated.txt"
     changed = threading.Event()
-    watcher = ConfigWatcher(config, changed.set, debounce_ms=20, extra_paths=lambda: [picture]).start()
-    try:
-        for _ in range(50):  # wait until the folder is watched
-            if pictures.resolve() in watcher._watched_dirs:
+    named = [picture]
+    watcher = ConfigWatcher(config, changed.set, debounce_ms=20, extra_paths=lambda: list(named)).start()
+
+    def wait_until_watching(path: Path) -> None:
+        for _ in range(100):
+            if path.resolve() in watcher._watched[0]:
                 break
             threading.Event().wait(0.05)
         threading.Event().wait(0.3)
+
+    try:
+        wait_until_watching(picture)
         other.write_text("not watched")
         assert not changed.wait(0.8)
         Image.new("RGB", (8, 8), (9, 9, 9)).save(picture)
+        assert changed.wait(10)
+        # A reload names another picture in the same folder: it is watched from then on.
+        changed.clear()
+        named[:] = [other]
+        wait_until_watching(other)
+        other.write_text("now it is the picture")
         assert changed.wait(10)
     finally:
         watcher.stop()

@@ -36,7 +36,7 @@ class ConfigWatcher:
         self._stop = threading.Event()
         self._requested = threading.Event()
         self._rewatch = threading.Event()
-        self._watched_dirs: frozenset[Path] = frozenset()
+        self._watched: tuple[frozenset[Path], frozenset[Path]] = (frozenset(), frozenset())
         self._threads: list[threading.Thread] = []
 
     def start(self) -> "ConfigWatcher":
@@ -61,18 +61,22 @@ class ConfigWatcher:
         stop = _EitherEvent(self._stop, self._rewatch)
         while not self._stop.is_set():
             self._rewatch.clear()
-            files, self._watched_dirs = self._targets()
-            for changes in watch(*sorted(self._watched_dirs), stop_event=stop, debounce=self.debounce_ms, step=20,
-                                 rust_timeout=500, yield_on_timeout=False, recursive=False):
-                files = self._targets()[0]
-                if any(Path(p).resolve() in files for _, p in changes):
-                    log.debug("config file or a referenced picture changed on disk")
-                    self._requested.set()
+            self._watched = files, directories = self._targets()
+
+            def relevant(change: object, path: str) -> bool:
+                # Only the watched files count: other files in those folders (an output video being
+                # written next to a picture, a busy ~/Pictures) neither reload nor log.
+                return Path(path).resolve() in files
+
+            for _ in watch(*sorted(directories), stop_event=stop, debounce=self.debounce_ms, step=20,
+                           rust_timeout=500, yield_on_timeout=False, recursive=False, watch_filter=relevant):
+                log.debug("config file or a referenced picture changed on disk")
+                self._requested.set()
 
     def _serve_requests(self) -> None:
         while not self._stop.is_set():
-            if self.extra_paths is not None and self._targets()[1] != self._watched_dirs:
-                self._rewatch.set()  # the pictures moved to other folders: watch those
+            if self.extra_paths is not None and self._targets() != self._watched:
+                self._rewatch.set()  # a reload named other pictures: watch those
             if not self._requested.wait(0.2):
                 continue
             self._requested.clear()
