@@ -53,7 +53,7 @@ def test_a_4_3_camera_in_a_16_9_output_is_not_stretched(tmp_path: Path, isolated
     config = tmp_path / "config.yaml"
     config.write_text(f"camera:\n  device: {camera}\noutput:\n  backend: none\n  width: 320\n  height: 180\n"
                       f"  fit: {fit}\nperson:\n  effect: original\nbackground:\n  effect: original\ndevice: cpu\n")
-    with caplog.at_level(logging.INFO, logger="vcamstyle.daemon.service"):
+    with caplog.at_level(logging.INFO, logger="vcamstyle.pipeline"):
         _, sent = _run_and_capture(config)
     out = sent[-1]
     assert out.shape == (180, 320, 3)
@@ -90,7 +90,7 @@ def test_reload_re_reads_a_background_replaced_in_place(picture_config, grace_ho
         service._reload()
         assert service._pending is None  # nothing changed: "config reloaded: no change"
         Image.fromarray(grace_hopper_rgb).save(background)  # cp new.png bg.png
-        with caplog.at_level(logging.INFO, logger="vcamstyle.daemon.service"):
+        with caplog.at_level(logging.INFO, logger="vcamstyle.pipeline"):
             service._reload()
         assert service._pending is not None and service._pending.stages == frozenset({"effects"})
         assert any("referenced files changed: background.image" in r.getMessage() for r in caplog.records)

@@ -36,15 +36,7 @@ from vcamstyle.devices import (
 )
 from vcamstyle.errors import SinkError, SourceError, VcamstyleError
 from vcamstyle.models.weights import resolve_weights_dir
-from vcamstyle.pipeline import (
-    Engine,
-    Pipeline,
-    Scene,
-    aspect_differs,
-    changed_references,
-    describe_fit,
-    fit_frame,
-)
+from vcamstyle.pipeline import Engine, FrameFitter, Pipeline, Scene, changed_stages, referenced_paths
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +106,7 @@ class Service:
         self._next_failure_log = 0.0
         self.threads: ThreadTuner | None = None
         self._threads_before: int | None = None  # torch's count before the first tuner, restored at shutdown
-        self._fit_logged: tuple | None = None  # (camera size, output size, fit) last reported
+        self._fit = FrameFitter()  # camera frames to the output size, aspect kept (output.fit)
 
     # ---------------------------------------------------------------- signals
     def install_signal_handlers(self) -> None:
@@ -172,7 +164,8 @@ class Service:
         self.pipeline = Pipeline(self.scene.segmenter, self.scene.stylizer, self.scene.settings, self.scene.device)
         self._set_threads(config)
         self._open_sink(config)
-        self.watcher = ConfigWatcher(self.config_path, self._reload, extra_paths=self._referenced_paths).start()
+        self.watcher = ConfigWatcher(self.config_path, self._reload,
+                                     extra_paths=lambda: referenced_paths(self.scene)).start()
 
     # ---------------------------------------------------------------- reload (watcher thread)
     def _reload(self) -> None:
@@ -183,7 +176,7 @@ class Service:
         self.state = "reloading"
         try:
             config = load_config(self.config_path)
-            stages = diff_stages(self.scene.config, config) | self._changed_pictures()
+            stages = diff_stages(self.scene.config, config) | changed_stages(self.scene)  # pictures replaced in place
             if not stages:
                 log.info("config reloaded: no change")
                 self.config_error = None
@@ -206,19 +199,6 @@ class Service:
         with self._pending_lock:
             self._pending = PendingScene(scene, stages)
         log.info("config reloaded (%s)", ", ".join(sorted(stages)))
-
-    # ---------------------------------------------------------------- referenced pictures
-    def _referenced_paths(self) -> list[Path]:
-        """The pictures the running configuration uses (watched like the config file)."""
-        scene = self.scene
-        return [ref.path for ref in scene.references] if scene is not None else []
-
-    def _changed_pictures(self) -> frozenset[str]:
-        """Stages touched by referenced pictures whose content changed since the running scene was built."""
-        changed = changed_references(self.scene) if self.scene is not None else {}
-        if changed:
-            log.info("referenced files changed: %s", ", ".join(sorted(changed)))
-        return frozenset(changed.values())
 
     def _apply_pending(self) -> None:
         with self._pending_lock:
@@ -255,18 +235,8 @@ class Service:
         frame = self.source.wait_newer(last_seq, timeout=2.0 / max(fps, 1.0)) if self.source else None
         if frame is None:
             return None, last_seq, time.monotonic()
-        return self._fit_camera_frame(frame.image, (height, width)), frame.seq, frame.captured_at
-
-    def _fit_camera_frame(self, image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        """The camera frame at the output size, aspect kept (``output.fit``); a shape mismatch is logged once."""
-        if image.shape[:2] == size:
-            return image
-        fit = self.scene.config.output.fit if self.scene is not None else "cover"
-        key = (image.shape[:2], size, fit)
-        if key != self._fit_logged and aspect_differs(image.shape[:2], size):
-            self._fit_logged = key
-            log.info("%s", describe_fit(image.shape[:2], size, fit))
-        return fit_frame(image, size, fit)
+        image = self._fit(frame.image, (height, width), self.scene.config.output.fit if self.scene else "cover")
+        return image, frame.seq, frame.captured_at
 
     def loop(self) -> None:
         last_seq = 0

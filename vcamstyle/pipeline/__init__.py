@@ -22,9 +22,12 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "probe": "images",
     "MAX_PIXELS": "images",
     "changed_references": "scene",
+    "changed_stages": "scene",
+    "referenced_paths": "scene",
     "region_references": "referenced",
     "check_references": "referenced",
     "fit_frame": "framing",
+    "FrameFitter": "framing",
     "aspect_differs": "framing",
     "describe_fit": "framing",
 })

@@ -7,10 +7,14 @@ frame so it fills the output and crops the overflow, centred (the same rule as `
 
 from __future__ import annotations
 
+import logging
+
 import cv2
 import numpy as np
 
 from vcamstyle.frames import shrink
+
+log = logging.getLogger(__name__)
 
 FITS = ("cover", "contain")
 
@@ -50,3 +54,20 @@ def describe_fit(frame_size: tuple[int, int], size: tuple[int, int], fit: str) -
     how = "cropped to cover it (centred)" if fit == "cover" else "shown whole with black bars"
     return (f"camera picture {w}x{h} ({w / h:.2f}:1) differs in shape from the output {tw}x{th} ({tw / th:.2f}:1): "
             f"{how}, not stretched (output.fit: {fit})")
+
+
+class FrameFitter:
+    """``fit_frame`` for a stream of camera frames: logs the shape mismatch once per (camera size, output
+    size, fit), not per frame."""
+
+    def __init__(self) -> None:
+        self._logged: tuple | None = None
+
+    def __call__(self, frame: np.ndarray, size: tuple[int, int], fit: str = "cover") -> np.ndarray:
+        if frame.shape[:2] == tuple(size):
+            return frame
+        key = (frame.shape[:2], tuple(size), fit)
+        if key != self._logged and aspect_differs(frame.shape[:2], size):
+            self._logged = key
+            log.info("%s", describe_fit(frame.shape[:2], size, fit))
+        return fit_frame(frame, size, fit)

@@ -79,6 +79,19 @@ def changed_references(scene: Scene) -> dict[str, str]:
     return {ref.key: ref.stage for ref in scene.references if _digest(ref.path) != ref.digest}
 
 
+def changed_stages(scene: Scene | None) -> frozenset[str]:
+    """The stages (``styles``, ``effects``) touched by ``scene``'s pictures changed on disk (logged)."""
+    changed = changed_references(scene) if scene is not None else {}
+    if changed:
+        log.info("referenced files changed: %s", ", ".join(sorted(changed)))
+    return frozenset(changed.values())
+
+
+def referenced_paths(scene: Scene | None) -> list[Path]:
+    """The files of the pictures ``scene`` uses (for the file watcher)."""
+    return [ref.path for ref in scene.references] if scene is not None else []
+
+
 def parse_color(text: str) -> tuple[float, float, float]:
     """``#rrggbb`` or ``#rgb`` -> RGB floats in [0, 1]."""
     value = text.lstrip("#")
