@@ -84,11 +84,12 @@ def _model_checks(config_path: Path) -> Iterator[Check]:
 
 
 def _config_check(config_path: Path) -> Check:
+    from vcamstyle.commands.config_check import check_config_files
     from vcamstyle.config import load_config
     if not config_path.exists():
         return Check("warn", "config", f"{config_path} does not exist yet", "vcamstyle config init (or just vcamstyle start)")
     try:
-        load_config(config_path)
+        check_config_files(load_config(config_path), config_path)
     except VcamstyleError as exc:
         return Check("fail", "config", exc.message, exc.hint)
     return Check("ok", "config", f"{config_path} is valid")
