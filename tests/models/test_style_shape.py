@@ -67,3 +67,16 @@ def test_bounded_style_size_rules() -> None:
     check_style_shape(16, 512, "adain")  # the limits themselves are accepted
     with pytest.raises(StyleImageError):
         check_style_shape(15, 480, "adain")
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_style_size_is_idempotent_so_the_picture_is_resampled_once(stylizers: dict, method: str) -> None:
+    """The scene loads a style picture at ``style_size``; encoding it must not resize it again."""
+    import random
+
+    rng = random.Random(0)
+    for _ in range(300):
+        height = rng.randint(16, 5000)
+        width = rng.randint(max(16, height // 32 + 1), min(5000, height * 32))
+        size = stylizers[method].style_size(height, width)
+        assert stylizers[method].style_size(*size) == size, (height, width)
