@@ -183,6 +183,8 @@ class Pipeline:
                 styled = composite.still_smoothing(styled, small, previous, s.style_smoothing)
                 self._styled_state = (small, styled)
             analysis.styled, analysis.styled_guide = styled, small
+            if low is None:  # the same style in both regions: composite it everywhere
+                analysis.low_mask = torch.ones_like(small_mask, dtype=torch.float32)
         times["style"] = (self._clock() - t2) * 1000
         return analysis
 
@@ -191,18 +193,14 @@ class Pipeline:
         times: dict[str, float] = {}
         analysis = self.analyse(frame, times)
         t0 = self._clock()
-        if analysis.low_mask is None and analysis.styled is not None:
-            analysis.low_mask = torch.ones_like(analysis.styled[:, :1]).float()  # same style everywhere
-        if analysis.low_mask is None:
-            image, mask = self._compose_unmasked(frame, analysis)
-        elif self.device.type == "cpu":
+        if self.device.type == "cpu":
             image, mask = self._compose_cpu(frame, analysis)
         else:
             image, mask = self._compose_torch(frame, analysis)
         times["composite"] = (self._clock() - t0) * 1000
         return FrameResult(image, mask, times)
 
-    def _compose_unmasked(self, frame: np.ndarray, a: Analysis) -> tuple[np.ndarray, np.ndarray]:
+    def _compose_unmasked(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Both regions get the same picture (``mask_needed`` is False): that picture, and a zero mask."""
         shape = frame.shape[:2]
         if shape not in self._no_mask:
@@ -222,6 +220,8 @@ class Pipeline:
         return self._solid[key]
 
     def _compose_cpu(self, frame: np.ndarray, a: Analysis) -> tuple[np.ndarray, np.ndarray]:
+        if a.low_mask is None:
+            return self._compose_unmasked(frame)
         size = frame.shape[:2]
         mask = composite_cv.upsample_mask(a.low_mask, size)
         styled = None
@@ -252,6 +252,8 @@ class Pipeline:
 
     @torch.inference_mode()
     def _compose_torch(self, frame: np.ndarray, a: Analysis) -> tuple[np.ndarray, np.ndarray]:
+        if a.low_mask is None:
+            return self._compose_unmasked(frame)
         content = to_tensor(frame, self.device)
         size = tuple(content.shape[-2:])
         mask = resize(a.low_mask, size, mode="bilinear").clamp_(0, 1)

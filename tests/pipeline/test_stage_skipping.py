@@ -1,0 +1,95 @@
+"""No stage runs whose output nothing uses: segmentation only when a region needs the mask,
+stylization only when a region is styled (counted on the real ``Pipeline`` with counting fakes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from vcamstyle.models import RegionStyle
+from vcamstyle.pipeline.core import Pipeline, PipelineSettings, RegionPlan, mask_needed
+
+CPU = torch.device("cpu")
+SIZE = (60, 96)
+RED = torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1)
+
+
+class CountingSegmenter:
+    name = "fake-count"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def preferred_size(self, height: int, width: int) -> tuple[int, int]:
+        return (32, 32)
+
+    def segment(self, frame: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        mask = torch.zeros(1, 1, 32, 32)
+        mask[..., :16] = 1.0
+        return mask
+
+
+class CountingStylizer:
+    """Paints each region with its code (``1x3x1x1``), mixed by the mask."""
+
+    name = "fake-count"
+    size_multiple = 1
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def style_size(self, height: int, width: int) -> tuple[int, int]:
+        return height, width
+
+    def encode_style(self, image: torch.Tensor) -> Any:
+        return image.mean(dim=(2, 3), keepdim=True)
+
+    def blend_codes(self, codes, weights) -> Any:
+        return codes[0]
+
+    def stylize(self, content, mask, person, background) -> torch.Tensor:
+        self.calls += 1
+        p = person.code.expand_as(content) if person is not None else content
+        b = background.code.expand_as(content) if background is not None else content
+        return torch.lerp(b, p, mask)
+
+
+RED_STYLE = RegionStyle(RED, 1.0)
+PICTURE = np.full((*SIZE, 3), 77, np.uint8)
+
+CASES = {
+    # name: (person, background, segment calls per frame, stylize calls per frame)
+    "both original": (RegionPlan("original"), RegionPlan("original"), 0, 0),
+    "same colour": (RegionPlan("color", color=(1, 2, 3)), RegionPlan("color", color=(1, 2, 3)), 0, 0),
+    "same picture": (RegionPlan("image", image=PICTURE), RegionPlan("image", image=PICTURE), 0, 0),
+    "same style": (RegionPlan("style", style=RED_STYLE), RegionPlan("style", style=RED_STYLE), 0, 1),
+    "two colours": (RegionPlan("color", color=(1, 2, 3)), RegionPlan("color", color=(9, 9, 9)), 1, 0),
+    "blur background": (RegionPlan("original"), RegionPlan("blur"), 1, 0),
+    "styled person": (RegionPlan("style", style=RED_STYLE), RegionPlan("original"), 1, 1),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("compose", ["_compose_cpu", "_compose_torch"])
+def test_stages_run_only_when_used(case: str, compose: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if compose == "_compose_torch":
+        monkeypatch.setattr(Pipeline, "_compose_cpu", Pipeline._compose_torch)
+    person, background, segments, stylizes = CASES[case]
+    segmenter, stylizer = CountingSegmenter(), CountingStylizer()
+    settings = PipelineSettings(output_size=SIZE, person=person, background=background, style_size=32)
+    pipeline = Pipeline(segmenter, stylizer, settings, CPU)
+    assert pipeline.uses_mask is mask_needed(settings) is bool(segments)
+    frame = np.random.default_rng(0).integers(0, 256, (*SIZE, 3), dtype=np.uint8)
+    for _ in range(4):
+        result = pipeline.process(frame)
+    assert segmenter.calls == 4 * segments
+    assert stylizer.calls == 4 * stylizes
+    assert result.image.shape == frame.shape and result.mask.shape == SIZE
+    expected = {"both original": frame, "same colour": np.full_like(frame, (1, 2, 3)), "same picture": PICTURE,
+                "same style": np.full_like(frame, (255, 0, 0))}.get(case)
+    if expected is not None:
+        assert np.abs(result.image.astype(int) - expected).max() <= 1  # the same picture everywhere
