@@ -41,6 +41,10 @@ NO_SYSTEMD_ENV = "VCAMSTYLE_NO_SYSTEMD"
 #: systemd ActiveState values that mean "a daemon process exists".
 RUNNING_STATES = frozenset({"active", "activating", "reloading", "deactivating"})
 LOG_TAIL_LINES = 10
+#: status.json is rewritten twice a second while frames flow; older than this, the daemon is stalled.
+STALE_STATUS_S = 5.0
+#: ``state`` reported for a daemon whose process exists but that has stopped publishing.
+NOT_RESPONDING = "not responding"
 KILL_WAIT_S = 5.0
 POLL_S = 0.05
 SYSTEMCTL_QUERY_TIMEOUT_S = 10.0
@@ -241,12 +245,12 @@ def _start_detached(config_path: Path, extra_args: Sequence[str], timeout: float
     if running is not None:
         raise ControlError(f"vcamstyle is already running, pid {running}",
                            hint="`vcamstyle reload` applies config changes; `vcamstyle stop` stops it")
-    if pidfile.path.exists():
+    if os.path.lexists(pidfile.path):
         logger.info("removing stale pidfile %s (pid %s)", pidfile.path, pidfile.read())
         pidfile.remove()
     remove_status()  # no live daemon: whatever status.json says is stale
 
-    command = daemon_command(Path(config_path).expanduser().resolve(), extra_args)
+    command = daemon_command(Path(os.path.abspath(Path(config_path).expanduser())), extra_args)
     log_path = paths.log_path()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env.pop("NOTIFY_SOCKET", None)  # a detached daemon must not answer for a unit it is not
@@ -276,12 +280,7 @@ def _wait_until_ready(process: subprocess.Popen[bytes], log_path: Path, log_star
         returncode = process.poll()
         if returncode is not None:
             _spawned.pop(process.pid, None)
-            tail = "\n".join(f"  {line}" for line in read_log_tail(log_path, LOG_TAIL_LINES, log_start))
-            raise ControlError(
-                f"vcamstyle {_describe_exit(returncode)} during startup"
-                + (f"; last log lines:\n{tail}" if tail else " without writing to its log"),
-                hint=f"fix the error above and run `vcamstyle start` again; full log: {log_path}",
-            )
+            raise _startup_failure(returncode, read_log_tail(log_path, LOG_TAIL_LINES, log_start), log_path)
         data = read_status()
         if data is not None and data.get("pid") == process.pid and data.get("ready") is True:
             return StartResult(pid=process.pid, via_systemd=False, log_path=log_path, status=data)
@@ -291,6 +290,24 @@ def _wait_until_ready(process: subprocess.Popen[bytes], log_path: Path, log_star
                 hint=f"`vcamstyle logs` (or {log_path}) shows what it is doing; `vcamstyle stop` stops it",
             )
         time.sleep(POLL_S)
+
+
+def _startup_failure(returncode: int, tail: list[str], log_path: Path) -> ControlError:
+    """The error of a daemon that exited during startup: its own message and fix first (the
+    ``vcamstyle: ...`` / ``  fix: ...`` lines it printed), then the last log lines for context."""
+    message = next((line[len("vcamstyle: "):] for line in reversed(tail) if line.startswith("vcamstyle: ")), None)
+    hint = next((line.strip()[len("fix: "):] for line in reversed(tail) if line.strip().startswith("fix: ")), None)
+    context = "\n".join(f"  {line}" for line in tail if not line.startswith("vcamstyle: ")
+                        and not line.strip().startswith("fix: "))
+    if message:
+        text = f"vcamstyle {_describe_exit(returncode)} during startup: {message}"
+    else:
+        text = f"vcamstyle {_describe_exit(returncode)} during startup" + (
+            "" if context else " without writing to its log")
+    if context:
+        text += f"\nlast log lines:\n{context}"
+    return ControlError(text, hint=(f"{hint}; full log: {log_path}" if hint else
+                                    f"see the full log, {log_path}, then run `vcamstyle start` again"))
 
 
 # ---------------------------------------------------------------- stop / reload / status
@@ -311,7 +328,7 @@ def stop(timeout: float = 10.0, *, use_systemd: bool | None = None) -> bool:
     pidfile = PidFile(paths.pidfile_path())
     pid = pidfile.live_pid()
     if pid is None:
-        if pidfile.path.exists():
+        if os.path.lexists(pidfile.path):
             logger.info("removing stale pidfile %s (pid %s)", pidfile.path, pidfile.read())
             pidfile.remove()
             remove_status()
@@ -383,6 +400,20 @@ def status(*, use_systemd: bool | None = None) -> dict[str, Any] | None:
         result["status_age_s"] = max(0.0, time.time() - status_file.stat().st_mtime) if fresh else None
     except FileNotFoundError:
         result["status_age_s"] = None
+    return mark_not_responding(result)
+
+
+def mark_not_responding(result: dict[str, Any], stale_after: float = STALE_STATUS_S) -> dict[str, Any]:
+    """``state = "not responding"`` (and ``ready`` false) when a started daemon's status is older than
+    ``stale_after`` seconds: its process exists but its frame loop has stopped publishing. The state
+    it last published stays in ``last_state``."""
+    age = result.get("status_age_s")
+    started = result.get("state") not in (None, "starting") or result.get("ready") is True
+    if isinstance(age, (int, float)) and age > stale_after and started:
+        result["last_state"] = result.get("state")
+        result["state"] = NOT_RESPONDING
+        result["ready"] = False
+        result["last_error"] = result.get("last_error") or f"no status published for {age:.0f} s"
     return result
 
 
