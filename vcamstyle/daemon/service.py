@@ -63,6 +63,12 @@ WRITE_FAILURE_LOG_S = 30.0
 EMPTY_FILE_WAIT_S = 0.5
 
 
+def failure_text(exc: VcamstyleError) -> str:
+    """An error for ``status``, led by the part that failed (a config error names its file already)."""
+    part = "output" if isinstance(exc, SinkError) else "camera" if isinstance(exc, SourceError) else None
+    return f"{part}: {exc}" if part else str(exc)
+
+
 class Service:
     """Owns the camera, the pipeline, the sink and the watcher for one daemon run."""
 
@@ -170,8 +176,8 @@ class Service:
             prepared = self._prepare_newest()
         except VcamstyleError as exc:
             self._release_held()
-            self.config_error = str(exc)
-            log.error("reload failed, keeping the running configuration: %s", exc)
+            self.config_error = failure_text(exc)
+            log.error("reload failed, keeping the running configuration: %s", self.config_error)
             return
         except Exception as exc:  # a bug must not kill the reload thread; logged with its traceback
             self._release_held()
@@ -244,7 +250,7 @@ class Service:
                 self._commit(pending)
             except VcamstyleError as exc:
                 pending.discard()
-                self.config_error = f"could not apply the new configuration: {exc}"
+                self.config_error = f"could not apply the new configuration: {failure_text(exc)}"
                 log.error("%s; keeping the running one", self.config_error)
             except Exception as exc:  # a bug while swapping must not end the video
                 pending.discard()
