@@ -388,3 +388,51 @@ def test_status_falls_back_to_the_pidfile_without_a_user_manager(
     info = control.status(use_systemd=True)
     assert info is not None and info["pid"] == result.pid and info["manager"] == "pidfile"
     control.stop(use_systemd=False)
+
+
+# ---------------------------------------------------------------- issue 10
+
+
+def test_stop_never_signals_a_process_that_reused_the_pid(tmp_path: Path) -> None:
+    """Fault 8: the pidfile's pid now belongs to `tail -f ~/.local/state/vcamstyle/vcamstyle.log`."""
+    tail = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()", "tail", "-f",
+                             str(paths.log_path())], stdin=subprocess.PIPE)
+    try:
+        pidfile = paths.pidfile_path()
+        pidfile.write_text(f"{tail.pid}\n")
+        pidfile.chmod(0o600)
+        assert control.status() is None
+        assert control.stop(timeout=1.0) is False
+        with pytest.raises(ControlError, match="not running"):
+            control.reload()
+        time.sleep(0.2)
+        assert tail.poll() is None  # still alive: never signalled
+        assert not pidfile.exists()  # the stale file is cleaned up
+    finally:
+        assert tail.stdin is not None
+        tail.stdin.close()
+        tail.wait(timeout=10)
+
+
+def test_a_daemon_whose_status_is_old_reads_not_responding() -> None:
+    fresh = {"state": "streaming", "ready": True, "status_age_s": 0.4, "last_error": None}
+    assert control.mark_not_responding(dict(fresh))["state"] == "streaming"
+    stale = control.mark_not_responding(dict(fresh, status_age_s=12.0))
+    assert stale["state"] == control.NOT_RESPONDING and stale["ready"] is False
+    assert stale["last_state"] == "streaming" and "no status published for 12 s" in stale["last_error"]
+    camera = control.mark_not_responding(dict(fresh, status_age_s=12.0, last_error="camera: unplugged"))
+    assert camera["last_error"] == "camera: unplugged"  # the real reason is kept
+    starting = {"state": "starting", "ready": False, "status_age_s": 20.0}
+    assert control.mark_not_responding(dict(starting))["state"] == "starting"  # loading models publishes nothing
+
+
+def test_a_startup_failure_leads_with_the_daemons_own_message(tmp_path: Path) -> None:
+    tail = ["2026-01-01 INFO vcamstyle.daemon.service: loading",
+            "vcamstyle: no v4l2loopback device: the virtual camera needs the v4l2loopback kernel module",
+            "  fix: install it (`sudo apt install v4l2loopback-dkms`), then `sudo modprobe v4l2loopback`"]
+    error = control._startup_failure(1, tail, tmp_path / "vcamstyle.log")
+    assert error.message.startswith("vcamstyle exited with code 1 during startup: no v4l2loopback device")
+    assert error.hint.startswith("install it (`sudo apt install v4l2loopback-dkms`)")
+    assert "fix the error above" not in str(error)
+    silent = control._startup_failure(-9, [], tmp_path / "vcamstyle.log")
+    assert "was killed by SIGKILL during startup without writing to its log" in silent.message

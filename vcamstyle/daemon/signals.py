@@ -32,6 +32,7 @@ class SignalInbox:
         self._reload_flag = False
         self._closing = False
         self._thread = threading.Thread(target=self._dispatch, name="signals", daemon=True)
+        self._previous: dict[int, Any] = {}
         #: How many signals arrived, per kind (diagnostics for tests and logs).
         self.received = {"stop": 0, "reload": 0}
 
@@ -55,10 +56,14 @@ class SignalInbox:
 
     # ---------------------------------------------------------------- set-up
     def install(self) -> "SignalInbox":
-        """Install the handlers (main thread only) and start the dispatcher."""
-        signal.signal(signal.SIGTERM, self._on_stop_signal)
-        signal.signal(signal.SIGINT, self._on_stop_signal)
-        signal.signal(signal.SIGHUP, self._on_reload_signal)
+        """Install the handlers and start the dispatcher. Off the main thread (an in-process run in a
+        benchmark's worker) signals cannot be handled, and only the dispatcher starts."""
+        if threading.current_thread() is threading.main_thread():
+            for signum, handler in ((signal.SIGTERM, self._on_stop_signal), (signal.SIGINT, self._on_stop_signal),
+                                    (signal.SIGHUP, self._on_reload_signal)):
+                self._previous[signum] = signal.signal(signum, handler)
+        else:
+            log.debug("not on the main thread: signals keep their handlers")
         self._thread.start()
         return self
 
@@ -70,7 +75,7 @@ class SignalInbox:
                     pass
             except BlockingIOError:
                 pass  # drained
-            except OSError as exc:
+            except (OSError, ValueError) as exc:  # ValueError: the pipe was closed under select
                 if self._closing:
                     return
                 log.warning("signal pipe: %s", exc)
@@ -84,7 +89,14 @@ class SignalInbox:
                 self.on_reload()
 
     def close(self) -> None:
-        """Stop the dispatcher; the handlers stay installed (they only touch a flag and the pipe)."""
+        """Stop the dispatcher and put the previous handlers back (from the thread that installed
+        them). A default SIGHUP becomes "ignore": a late SIGHUP would otherwise kill a daemon that is
+        stopping cleanly."""
+        for signum, previous in self._previous.items():
+            if signum == signal.SIGHUP and previous in (signal.SIG_DFL, None):
+                previous = signal.SIG_IGN
+            signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+        self._previous.clear()
         self._closing = True
         self._wake()
         if self._thread.is_alive():
