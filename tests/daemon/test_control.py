@@ -113,6 +113,15 @@ def _start(config: Path, mode: str = "ok", timeout: float = 30.0) -> control.Sta
     return control.start(config, ["--mode", mode], timeout=timeout)
 
 
+def _when_running(timeout: float = 30.0) -> dict | None:
+    """control.status() once the child has taken its pidfile (on a loaded machine that can take
+    longer than a short start timeout)."""
+    deadline = time.monotonic() + timeout
+    while (info := control.status()) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return info
+
+
 def _log_text() -> str:
     return paths.log_path().read_text()
 
@@ -187,7 +196,7 @@ def test_daemon_that_fails_reports_exit_code_and_log_lines(fake_daemon: Path) ->
 def test_start_timeout_leaves_the_daemon_running(fake_daemon: Path) -> None:
     with pytest.raises(ControlError, match="has not reported ready after 0.5 s; it is still running"):
         _start(fake_daemon, mode="never-ready", timeout=0.5)
-    info = control.status()
+    info = _when_running()
     assert info is not None and info["ready"] is False and info["state"] == "starting"
     assert control.stop() is True
     assert control.status() is None
@@ -196,6 +205,7 @@ def test_start_timeout_leaves_the_daemon_running(fake_daemon: Path) -> None:
 def test_start_waits_for_the_status_of_its_own_child(fake_daemon: Path) -> None:
     with pytest.raises(ControlError, match="has not reported ready"):
         _start(fake_daemon, mode="foreign-ready", timeout=0.5)
+    assert _when_running() is not None
     assert control.stop() is True
 
 
@@ -436,3 +446,13 @@ def test_a_startup_failure_leads_with_the_daemons_own_message(tmp_path: Path) ->
     assert "fix the error above" not in str(error)
     silent = control._startup_failure(-9, [], tmp_path / "vcamstyle.log")
     assert "was killed by SIGKILL during startup without writing to its log" in silent.message
+
+
+def test_a_log_path_that_is_a_fifo_never_blocks() -> None:
+    log = paths.log_path()
+    os.mkfifo(log)
+    with pytest.raises(ControlError, match="cannot read the log"):
+        list(control.logs(lines=5))
+    assert control.read_log_tail(log, 5) == []
+    with pytest.raises(ControlError, match="cannot open the log file"):
+        control.start(Path("config.yaml"), timeout=1.0)

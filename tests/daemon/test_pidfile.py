@@ -150,7 +150,7 @@ def test_a_symlink_or_fifo_pidfile_is_not_trusted_and_never_blocks(tmp_path: Pat
     assert "not trusting pidfile" in caplog.text
     with pytest.raises(ControlError, match="not a regular file"):
         PidFile(fifo).create()
-    with pytest.raises(OSError):
+    with pytest.raises(ControlError, match="refusing to use the pidfile: .* not a regular file"):
         PidFile(link).create()  # O_NOFOLLOW: a planted symlink is never followed
 
 
@@ -159,7 +159,7 @@ def test_a_pidfile_of_another_user_is_not_trusted(tmp_path: Path, monkeypatch: p
     path.write_text(f"{os.getpid()}\n")
     monkeypatch.setattr(pidfile_module.os, "geteuid", lambda: os.getuid() + 1)
     assert PidFile(path).read() is None
-    with pytest.raises(ControlError, match="not a regular file of yours"):
+    with pytest.raises(ControlError, match="belongs to uid"):
         PidFile(path).create()
 
 
@@ -258,3 +258,13 @@ def test_remove_status_only_for_its_pid(tmp_path: Path) -> None:
     assert remove_status(path, pid=12) is True
     assert not path.exists()
     assert remove_status(path) is False
+
+
+def test_a_status_file_that_is_a_fifo_or_huge_is_not_read(tmp_path: Path) -> None:
+    """`vcamstyle status` must not hang on a FIFO planted at status.json, nor read a runaway file."""
+    fifo = tmp_path / "status.json"
+    os.mkfifo(fifo)
+    assert read_status(fifo) is None  # returns at once (non-blocking open, regular files only)
+    huge = tmp_path / "huge.json"
+    huge.write_text('{"pid": 1, "pad": "' + "x" * 100_000 + '"}')
+    assert read_status(huge) is None

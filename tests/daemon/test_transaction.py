@@ -3,6 +3,7 @@ later part fails; a busy device swapped release-first with the old one put back 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -110,6 +111,10 @@ def test_opencvs_own_errors_become_source_and_sink_errors(base, tmp_path: Path) 
     config = override(base, {"output.path": str(tmp_path / "out.mp4")})
     with pytest.raises(SinkError, match="refused"):
         open_sink(config, (320, 192, 0.001))
+    fifo = tmp_path / "out.avi"
+    os.mkfifo(fifo)  # a writer would block on it until a reader came
+    with pytest.raises(SinkError, match="is a FIFO, not a video file"):
+        open_sink(override(base, {"output.path": str(fifo)}), (320, 192, 30.0))
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
     with pytest.raises(SinkError, match="output directory"):

@@ -98,6 +98,9 @@ FAULTS = [
           lambda d: _point_link_at(d.target)(d)),
     Fault("output-in-missing-directory",
           lambda d: _output(f"  backend: file\n  path: {_blocker(d)}/sub/out.avi\n")(d), "output"),
+    Fault("output-path-is-a-fifo", lambda d: (os.mkfifo(d.root / "out.avi") if not (d.root / "out.avi").exists()
+                                              else None, _output(f"  backend: file\n  path: {d.root}/out.avi\n")(d)),
+          "is a FIFO"),
     Fault("output-size-the-writer-refuses", lambda d: _output(
         f"  backend: file\n  path: {d.root}/out.mp4\n  width: 8192\n  height: 16\n")(d), "output"),
     Fault("output-fps-the-writer-refuses", lambda d: _output(

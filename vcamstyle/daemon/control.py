@@ -31,6 +31,7 @@ from typing import Any
 from vcamstyle import paths
 from vcamstyle.daemon.logfile import follow_log_lines, read_log_tail
 from vcamstyle.daemon.pidfile import PidFile, process_exists, process_uptime
+from vcamstyle.daemon.safefile import open_regular
 from vcamstyle.daemon.statusfile import read_status, remove_status
 from vcamstyle.errors import ControlError
 
@@ -234,7 +235,11 @@ def _start_systemd(config_path: Path, extra_args: Sequence[str], timeout: float)
 
 
 def _open_log(path: Path) -> int:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+    """The detached daemon's log for appending: a regular file of ours, created 0600 (never a FIFO that
+    would block ``start``, never a planted symlink)."""
+    fd = open_regular(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    assert fd is not None  # O_CREAT
+    os.set_blocking(fd, True)
     os.fchmod(fd, 0o600)
     return fd
 

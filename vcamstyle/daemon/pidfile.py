@@ -23,7 +23,6 @@ import errno
 import fcntl
 import logging
 import os
-import stat
 import tempfile
 import time
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from pathlib import Path
 from types import TracebackType
 
 from vcamstyle import paths
+from vcamstyle.daemon.safefile import UntrustedFileError, open_regular
 from vcamstyle.errors import ControlError
 
 logger = logging.getLogger(__name__)
@@ -138,25 +138,12 @@ def parse_record(text: str) -> PidRecord | None:
 
 def _open_trusted(path: Path, flags: int) -> int | None:
     """An fd for ``path`` if it is a regular file owned by us (never follows a symlink, never blocks on
-    a FIFO); None when it is missing. Anything else is logged and refused (None)."""
+    a FIFO); None when it is missing or is anything else (logged)."""
     try:
-        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return None
+        return open_regular(path, flags)
     except OSError as exc:
         logger.warning("not trusting pidfile %s: %s", path, exc.strerror or exc)
         return None
-    info = os.fstat(fd)
-    problem = None
-    if not stat.S_ISREG(info.st_mode):
-        problem = "it is not a regular file"
-    elif info.st_uid != os.geteuid():
-        problem = f"it belongs to uid {info.st_uid}, not to you"
-    if problem:
-        os.close(fd)
-        logger.warning("not trusting pidfile %s: %s", path, problem)
-        return None
-    return fd
 
 
 def _read_fd(fd: int) -> str:
@@ -246,12 +233,13 @@ class PidFile:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         deadline = time.monotonic() + LOCK_RETRY_S
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o600)
+            try:
+                fd = open_regular(self.path, os.O_RDWR | os.O_CREAT)
+            except UntrustedFileError as exc:
+                raise ControlError(f"refusing to use the pidfile: {exc.strerror}",
+                                   hint=f"remove {self.path}; it was not written by vcamstyle") from exc
+            assert fd is not None  # O_CREAT
             info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
-                os.close(fd)
-                raise ControlError(f"{self.path} is not a regular file of yours",
-                                   hint=f"remove {self.path}; it was not written by vcamstyle")
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

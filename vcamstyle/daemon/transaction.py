@@ -15,11 +15,15 @@ it ``reopen_*`` and the frame loop does release-old, open-new, and on failure re
 from __future__ import annotations
 
 import logging
+import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from vcamstyle.config import Config
+from vcamstyle.daemon.safefile import describe_kind
 from vcamstyle.devices import CameraSettings, CameraSource, FrameSink, create_sink
 from vcamstyle.errors import SinkError, SourceError
 
@@ -59,12 +63,26 @@ def open_camera(config: Config) -> CameraSource:
                           hint="check camera.device; `vcamstyle doctor` lists the cameras") from exc
 
 
+def check_output_path(path: Path) -> None:
+    """Refuse an output path that holds a FIFO, a device or a socket: a video writer would block on
+    it (a FIFO without a reader) or write into a device."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return  # missing (created by the sink) or unreadable (the sink names the failure)
+    if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+        raise SinkError(f"output.path {path} is {describe_kind(info.st_mode)}, not a video file or a folder",
+                        hint="set output.path to a .mp4/.avi file or a folder for PNG frames")
+
+
 def open_sink(config: Config, geometry: Geometry) -> FrameSink:
     """An open sink for ``config`` at ``geometry``. Raises ``SinkError`` for every failure (a size or a
     frame rate the writer refuses, a directory that cannot be created)."""
     width, height, fps = geometry
     o = config.output
     backend = "null" if o.backend == "none" else o.backend
+    if backend == "file" and o.path:
+        check_output_path(Path(o.path))
     try:
         return create_sink(None, width, height, fps, backend=backend, device=o.device,
                            path=str(o.path) if o.path else None, format=o.format)
