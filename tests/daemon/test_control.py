@@ -18,6 +18,7 @@ import pytest
 
 from vcamstyle import paths
 from vcamstyle.daemon import control
+from vcamstyle.daemon.logfile import startup_failure
 from vcamstyle.daemon.pidfile import PidFile, process_exists
 from vcamstyle.daemon.statusfile import read_status, write_status
 from vcamstyle.errors import ControlError
@@ -440,11 +441,11 @@ def test_a_startup_failure_leads_with_the_daemons_own_message(tmp_path: Path) ->
     tail = ["2026-01-01 INFO vcamstyle.daemon.service: loading",
             "vcamstyle: no v4l2loopback device: the virtual camera needs the v4l2loopback kernel module",
             "  fix: install it (`sudo apt install v4l2loopback-dkms`), then `sudo modprobe v4l2loopback`"]
-    error = control._startup_failure(1, tail, tmp_path / "vcamstyle.log")
+    error = startup_failure(1, tail, tmp_path / "vcamstyle.log")
     assert error.message.startswith("vcamstyle exited with code 1 during startup: no v4l2loopback device")
     assert error.hint.startswith("install it (`sudo apt install v4l2loopback-dkms`)")
     assert "fix the error above" not in str(error)
-    silent = control._startup_failure(-9, [], tmp_path / "vcamstyle.log")
+    silent = startup_failure(-9, [], tmp_path / "vcamstyle.log")
     assert "was killed by SIGKILL during startup without writing to its log" in silent.message
 
 

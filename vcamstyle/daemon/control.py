@@ -29,10 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from vcamstyle import paths
-from vcamstyle.daemon.logfile import follow_log_lines, read_log_tail
+from vcamstyle.daemon.logfile import follow_log_lines, read_log_tail, startup_failure
 from vcamstyle.daemon.pidfile import PidFile, process_exists, process_uptime
 from vcamstyle.daemon.safefile import open_regular
-from vcamstyle.daemon.statusfile import read_status, remove_status
+from vcamstyle.daemon.statusfile import NOT_RESPONDING  # noqa: F401  (the CLI reads control.NOT_RESPONDING)
+from vcamstyle.daemon.statusfile import mark_not_responding, read_status, remove_status
 from vcamstyle.errors import ControlError
 
 logger = logging.getLogger(__name__)
@@ -42,10 +43,6 @@ NO_SYSTEMD_ENV = "VCAMSTYLE_NO_SYSTEMD"
 #: systemd ActiveState values that mean "a daemon process exists".
 RUNNING_STATES = frozenset({"active", "activating", "reloading", "deactivating"})
 LOG_TAIL_LINES = 10
-#: status.json is rewritten twice a second while frames flow; older than this, the daemon is stalled.
-STALE_STATUS_S = 5.0
-#: ``state`` reported for a daemon whose process exists but that has stopped publishing.
-NOT_RESPONDING = "not responding"
 KILL_WAIT_S = 5.0
 POLL_S = 0.05
 SYSTEMCTL_QUERY_TIMEOUT_S = 10.0
@@ -185,15 +182,6 @@ def _send_signal(pid: int, sig: signal.Signals) -> None:
                            hint="that process belongs to another user; stop it as that user") from exc
 
 
-def _describe_exit(returncode: int) -> str:
-    if returncode < 0:
-        try:
-            return f"was killed by {signal.Signals(-returncode).name}"
-        except ValueError:
-            return f"was killed by signal {-returncode}"
-    return f"exited with code {returncode}"
-
-
 # ---------------------------------------------------------------- start
 
 
@@ -285,7 +273,7 @@ def _wait_until_ready(process: subprocess.Popen[bytes], log_path: Path, log_star
         returncode = process.poll()
         if returncode is not None:
             _spawned.pop(process.pid, None)
-            raise _startup_failure(returncode, read_log_tail(log_path, LOG_TAIL_LINES, log_start), log_path)
+            raise startup_failure(returncode, read_log_tail(log_path, LOG_TAIL_LINES, log_start), log_path)
         data = read_status()
         if data is not None and data.get("pid") == process.pid and data.get("ready") is True:
             return StartResult(pid=process.pid, via_systemd=False, log_path=log_path, status=data)
@@ -295,24 +283,6 @@ def _wait_until_ready(process: subprocess.Popen[bytes], log_path: Path, log_star
                 hint=f"`vcamstyle logs` (or {log_path}) shows what it is doing; `vcamstyle stop` stops it",
             )
         time.sleep(POLL_S)
-
-
-def _startup_failure(returncode: int, tail: list[str], log_path: Path) -> ControlError:
-    """The error of a daemon that exited during startup: its own message and fix first (the
-    ``vcamstyle: ...`` / ``  fix: ...`` lines it printed), then the last log lines for context."""
-    message = next((line[len("vcamstyle: "):] for line in reversed(tail) if line.startswith("vcamstyle: ")), None)
-    hint = next((line.strip()[len("fix: "):] for line in reversed(tail) if line.strip().startswith("fix: ")), None)
-    context = "\n".join(f"  {line}" for line in tail if not line.startswith("vcamstyle: ")
-                        and not line.strip().startswith("fix: "))
-    if message:
-        text = f"vcamstyle {_describe_exit(returncode)} during startup: {message}"
-    else:
-        text = f"vcamstyle {_describe_exit(returncode)} during startup" + (
-            "" if context else " without writing to its log")
-    if context:
-        text += f"\nlast log lines:\n{context}"
-    return ControlError(text, hint=(f"{hint}; full log: {log_path}" if hint else
-                                    f"see the full log, {log_path}, then run `vcamstyle start` again"))
 
 
 # ---------------------------------------------------------------- stop / reload / status
@@ -406,20 +376,6 @@ def status(*, use_systemd: bool | None = None) -> dict[str, Any] | None:
     except FileNotFoundError:
         result["status_age_s"] = None
     return mark_not_responding(result)
-
-
-def mark_not_responding(result: dict[str, Any], stale_after: float = STALE_STATUS_S) -> dict[str, Any]:
-    """``state = "not responding"`` (and ``ready`` false) when a started daemon's status is older than
-    ``stale_after`` seconds: its process exists but its frame loop has stopped publishing. The state
-    it last published stays in ``last_state``."""
-    age = result.get("status_age_s")
-    started = result.get("state") not in (None, "starting") or result.get("ready") is True
-    if isinstance(age, (int, float)) and age > stale_after and started:
-        result["last_state"] = result.get("state")
-        result["state"] = NOT_RESPONDING
-        result["ready"] = False
-        result["last_error"] = result.get("last_error") or f"no status published for {age:.0f} s"
-    return result
 
 
 # ---------------------------------------------------------------- logs

@@ -1,4 +1,5 @@
-"""The detached daemon's log file read as lines: its tail, and following it as it grows.
+"""The detached daemon's log file read as lines: its tail, following it as it grows, and what a daemon
+that exited during startup said (its own ``vcamstyle: ...`` / ``fix: ...`` lines first).
 
 Bounded reads (a huge or runaway log is never read whole); bytes decoded as UTF-8 with replacement.
 Only a regular file of this user is read (a FIFO or a device at the path would block or never end).
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -96,3 +98,30 @@ def follow_log_lines(
                 time.sleep(poll_interval)
     finally:
         handle.close()
+
+
+def describe_exit(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"was killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"was killed by signal {-returncode}"
+    return f"exited with code {returncode}"
+
+
+def startup_failure(returncode: int, tail: list[str], log_path: Path) -> ControlError:
+    """The error of a daemon that exited during startup: its own message and fix first (the
+    ``vcamstyle: ...`` / ``  fix: ...`` lines it printed), then the last log lines for context."""
+    message = next((line[len("vcamstyle: "):] for line in reversed(tail) if line.startswith("vcamstyle: ")), None)
+    hint = next((line.strip()[len("fix: "):] for line in reversed(tail) if line.strip().startswith("fix: ")), None)
+    context = "\n".join(f"  {line}" for line in tail if not line.startswith("vcamstyle: ")
+                        and not line.strip().startswith("fix: "))
+    if message:
+        text = f"vcamstyle {describe_exit(returncode)} during startup: {message}"
+    else:
+        text = f"vcamstyle {describe_exit(returncode)} during startup" + (
+            "" if context else " without writing to its log")
+    if context:
+        text += f"\nlast log lines:\n{context}"
+    return ControlError(text, hint=(f"{hint}; full log: {log_path}" if hint else
+                                    f"see the full log, {log_path}, then run `vcamstyle start` again"))

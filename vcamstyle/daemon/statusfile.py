@@ -26,6 +26,10 @@ logger = logging.getLogger(__name__)
 
 #: The values ``state`` may take (``vcamstyle status`` adds "not responding" for a stale file).
 STATES = ("starting", "streaming", "error", "stopping")
+#: status.json is rewritten twice a second while frames flow; older than this, the daemon is stalled.
+STALE_STATUS_S = 5.0
+#: ``state`` reported for a daemon whose process exists but that has stopped publishing.
+NOT_RESPONDING = "not responding"
 #: status.json is about a kilobyte; a bigger file is not ours.
 MAX_STATUS_BYTES = 64 * 1024
 
@@ -91,3 +95,17 @@ def remove_status(path: Path | None = None, pid: int | None = None) -> bool:
     except FileNotFoundError:
         return False
     return True
+
+
+def mark_not_responding(result: dict[str, Any], stale_after: float = STALE_STATUS_S) -> dict[str, Any]:
+    """``state = "not responding"`` (and ``ready`` false) when a started daemon's status is older than
+    ``stale_after`` seconds: its process exists but its frame loop has stopped publishing. The state
+    it last published stays in ``last_state``."""
+    age = result.get("status_age_s")
+    started = result.get("state") not in (None, "starting") or result.get("ready") is True
+    if isinstance(age, (int, float)) and age > stale_after and started:
+        result["last_state"] = result.get("state")
+        result["state"] = NOT_RESPONDING
+        result["ready"] = False
+        result["last_error"] = result.get("last_error") or f"no status published for {age:.0f} s"
+    return result
