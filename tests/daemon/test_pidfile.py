@@ -267,3 +267,19 @@ def test_a_status_file_that_is_a_fifo_or_huge_is_not_read(tmp_path: Path) -> Non
     huge = tmp_path / "huge.json"
     huge.write_text('{"pid": 1, "pad": "' + "x" * 100_000 + '"}')
     assert read_status(huge) is None
+
+
+def test_ensure_puts_a_vanished_pidfile_back(tmp_path: Path) -> None:
+    """The runtime directory cleaned under a running daemon: `status` and `stop` must still find it."""
+    run = tmp_path / "run"
+    pidfile = PidFile(run / "vcamstyle.pid")
+    pidfile.create()
+    try:
+        assert pidfile.ensure() is False  # nothing to do
+        (run / "vcamstyle.pid").unlink()
+        run.rmdir()
+        assert PidFile(run / "vcamstyle.pid").live_pid() is None
+        assert pidfile.ensure() is True
+        assert PidFile(run / "vcamstyle.pid").live_pid() == os.getpid()
+    finally:
+        pidfile.unlink()

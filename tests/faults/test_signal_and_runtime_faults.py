@@ -60,13 +60,24 @@ def test_a_status_file_that_cannot_be_written_does_not_stop_the_video(daemon: Fa
     daemon.settle_resources(baseline)
 
 
+def test_a_removed_runtime_directory_is_made_again(daemon: FaultDaemon) -> None:
+    """The runtime directory cleaned under the daemon (pidfile and status.json gone): `status` finds
+    the daemon again once it has republished, and `stop` would still work."""
+    import shutil
+
+    shutil.rmtree(daemon.status_path.parent)
+    daemon.wait_for(lambda: cli_status(daemon)[0] == 0, timeout=20, what="status finds the daemon again")
+    assert (daemon.status_path.parent / "vcamstyle.pid").exists()
+
+
 def test_a_sighup_storm_is_harmless(daemon: FaultDaemon) -> None:
-    """Issue 10, fault 4: 100 SIGHUPs 10 ms apart deadlocked the daemon (3 runs in 4)."""
+    """Issue 10, fault 4: 100 SIGHUPs 10 ms apart deadlocked the daemon (3 runs in 4). SIGUSR1/2,
+    whose default action ends a process, are ignored."""
     assert daemon.process is not None
     baseline = daemon.resources()
-    for _ in range(3):
+    for signum in (signal.SIGHUP, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
         for _ in range(100):
-            os.kill(daemon.process.pid, signal.SIGHUP)
+            os.kill(daemon.process.pid, signum)
             time.sleep(0.01)
         daemon.frames_flow()
     assert daemon.alive()

@@ -285,6 +285,27 @@ class PidFile:
         self._fd = fd
         self._written_pid = pid
 
+    def ensure(self) -> bool:
+        """For the daemon: put the pidfile back if it vanished or was replaced (the runtime directory
+        cleaned under a running daemon), so ``status``/``stop`` still find it. True if it was rewritten.
+
+        Raises:
+            ControlError: another daemon has taken the pidfile meanwhile, or it cannot be written.
+        """
+        if self._fd is None:
+            return False
+        try:
+            if os.stat(self.path, follow_symlinks=False).st_ino == os.fstat(self._fd).st_ino:
+                return False
+        except FileNotFoundError:
+            pass
+        pid = self._written_pid
+        os.close(self._fd)
+        self._fd = None
+        logger.warning("the pidfile %s vanished or was replaced; writing it again", self.path)
+        self.create(pid)
+        return True
+
     def unlink(self, pid: int | None = None) -> bool:
         """Remove the file: the daemon removes its own (then drops the lock); another process removes
         it only when it records ``pid`` and nobody holds the lock. True if the file was removed."""

@@ -77,6 +77,7 @@ class Service(LiveReload):
         self.pipeline: Pipeline | None = None
         self.watcher: ConfigWatcher | None = None
         self.signals: SignalInbox | None = None
+        self.pidfile: PidFile | None = None
         self._pending: Prepared | None = None
         self._swap_lock = threading.Lock()
         self._releases: list[threading.Thread] = []
@@ -309,9 +310,12 @@ class Service(LiveReload):
         }
 
     def write_status(self) -> None:
-        """Publish status.json; a failed write (full or vanished runtime directory) is logged, not fatal."""
+        """Publish status.json (and put a vanished pidfile back); a failed write (full or vanished runtime
+        directory) is logged, not fatal."""
         if self.publish:
             try:
+                if self.pidfile is not None:
+                    self.pidfile.ensure()
                 statusfile.write_status(self.status())
                 if self.status_write_error:
                     log.info("status file written again")
@@ -327,7 +331,7 @@ class Service(LiveReload):
     # ---------------------------------------------------------------- lifecycle
     def run(self) -> int:
         """Start, loop until stopped, shut down. Returns the process exit status (0 on a clean stop)."""
-        pidfile = PidFile(paths.pidfile_path()) if self.publish else None
+        pidfile = self.pidfile = PidFile(paths.pidfile_path()) if self.publish else None
         if pidfile is not None:
             pidfile.create()
         self.install_signal_handlers()

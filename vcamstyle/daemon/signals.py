@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 
 
 class SignalInbox:
-    """Routes SIGTERM/SIGINT to ``on_stop`` and SIGHUP to ``on_reload``, both called from its own thread."""
+    """Routes SIGTERM/SIGINT to ``on_stop`` and SIGHUP to ``on_reload``, both called from its own thread;
+    SIGUSR1/SIGUSR2 (whose default action would end the daemon) are ignored."""
 
     def __init__(self, on_stop: Callable[[], None], on_reload: Callable[[], None]) -> None:
         self.on_stop = on_stop
@@ -60,7 +61,8 @@ class SignalInbox:
         benchmark's worker) signals cannot be handled, and only the dispatcher starts."""
         if threading.current_thread() is threading.main_thread():
             for signum, handler in ((signal.SIGTERM, self._on_stop_signal), (signal.SIGINT, self._on_stop_signal),
-                                    (signal.SIGHUP, self._on_reload_signal)):
+                                    (signal.SIGHUP, self._on_reload_signal), (signal.SIGUSR1, signal.SIG_IGN),
+                                    (signal.SIGUSR2, signal.SIG_IGN)):
                 self._previous[signum] = signal.signal(signum, handler)
         else:
             log.debug("not on the main thread: signals keep their handlers")
