@@ -20,14 +20,22 @@ def config_file(tmp_path: Path, make_video, isolated_xdg) -> Path:
     return path
 
 
-def test_a_frame_the_pipeline_cannot_process_goes_out_unprocessed(config_file: Path, monkeypatch) -> None:
+def _opencv_error(message: str) -> Exception:
+    import cv2
+
+    return cv2.error(message)
+
+
+@pytest.mark.parametrize("make_error", [RuntimeError, _opencv_error], ids=["model-error", "opencv-error"])
+def test_a_frame_the_pipeline_cannot_process_goes_out_unprocessed(config_file: Path, monkeypatch, make_error) -> None:
+    """One bad frame never ends the video, whatever it raises (OpenCV's cv2.error is not a RuntimeError)."""
     real = Pipeline.process
     calls = {"n": 0}
 
     def flaky(self: Pipeline, frame: np.ndarray):
         calls["n"] += 1
         if calls["n"] == 2:
-            raise RuntimeError("simulated model failure")
+            raise make_error("simulated model failure")
         return real(self, frame)
 
     monkeypatch.setattr(Pipeline, "process", flaky)

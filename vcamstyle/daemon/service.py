@@ -39,7 +39,7 @@ from vcamstyle.daemon.transaction import (
 from vcamstyle.daemon.preflight import check_output
 from vcamstyle.daemon.watcher import ConfigWatcher
 from vcamstyle.devices import CameraSource, FrameSink, placeholder_frame
-from vcamstyle.errors import SinkError, SourceError, VcamstyleError
+from vcamstyle.errors import SourceError, VcamstyleError
 from vcamstyle.models.weights import resolve_weights_dir
 from vcamstyle.pipeline import Engine, FrameFitter, Pipeline, Scene, referenced_paths
 
@@ -184,7 +184,7 @@ class Service(LiveReload):
                 t1 = time.perf_counter()
                 try:
                     result = self.pipeline.process(content)
-                except (RuntimeError, ValueError) as exc:  # a model failing on one frame must not end the video
+                except Exception as exc:  # a model or OpenCV failing on one frame must not end the video (logged)
                     self._frame_failed(exc)
                     self._send(content)
                     self._count_frame({}, None)
@@ -245,7 +245,7 @@ class Service(LiveReload):
             if self._sink_backoff != SINK_BACKOFF_START_S:  # it had failed: the output works again
                 self._sink_backoff = SINK_BACKOFF_START_S
                 self.runtime_error = None
-        except (SinkError, OSError, ValueError) as exc:
+        except Exception as exc:  # SinkError, OSError, or a writer's own error: reported, reopened with backoff
             self.runtime_error = f"output: {exc}"
             self._sink_backoff = min(SINK_BACKOFF_MAX_S, self._sink_backoff * 2)
             log.error("%s; reopening the output", exc)
