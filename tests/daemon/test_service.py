@@ -89,6 +89,8 @@ def test_a_status_file_that_cannot_be_written_is_logged_and_survived(config_file
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(statusfile, "write_status", full)
+    # One report per WRITE_FAILURE_LOG_S: make that window outlast the run however slow the machine is.
+    monkeypatch.setattr("vcamstyle.daemon.service.WRITE_FAILURE_LOG_S", 1e9)
     service = Service(config_file, max_frames=20, publish=True)
     with caplog.at_level("ERROR", logger="vcamstyle.daemon.service"):
         assert service.run() == 0
