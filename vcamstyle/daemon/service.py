@@ -24,6 +24,7 @@ from vcamstyle.config import Config, diff_stages, load_config
 from vcamstyle.daemon import sdnotify, statusfile
 from vcamstyle.daemon import threads as thread_policy
 from vcamstyle.daemon.metrics import RateMeter, StageTimes
+from vcamstyle.daemon.on_demand import IdleKeeper
 from vcamstyle.daemon.pidfile import PidFile
 from vcamstyle.daemon.threads import ThreadTuner, thread_counts
 from vcamstyle.daemon.watcher import ConfigWatcher
@@ -107,6 +108,7 @@ class Service:
         self._next_failure_log = 0.0
         self.threads: ThreadTuner | None = None
         self._threads_before: int | None = None  # torch's count before the first tuner, restored at shutdown
+        self.idle_keeper = IdleKeeper()  # output.on_demand: idle while no app watches the virtual camera
 
     # ---------------------------------------------------------------- signals
     def install_signal_handlers(self) -> None:
@@ -244,6 +246,9 @@ class Service:
         next_placeholder = next_output = time.monotonic()
         while not self.stop_event.is_set():
             self._apply_pending()
+            if self._idle_step():
+                last_seq = 0  # the camera reopened on waking counts its frames from 1 again
+                continue
             t0 = time.perf_counter()
             content, last_seq, captured_at = self._next_frame(last_seq)
             width, height, fps = self._geometry
@@ -351,9 +356,45 @@ class Service:
             self._next_status = now + STATUS_INTERVAL_S
             self.write_status()
 
+    # ---------------------------------------------------------------- on demand (output.on_demand)
+    def _idle_step(self) -> bool:
+        """While no app watches the virtual camera: camera released, no network, a placeholder now and
+        then. Returns True when this loop iteration idled."""
+        keeper = self.idle_keeper
+        keeper.follow(self.sink, self.scene.config.output if self.scene else None)
+        if not keeper.wanted_idle():
+            if keeper.idle:
+                if self.scene is not None:
+                    self._open_camera(self.scene.config)
+                keeper.idle = False
+                self.write_status()
+            return False
+        if not keeper.idle:
+            if self.source is not None:
+                self.source.close()
+                self.source = None
+            keeper.idle = True
+            log.info("idle: no app has the virtual camera open; camera released")
+        width, height, _ = self._geometry
+        self._send(keeper.frame(width, height))
+        self.write_status()
+        keeper.wait()
+        return True
+
+    def published_state(self) -> str:
+        """``state`` in status.json: idle / streaming / starting / error (or reloading, stopping)."""
+        if self.state == "running":
+            if self.sink is None and self.runtime_error:
+                return "error"
+            return "idle" if self.idle_keeper.idle else "streaming"
+        return self.state
+
     # ---------------------------------------------------------------- status
     def _status_line(self) -> str:
-        return f"{self.rate.rate():.1f} fps, {self.describe_region('person')} / {self.describe_region('background')}"
+        if self.idle_keeper.idle:
+            return "idle: no app has the virtual camera open (camera off)"
+        return (f"streaming: {self.rate.rate():.1f} fps, {self.describe_region('person')} / "
+                f"{self.describe_region('background')}")
 
     def describe_region(self, name: str) -> str:
         return self.scene.config.summary_region(name) if self.scene else "-"
@@ -362,7 +403,7 @@ class Service:
         config = self.scene.config if self.scene else None
         return {
             "pid": os.getpid(),
-            "state": self.state,
+            "state": self.published_state(),
             "ready": self.state in ("running", "reloading"),
             "started_at": self.started_at,
             "uptime_s": round(time.time() - self.started_at, 1),
@@ -380,6 +421,7 @@ class Service:
                        "granted": list(self.source.granted) if self.source and self.source.granted else None},
             "output": self.sink.describe() if self.sink else None,
             "last_error": self.last_error,
+            **self.idle_keeper.status(),
         }
 
     def write_status(self) -> None:
@@ -415,7 +457,8 @@ class Service:
         if self._threads_before is not None:  # in-process runs (benchmarks, tests) get torch back as it was
             thread_policy.set_torch_threads(self._threads_before)
         deadline = time.monotonic() + STOP_TIMEOUT_S
-        for closer in (self.watcher.stop if self.watcher else None,
+        for closer in (self.idle_keeper.stop,
+                       self.watcher.stop if self.watcher else None,
                        self.source.close if self.source else None,
                        self.sink.close if self.sink else None):
             if closer is None or time.monotonic() > deadline:
