@@ -152,9 +152,18 @@ def status(as_json: bool = typer.Option(False, "--json", help="One JSON object."
              f"  background: {info.get('background')}",
              f"  method:     {info.get('method')}   segmentation: {info.get('segmentation')}   device: {info.get('device')}",
              f"  output:     {info.get('output')}",
+             f"  watched by: {_consumer_text(info)}",
              f"  config:     {info.get('config')}",
              f"  last error: {info.get('last_error') or 'none'}"]
     typer.echo("\n".join(lines))
+
+
+def _consumer_text(info: dict) -> str:
+    """``status``'s line on who has the virtual camera open (on demand)."""
+    if info.get("consumers") is None:
+        return "not watched (file/none output, or output.on_demand: false)"
+    apps = ", ".join(info.get("consumer_apps") or [])
+    return f"{info['consumers']} app(s)" + (f": {apps}" if apps else "")
 
 
 # ------------------------------------------------------------------------------------------ files

@@ -3,9 +3,10 @@
 The daemon rewrites it about twice a second (atomically, mode 0600, in the runtime directory, which
 is a tmpfs on most systems, so there is no fsync). Keys the daemon writes, at least:
 
-    pid (int), state ("starting" | "running" | "reloading" | "stopping"), ready (bool),
+    pid (int), state ("starting" | "streaming" | "idle" | "error" | "reloading" | "stopping"), ready (bool),
     started_at (unix time), uptime_s, fps, stage_ms (dict name -> ms), frames (int),
-    config (path), person, background, method, segmentation, last_error (null or string)
+    config (path), person, background, method, segmentation, last_error (null or string),
+    consumers (int, or null when not watched: file/none output, on_demand off), consumer_apps (list)
 
 ``vcamstyle start`` counts the daemon as started once ``ready`` is true and ``pid`` is the child's.
 """
@@ -24,7 +25,7 @@ from vcamstyle.daemon.pidfile import atomic_write_text
 logger = logging.getLogger(__name__)
 
 #: The values ``state`` may take.
-STATES = ("starting", "running", "reloading", "stopping")
+STATES = ("starting", "streaming", "idle", "error", "reloading", "stopping")
 
 
 def write_status(data: dict[str, Any], path: Path | None = None) -> None:
