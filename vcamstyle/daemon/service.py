@@ -369,17 +369,26 @@ class Service:
                 keeper.idle = False
                 self.write_status()
             return False
+        width, height, _ = self._geometry
         if not keeper.idle:
             if self.source is not None:
                 self.source.close()
                 self.source = None
+            if self.frames == 0 and self.pipeline is not None:
+                self._warm_up(keeper.frame(width, height))
             keeper.idle = True
             log.info("idle: no app has the virtual camera open; camera released")
-        width, height, _ = self._geometry
         self._send(keeper.frame(width, height))
         self.write_status()
         keeper.wait()
         return True
+
+    def _warm_up(self, image: np.ndarray) -> None:
+        """Run the network once before the first idle, so the first wake does not pay its set-up."""
+        try:
+            self.pipeline.process(image)
+        except (RuntimeError, ValueError) as exc:
+            log.warning("warming the pipeline up failed: %s", exc)
 
     def published_state(self) -> str:
         """``state`` in status.json: idle / streaming / starting / error (or reloading, stopping)."""
