@@ -26,13 +26,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from camera import bench_config, camera_video  # noqa: E402
+from camera import bench_config, camera_video
 
-from vcamstyle.daemon.on_demand import RECHECK_S  # noqa: E402
-from vcamstyle.daemon.service import Service  # noqa: E402
-from vcamstyle.devices import camera as camera_module  # noqa: E402
-from vcamstyle.devices import consumers, v4l2  # noqa: E402
-from vcamstyle.devices.v4l2_sim import SimulatedDeviceIO, SimulatedNode  # noqa: E402
+from vcamstyle.daemon.on_demand import RECHECK_S
+from vcamstyle.daemon.service import Service
+from vcamstyle.devices import camera as camera_module
+from vcamstyle.devices import consumers, v4l2
+from vcamstyle.devices.v4l2_sim import SimulatedDeviceIO, SimulatedNode
 
 NODE = "/dev/video10"
 APP_PID = 4242

@@ -7,7 +7,14 @@ import os
 
 import pytest
 
-from vcamstyle.daemon.on_demand import IDLE, SLEEP, STREAMING, WAKE, ConsumerMonitor, OnDemandMachine
+from vcamstyle.daemon.on_demand import (
+    IDLE,
+    SLEEP,
+    STREAMING,
+    WAKE,
+    ConsumerMonitor,
+    OnDemandMachine,
+)
 from vcamstyle.devices.v4l2_sim import SimulatedDeviceIO, SimulatedNode
 
 NODE = "/dev/video10"

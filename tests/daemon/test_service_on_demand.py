@@ -83,6 +83,7 @@ def test_idle_wake_idle_on_the_simulated_loopback(running, sim_io):
     wait_for(lambda: service.published_state() == "idle", "idle with nobody watching")
     assert service.source is None  # the camera is released
     assert service.status()["consumers"] == 0
+    assert service._status_line().startswith("idle:")  # what sd_notify STATUS says
     frames_before = len(node.frames)
     processed.clear()
     wait_for(lambda: len(node.frames) >= frames_before + 2, "placeholder frames while idle")
@@ -94,6 +95,7 @@ def test_idle_wake_idle_on_the_simulated_loopback(running, sim_io):
     assert service.published_state() == "streaming" and service.source is not None
     status = service.status()
     assert status["consumers"] == 1 and status["consumer_apps"] == [f"consumer-{APP_PID} (pid {APP_PID})"]
+    assert service._status_line().startswith("streaming:")
 
     sim_io.consumer_close(NODE, APP_PID)
     wait_for(lambda: service.published_state() == "idle", "idle again after the grace period")

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from vm import DEVICE, VmDaemon, camera_image  # noqa: E402
+from vm import DEVICE, VmDaemon, camera_image
 
 IN_VM = os.environ.get("VCAMSTYLE_E2E") == "1"
 HERE = Path(__file__).resolve().parent

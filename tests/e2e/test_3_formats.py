@@ -4,7 +4,17 @@ consumer holds the device in another format."""
 from __future__ import annotations
 
 import numpy as np
-from vm import HEIGHT, WIDTH, HeldConsumer, capture_format, config_text, i420_to_rgb, psnr, v4l2_frames, wait_for
+from vm import (
+    HEIGHT,
+    WIDTH,
+    HeldConsumer,
+    capture_format,
+    config_text,
+    i420_to_rgb,
+    psnr,
+    v4l2_frames,
+    wait_for,
+)
 
 from vcamstyle.devices.pixfmt import rgb_to_i420
 

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from vm import EXCLUSIVE_CAPS, HEIGHT, WIDTH, config_text, device_caps, v4l2_frames, write_only_producer
+from vm import (
+    EXCLUSIVE_CAPS,
+    HEIGHT,
+    WIDTH,
+    config_text,
+    device_caps,
+    v4l2_frames,
+    write_only_producer,
+)
 
 STUCK_CAPS = 0x05200000  # Streaming | Read/Write | Extended Pix Format: neither capture nor output
 OUTPUT = 0x00000002

@@ -7,7 +7,18 @@ from __future__ import annotations
 import subprocess
 
 import numpy as np
-from vm import DEVICE, EXCLUSIVE_CAPS, HEIGHT, WIDTH, HeldConsumer, config_text, device_info, psnr, wait_for, yuyv_to_rgb
+from vm import (
+    DEVICE,
+    EXCLUSIVE_CAPS,
+    HEIGHT,
+    WIDTH,
+    HeldConsumer,
+    config_text,
+    device_info,
+    psnr,
+    wait_for,
+    yuyv_to_rgb,
+)
 
 FRAME = WIDTH * HEIGHT * 2
 IDLE = "idle: no app has the virtual camera open; camera released"

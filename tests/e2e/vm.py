@@ -12,8 +12,8 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -69,7 +69,7 @@ class VmDaemon:
         self.env = dict(os.environ)
         for var, sub in (("HOME", "home"), ("XDG_CONFIG_HOME", "config"), ("XDG_RUNTIME_DIR", "run"),
                          ("XDG_STATE_HOME", "state"), ("XDG_DATA_HOME", "data")):
-            (root / sub).mkdir(mode=0o700, exist_ok=True)
+            (root / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
             self.env[var] = str(root / sub)
         self.env["VCAMSTYLE_NO_SYSTEMD"] = "1"
         self.env.pop("NOTIFY_SOCKET", None)

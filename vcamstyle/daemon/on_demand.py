@@ -144,7 +144,7 @@ class ConsumerMonitor:
             self.changed.set()
         return action
 
-    def start(self) -> "ConsumerMonitor":
+    def start(self) -> ConsumerMonitor:
         self._thread = threading.Thread(target=self._run, name="on-demand", daemon=True)
         self._thread.start()
         return self
