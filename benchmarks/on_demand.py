@@ -97,7 +97,7 @@ def main() -> None:
         thread = threading.Thread(target=run, daemon=True)
         thread.start()
         node = io.nodes[NODE]
-        wait_until(lambda: service.published_state() == "idle", "idle at start")
+        wait_until(lambda: service.status()["state"] == "idle", "idle at start")
 
         time.sleep(1.0)  # let the release settle
         frames_before, cpu0, wall0 = len(node.frames), time.process_time(), time.monotonic()
@@ -109,7 +109,7 @@ def main() -> None:
 
         wakes, cams = [], []
         for _ in range(args.wakes):
-            wait_until(lambda: service.published_state() == "idle", "idle before a wake")
+            wait_until(lambda: service.status()["state"] == "idle", "idle before a wake")
             seen, starts = len(frame_times), len(camera_starts)
             opened = time.monotonic()
             io.consumer_open(NODE, APP_PID)

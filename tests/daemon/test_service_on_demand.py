@@ -80,7 +80,7 @@ def test_idle_wake_idle_on_the_simulated_loopback(running, sim_io):
     service = start(f"  backend: v4l2loopback\n  device: {NODE}\n  on_demand_grace_s: 0.5\n")
     node = sim_io.nodes[NODE]
 
-    wait_for(lambda: service.published_state() == "idle", "idle with nobody watching")
+    wait_for(lambda: service.status()["state"] == "idle" and service.source is None, "idle with nobody watching")
     assert service.source is None  # the camera is released
     assert service.status()["consumers"] == 0
     assert service._status_line().startswith("idle:")  # what sd_notify STATUS says
@@ -92,13 +92,13 @@ def test_idle_wake_idle_on_the_simulated_loopback(running, sim_io):
 
     sim_io.consumer_open(NODE, APP_PID)
     wait_for(lambda: len(processed) >= 3, "stylized frames after an app opened the device")
-    assert service.published_state() == "streaming" and service.source is not None
+    assert service.status()["state"] == "streaming" and service.source is not None
     status = service.status()
     assert status["consumers"] == 1 and status["consumer_apps"] == [f"consumer-{APP_PID} (pid {APP_PID})"]
     assert service._status_line().startswith("streaming:")
 
     sim_io.consumer_close(NODE, APP_PID)
-    wait_for(lambda: service.published_state() == "idle", "idle again after the grace period")
+    wait_for(lambda: service.status()["state"] == "idle" and service.source is None, "idle again after the grace period")
     assert service.source is None
 
     sim_io.consumer_open(NODE, APP_PID)  # and it wakes again
@@ -111,11 +111,11 @@ def test_on_demand_off_streams_with_nobody_watching(running, sim_io):
     start, processed = running
     service = start(f"  backend: v4l2loopback\n  device: {NODE}\n  on_demand: false\n")
     wait_for(lambda: len(processed) >= 5, "frames without any consumer")
-    assert service.published_state() == "streaming" and service.status()["consumers"] is None
+    assert service.status()["state"] == "streaming" and service.status()["consumers"] is None
 
 
 def test_none_sink_has_no_on_demand(running):
     start, processed = running
     service = start("  backend: none\n")
     wait_for(lambda: len(processed) >= 5, "frames to the none sink")
-    assert service.published_state() == "streaming" and service.status()["consumers"] is None
+    assert service.status()["state"] == "streaming" and service.status()["consumers"] is None

@@ -195,14 +195,52 @@ class IdleKeeper:
     def wanted_idle(self) -> bool:
         return self.monitor is not None and not self.monitor.streaming
 
+    def update(self, sink: Any, output: Any, untried_pipeline: Any, width: int, height: int) -> str | None:
+        """Follow ``sink`` (``output``: its config section) and the monitor. Returns WAKE (reopen the camera)
+        or SLEEP (release it) when the daemon changes between idle and streaming, else None.
+        ``untried_pipeline``: the pipeline if it has not run yet (warmed up on the way to idle), else falsy."""
+        self.follow(sink, output)
+        wanted = self.wanted_idle()
+        if wanted == self.idle:
+            return None
+        if not wanted:
+            self.idle = False
+            return WAKE
+        self.go_idle(untried_pipeline or None, width, height)
+        return SLEEP
+
+    def status_line(self) -> str | None:
+        """The systemd STATUS line while idle, else None (the daemon's streaming line applies)."""
+        return "idle: no app has the virtual camera open (camera off)" if self.idle else None
+
+    def go_idle(self, warm_up: Any, width: int, height: int) -> None:
+        """Enter idle (the camera is already released). ``warm_up``: a pipeline that has not run yet, run
+        once on the placeholder so the first wake does not pay the network's set-up; else None."""
+        if warm_up is not None:
+            try:
+                warm_up.process(self.frame(width, height))
+            except (RuntimeError, ValueError) as exc:
+                log.warning("warming the pipeline up failed: %s", exc)
+        self.idle = True
+        log.info("idle: no app has the virtual camera open; camera released")
+
+    def published_state(self, state: str, sink_failed: bool) -> str:
+        """The daemon's ``state`` as status shows it: "running" becomes error (no sink), idle or streaming."""
+        if state != "running":
+            return state
+        if sink_failed:
+            return "error"
+        return "idle" if self.idle else "streaming"
+
     def frame(self, width: int, height: int) -> np.ndarray:
         """The idle placeholder (``HxWx3 uint8 RGB``), drawn once per size."""
         if self._image is None or self._image.shape[:2] != (height, width):
             self._image = placeholder_frame(width, height, "starting the camera")
         return self._image
 
-    def wait(self) -> None:
-        """Sleep until the next idle frame is due, or until an app opens the device."""
+    def pause(self, publish: Callable[[], None]) -> None:
+        """``publish()`` the status, then sleep until the next idle frame is due or an app opens the device."""
+        publish()
         if self.monitor is not None:
             self.monitor.changed.wait(1.0 / IDLE_FPS)
             self.monitor.changed.clear()

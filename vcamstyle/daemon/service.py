@@ -24,7 +24,7 @@ from vcamstyle.config import Config, diff_stages, load_config
 from vcamstyle.daemon import sdnotify, statusfile
 from vcamstyle.daemon import threads as thread_policy
 from vcamstyle.daemon.metrics import RateMeter, StageTimes
-from vcamstyle.daemon.on_demand import IdleKeeper
+from vcamstyle.daemon.on_demand import SLEEP, WAKE, IdleKeeper
 from vcamstyle.daemon.pidfile import PidFile
 from vcamstyle.daemon.threads import ThreadTuner, thread_counts
 from vcamstyle.daemon.watcher import ConfigWatcher
@@ -356,54 +356,23 @@ class Service:
             self._next_status = now + STATUS_INTERVAL_S
             self.write_status()
 
-    # ---------------------------------------------------------------- on demand (output.on_demand)
     def _idle_step(self) -> bool:
-        """While no app watches the virtual camera: camera released, no network, a placeholder now and
-        then. Returns True when this loop iteration idled."""
-        keeper = self.idle_keeper
-        keeper.follow(self.sink, self.scene.config.output if self.scene else None)
-        if not keeper.wanted_idle():
-            if keeper.idle:
-                if self.scene is not None:
-                    self._open_camera(self.scene.config)
-                keeper.idle = False
-                self.write_status()
-            return False
-        width, height, _ = self._geometry
-        if not keeper.idle:
-            if self.source is not None:
-                self.source.close()
-                self.source = None
-            if self.frames == 0 and self.pipeline is not None:
-                self._warm_up(keeper.frame(width, height))
-            keeper.idle = True
-            log.info("idle: no app has the virtual camera open; camera released")
-        self._send(keeper.frame(width, height))
-        self.write_status()
-        keeper.wait()
-        return True
-
-    def _warm_up(self, image: np.ndarray) -> None:
-        """Run the network once before the first idle, so the first wake does not pay its set-up."""
-        try:
-            self.pipeline.process(image)
-        except (RuntimeError, ValueError) as exc:
-            log.warning("warming the pipeline up failed: %s", exc)
-
-    def published_state(self) -> str:
-        """``state`` in status.json: idle / streaming / starting / error (or reloading, stopping)."""
-        if self.state == "running":
-            if self.sink is None and self.runtime_error:
-                return "error"
-            return "idle" if self.idle_keeper.idle else "streaming"
-        return self.state
+        """On demand (``on_demand.IdleKeeper``): camera off and a placeholder while no app watches."""
+        keeper, (width, height, _) = self.idle_keeper, self._geometry
+        change = keeper.update(self.sink, self.scene.config.output, self.frames == 0 and self.pipeline, width, height)
+        if change == WAKE:
+            self._open_camera(self.scene.config)
+        elif change == SLEEP and self.source is not None:
+            self.source = self.source.close()  # released (its light goes off); close() returns None
+        if keeper.idle:
+            self._send(keeper.frame(width, height))
+            keeper.pause(self.write_status)  # publish, then sleep until the next placeholder or a wake
+        return keeper.idle
 
     # ---------------------------------------------------------------- status
     def _status_line(self) -> str:
-        if self.idle_keeper.idle:
-            return "idle: no app has the virtual camera open (camera off)"
-        return (f"streaming: {self.rate.rate():.1f} fps, {self.describe_region('person')} / "
-                f"{self.describe_region('background')}")
+        return self.idle_keeper.status_line() or (f"streaming: {self.rate.rate():.1f} fps, "
+                                                   f"{self.describe_region('person')} / {self.describe_region('background')}")
 
     def describe_region(self, name: str) -> str:
         return self.scene.config.summary_region(name) if self.scene else "-"
@@ -412,7 +381,7 @@ class Service:
         config = self.scene.config if self.scene else None
         return {
             "pid": os.getpid(),
-            "state": self.published_state(),
+            "state": self.idle_keeper.published_state(self.state, self.sink is None and bool(self.runtime_error)),
             "ready": self.state in ("running", "reloading"),
             "started_at": self.started_at,
             "uptime_s": round(time.time() - self.started_at, 1),
