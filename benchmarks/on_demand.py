@@ -7,7 +7,9 @@ writes to a simulated v4l2loopback node (``v4l2_sim``); a simulated app opens an
   percentage of one core; plus the cost of one real ``/proc`` consumer count on this machine, which the
   monitor does every ``RECHECK_S`` seconds while idle (the simulated watch does not scan ``/proc``);
 - wake time: from the app's open to the first stylized frame leaving the pipeline, and within it the
-  camera's own start-up (``CameraSource.start``), for ``--wakes`` open/close cycles.
+  camera's own start-up (``CameraSource.start``), for ``--wakes`` open/close cycles; it is the 0.2 s
+  settle time + the camera's start + one frame's processing (``streaming_stage_ms_median``: on a busy
+  machine that last part grows, so read the wake time next to it).
 
     python benchmarks/on_demand.py [--idle-seconds 20] [--wakes 5] [--width 640 --height 360] [--extra YAML]
 """
@@ -118,6 +120,7 @@ def main() -> None:
             cams.append(camera_starts[starts] if len(camera_starts) > starts else float("nan"))
             time.sleep(0.5)
             io.consumer_close(NODE, APP_PID)
+        stage_ms = service.stage_times.medians()
         service.stop_event.set()
         thread.join(10)
 
@@ -132,6 +135,7 @@ def main() -> None:
         "wake_s_median": round(statistics.median(wakes), 3),
         "camera_start_s": [round(c, 3) for c in cams],
         "wake_minus_camera_start_s_max": round(max(w - c for w, c in zip(wakes, cams)), 3),
+        "streaming_stage_ms_median": {k: round(v, 1) for k, v in stage_ms.items()},
     }, indent=2))
 
 

@@ -113,3 +113,17 @@ def test_only_sizes_beyond_page_rounding_warn(caplog, fmt, sizeimage, warns):
         create_sink(OutputSettings(device="/dev/video10", format=fmt), width, height, FPS, io=io).close()
     padding = [r for r in caplog.records if "may show padding" in r.getMessage()]
     assert bool(padding) == warns
+
+
+@pytest.mark.parametrize("fail,kept", [({"S_FMT": 16}, None), ({"S_FMT": 22}, None),
+                                       ({}, v4l2.PixFormat(1280, 720, v4l2_abi.v4l2_fourcc("YUYV"), 2560, 1843200))])
+def test_a_consumer_holding_another_format_is_named_on_the_producer_side(monkeypatch, fail, kept):
+    from vcamstyle.devices import loopback
+    from vcamstyle.devices.consumers import Holder
+    monkeypatch.setattr(loopback, "holders", lambda path: [Holder(321, "v4l2-ctl")])
+    io = loopback_io(fail=fail, fixed_format=kept)
+    with pytest.raises(SinkError) as info:
+        create_sink(OutputSettings(device="/dev/video10"), W, H, FPS, io=io)
+    err = info.value
+    assert "v4l2-ctl (pid 321) has it open in another format" in err.message
+    assert "close the apps that use the virtual camera" in err.hint

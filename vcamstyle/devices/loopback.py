@@ -18,6 +18,7 @@ import pyvirtualcam
 from pyvirtualcam.util import decode_fourcc
 
 from vcamstyle.devices import v4l2, v4l2_abi
+from vcamstyle.devices.consumers import holders
 from vcamstyle.devices.pixfmt import OUTPUT_FORMATS
 from vcamstyle.errors import SinkError
 
@@ -66,6 +67,15 @@ def _open_error(path: str, exc: OSError, io: v4l2.DeviceIO, dev_dir: str) -> Sin
         return SinkError(f"{path} is busy ({reason})",
                          hint="another program holds it; find it with `fuser -v " + path + "` and close it")
     return SinkError(f"cannot open {path} ({reason})", hint=_loopback_choices(io, dev_dir, exclude=path))
+
+
+def _format_conflict(path: str, what: str) -> SinkError:
+    """The producer-side error when the device holds another format: names the apps that have it open."""
+    users = ", ".join(f"{h.command} (pid {h.pid})" for h in holders(path))
+    held = f"{users} {'has' if ',' not in users else 'have'} it open" if users else "an app holds it (or keep_format is set)"
+    return SinkError(f"{path} {what}: {held} in another format",
+                     hint="close the apps that use the virtual camera, then start again; or set output.format, "
+                          "width and height to what they use")
 
 
 def page_rounded(size: int, page: int = PAGE_SIZE) -> int:
@@ -192,26 +202,22 @@ class LoopbackBackend:
         bytesperline = int(width * layout.bytes_per_pixel_line)
         sizeimage = int(width * height * layout.bytes_per_pixel_image)
         pixelformat = v4l2_abi.v4l2_fourcc(layout.v4l2_fourcc)
+        wanted = f"{width}x{height} {layout.v4l2_fourcc}"
         try:
             got = v4l2.set_output_format(io, fd, width, height, pixelformat, bytesperline, sizeimage)
         except OSError as exc:
+            if exc.errno == errno.EBUSY or (exc.errno == errno.EINVAL and node.is_loopback and holders(path)):
+                raise _format_conflict(path, f"refused {wanted} ({v4l2.errno_text(exc)})") from exc
             if exc.errno == errno.EINVAL:
                 raise SinkError(
-                    f"Errno 22 (EINVAL) setting {width}x{height} {layout.v4l2_fourcc} on {path}: this is almost "
-                    "always the wrong /dev/videoN (a real camera), or an app opened the loopback device first "
-                    "with another format",
+                    f"Errno 22 (EINVAL) setting {wanted} on {path}: this is almost always the wrong /dev/videoN "
+                    "(a real camera), or an app opened the loopback device first with another format",
                     hint=_loopback_choices(io, self._dev_dir) + "; close apps that use the camera, then start again",
                 ) from exc
-            if exc.errno == errno.EBUSY:
-                raise SinkError(f"{path} is busy: a consumer holds another format ({v4l2.errno_text(exc)})",
-                                hint="close the apps that use the virtual camera, then start again") from exc
             raise SinkError(f"setting the format on {path} failed ({v4l2.errno_text(exc)})",
                             hint=_loopback_choices(io, self._dev_dir, exclude=path)) from exc
         if (got.width, got.height, got.pixelformat) != (width, height, pixelformat):
-            raise SinkError(f"{path} kept {got.width}x{got.height} {got.fourcc} instead of "
-                            f"{width}x{height} {layout.v4l2_fourcc}",
-                            hint="another program fixed the format (or keep_format is set): close the apps using "
-                                 "the device, or set the output size and format to match it")
+            raise _format_conflict(path, f"kept {got.width}x{got.height} {got.fourcc} instead of {wanted}")
         if got.sizeimage and got.sizeimage < sizeimage:
             raise SinkError(f"{path} takes {got.sizeimage}-byte frames, ours have {sizeimage}: frames would be cut",
                             hint="set output.format to yuyv, the format v4l2loopback handles everywhere")
