@@ -8,6 +8,9 @@ v4l2loopback 0.12.x sends no event when an app opens the device, so a watch comb
   ``/dev/v4l/by-id`` links and bind mounts match), leaving out our own process: the producer's own
   descriptor is never a consumer.
 
+v4l2loopback 0.13+ also sends ``V4L2_EVENT_PRI_CLIENT_USAGE``; it is not used: the two sources above work
+on every version, and an event would not say which apps hold the device (``status``, ``doctor``).
+
 Not seen: processes whose ``/proc/<pid>/fd`` we may not read (another user's, unless the daemon runs as
 root) and processes in a PID namespace that is not below ours. Their opens still fire inotify events,
 but they are not counted, so they do not wake the daemon (set ``output.on_demand: false`` there).
