@@ -21,7 +21,7 @@ def test_start_in_another_format_while_a_consumer_holds_the_device(vm_daemon, st
     try:
         wait_for(lambda: consumer.size() >= YUYV_FRAME, "the consumer's first frame")
         vm_daemon.stop()
-        result = vm_daemon.start(config_text(path, fmt="i420"))
+        result = vm_daemon.start(config_text(path, width=2 * WIDTH, height=2 * HEIGHT))
         output = result.stdout + result.stderr
         assert result.returncode != 0
         assert "Traceback" not in output
