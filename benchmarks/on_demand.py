@@ -92,7 +92,7 @@ def main() -> None:
         def run() -> None:
             try:
                 service.start()
-                service.state = "running"
+                service.phase = "running"
                 service.loop()
             finally:
                 service.shutdown()

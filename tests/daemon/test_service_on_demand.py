@@ -59,7 +59,7 @@ def running(tmp_path, make_video, isolated_xdg, sim_io, monkeypatch):
         def run() -> None:  # Service.run without the signal handlers (those need the main thread)
             try:
                 service.start()
-                service.state = "running"
+                service.phase = "running"
                 service.loop()
             finally:
                 service.shutdown()

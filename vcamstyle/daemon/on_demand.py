@@ -224,14 +224,6 @@ class IdleKeeper:
         self.idle = True
         log.info("idle: no app has the virtual camera open; camera released")
 
-    def published_state(self, state: str, sink_failed: bool) -> str:
-        """The daemon's ``state`` as status shows it: "running" becomes error (no sink), idle or streaming."""
-        if state != "running":
-            return state
-        if sink_failed:
-            return "error"
-        return "idle" if self.idle else "streaming"
-
     def frame(self, width: int, height: int) -> np.ndarray:
         """The idle placeholder (``HxWx3 uint8 RGB``), drawn once per size."""
         if self._image is None or self._image.shape[:2] != (height, width):
