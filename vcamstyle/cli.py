@@ -200,6 +200,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="One JSON object."
              f"  background: {info.get('background')}",
              f"  method:     {info.get('method')}   segmentation: {info.get('segmentation')}   device: {info.get('device')}",
              f"  output:     {info.get('output')}",
+             f"  watched by: {_consumer_text(info)}",
              f"  config:     {info.get('config')}",
              f"  last error: {info.get('last_error') or 'none'}"]
     if not responding:
@@ -208,6 +209,14 @@ def status(as_json: bool = typer.Option(False, "--json", help="One JSON object."
     typer.echo("\n".join(lines))
     if not responding:
         raise typer.Exit(EXIT_NOT_RESPONDING)
+
+
+def _consumer_text(info: dict) -> str:
+    """``status``'s line on who has the virtual camera open (on demand)."""
+    if info.get("consumers") is None:
+        return "not watched (file/none output, or output.on_demand: false)"
+    apps = ", ".join(info.get("consumer_apps") or [])
+    return f"{info['consumers']} app(s)" + (f": {apps}" if apps else "")
 
 
 # ------------------------------------------------------------------------------------------ files

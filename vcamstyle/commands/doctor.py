@@ -50,8 +50,23 @@ def _device_checks() -> Iterator[Check]:
     elif sys.platform.startswith("linux"):
         yield Check("fail", "virtual camera", "no v4l2loopback device (the virtual camera apps would pick)",
                     f"{MODPROBE}  (install v4l2loopback-dkms first; for every boot copy systemd/v4l2loopback*.conf, see README)")
+    yield from _loopback_user_checks(loopbacks)
     for d in unreadable:
         yield Check("warn", "device access", f"{d.path}: {d.error}", "check permissions (video group)")
+
+
+def _loopback_user_checks(loopbacks: list) -> Iterator[Check]:
+    """Who has each loopback open (the producer and the apps), and nodes stuck by an earlier producer."""
+    from vcamstyle.devices import holders
+    for d in loopbacks:
+        if d.is_stuck:
+            yield Check("warn", "virtual camera", f"{d.path} is stuck: a producer closed it without stopping "
+                        "its stream (v4l2loopback 0.12.x)", "vcamstyle start repairs it")
+        users = holders(d.path)
+        names = ", ".join(f"{h.command} (pid {h.pid})" for h in users)
+        yield Check("ok", "virtual camera users",
+                    f"{d.path}: " + (f"open in {names}" if users else "no process has it open")
+                    + " (processes of other users are not visible unless you are root)")
 
 
 def _model_checks(config_path: Path) -> Iterator[Check]:

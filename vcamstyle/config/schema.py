@@ -85,6 +85,11 @@ class OutputConfig(_Section):
     #: A camera frame of another aspect ratio than the output: ``cover`` scales it to fill the output and
     #: crops the overflow (centred); ``contain`` scales it to fit and pads with black. Never stretched.
     fit: Annotated[Fit, BeforeValidator(_choice_check(FITS))] = "cover"
+    #: Idle (camera released, no network, a placeholder at a low rate) while no app has the virtual
+    #: camera open; wake when one opens it. Applies to the virtual camera only, not to file/none.
+    on_demand: Flag = True
+    #: Seconds to keep streaming after the last app closed the virtual camera.
+    on_demand_grace_s: Annotated[float, BeforeValidator(_number_check(0, 3600))] = 10.0
 
     @model_validator(mode="after")
     def _cross_checks(self) -> OutputConfig:

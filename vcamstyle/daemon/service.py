@@ -24,6 +24,7 @@ from vcamstyle.config import Config, load_config
 from vcamstyle.daemon import sdnotify, statusfile
 from vcamstyle.daemon import threads as thread_policy
 from vcamstyle.daemon.metrics import RateMeter, StageTimes
+from vcamstyle.daemon.on_demand import SLEEP, WAKE, IdleKeeper
 from vcamstyle.daemon.pidfile import PidFile
 from vcamstyle.daemon.reload import SINK_BACKOFF_START_S, LiveReload
 from vcamstyle.daemon.signals import SignalInbox
@@ -102,6 +103,7 @@ class Service(LiveReload):
         self.threads: ThreadTuner | None = None
         self._threads_before: int | None = None  # torch's count before the first tuner, restored at shutdown
         self._fit = FrameFitter()  # camera frames to the output size, aspect kept (output.fit)
+        self.idle_keeper = IdleKeeper()  # output.on_demand: idle while no app watches the virtual camera
 
     # ---------------------------------------------------------------- signals
     def install_signal_handlers(self) -> None:
@@ -161,6 +163,8 @@ class Service(LiveReload):
         next_placeholder = next_output = time.monotonic()
         while not self.stop_event.is_set():
             self._apply_pending()
+            if self._idle_step():
+                continue
             t0 = time.perf_counter()
             content, captured_at = self._next_frame()
             width, height, fps = self._geometry
@@ -266,19 +270,36 @@ class Service(LiveReload):
             self._next_status = now + STATUS_INTERVAL_S
             self.write_status()
 
+    def _idle_step(self) -> bool:
+        """On demand (``on_demand.IdleKeeper``): camera off and a placeholder while no app watches."""
+        keeper, (width, height, _) = self.idle_keeper, self._geometry
+        change = keeper.update(self.sink, self.scene.config.output, self.frames == 0 and self.pipeline, width, height)
+        if change == WAKE:
+            self.source, self._last_seq = self._start_camera(self.scene.config), 0  # a new camera counts from 1
+        elif change == SLEEP and self.source is not None:
+            self.source = self.source.close()  # released (its light goes off); close() returns None
+        if keeper.idle:
+            self._send(keeper.frame(width, height))
+            keeper.pause(self.write_status)  # publish, then sleep until the next placeholder or a wake
+        return keeper.idle
+
     # ---------------------------------------------------------------- status
     def _status_line(self) -> str:
-        return f"{self.rate.rate():.1f} fps, {self.describe_region('person')} / {self.describe_region('background')}"
+        return self.idle_keeper.status_line() or (f"streaming: {self.rate.rate():.1f} fps, "
+                                                   f"{self.describe_region('person')} / {self.describe_region('background')}")
 
     def describe_region(self, name: str) -> str:
         return self.scene.config.summary_region(name) if self.scene else "-"
 
     @property
     def state(self) -> str:
-        """``starting``, ``streaming`` (frames reach the output), ``error`` (the output is down) or ``stopping``."""
+        """``starting``, ``streaming`` (frames reach the output), ``idle`` (on demand: no app has the virtual
+        camera open, camera released), ``error`` (the output is down) or ``stopping``."""
         if self.phase != "running":
             return self.phase
-        return "streaming" if self.sink is not None else "error"
+        if self.sink is None:
+            return "error"
+        return "idle" if self.idle_keeper.idle else "streaming"  # idle: on demand, no app watches
 
     def status(self) -> dict[str, Any]:
         config = self.scene.config if self.scene else None
@@ -306,6 +327,7 @@ class Service(LiveReload):
                        "error": self.source.last_error if self.source else None},
             "output": self.sink.describe() if self.sink else None,
             "last_error": self.last_error,
+            **self.idle_keeper.status(),
         }
 
     def write_status(self) -> None:
@@ -358,6 +380,7 @@ class Service(LiveReload):
         with self._swap_lock:
             pending, self._pending = self._pending, None
         for closer in (self.signals.close if self.signals else None,
+                       self.idle_keeper.stop,
                        self.watcher.stop if self.watcher else None,
                        pending.discard if pending else None,
                        self.source.close if self.source else None,

@@ -3,9 +3,10 @@
 The daemon rewrites it about twice a second (atomically, mode 0600, in the runtime directory, which
 is a tmpfs on most systems, so there is no fsync). Keys the daemon writes, at least:
 
-    pid (int), state ("starting" | "streaming" | "error" | "stopping"), ready (bool), reloading (bool),
+    pid (int), state ("starting" | "streaming" | "idle" | "error" | "stopping"), ready (bool), reloading (bool),
     started_at (unix time), uptime_s, fps, stage_ms (dict name -> ms), frames (int),
-    config (path), person, background, method, segmentation, last_error (null or string)
+    config (path), person, background, method, segmentation, last_error (null or string),
+    consumers (int, or null when not watched: file/none output, on_demand off), consumer_apps (list)
 
 ``vcamstyle start`` counts the daemon as started once ``ready`` is true and ``pid`` is the child's.
 """
@@ -24,8 +25,9 @@ from vcamstyle.daemon.safefile import read_bounded
 
 logger = logging.getLogger(__name__)
 
-#: The values ``state`` may take (``vcamstyle status`` adds "not responding" for a stale file).
-STATES = ("starting", "streaming", "error", "stopping")
+#: The values ``state`` may take (``vcamstyle status`` adds "not responding" for a stale file); "idle":
+#: on demand, no app has the virtual camera open.
+STATES = ("starting", "streaming", "idle", "error", "stopping")
 #: status.json is rewritten twice a second while frames flow; older than this, the daemon is stalled.
 STALE_STATUS_S = 5.0
 #: ``state`` reported for a daemon whose process exists but that has stopped publishing.

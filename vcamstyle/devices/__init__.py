@@ -21,4 +21,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "FrameSink": "virtualcam",
     "create_sink": "virtualcam",
     "v4l2": "v4l2",
+    "ConsumerWatch": "consumers",
+    "Holder": "consumers",
+    "holders": "consumers",
 })

@@ -18,12 +18,14 @@ import pyvirtualcam
 from pyvirtualcam.util import decode_fourcc
 
 from vcamstyle.devices import v4l2, v4l2_abi
+from vcamstyle.devices.consumers import holders
 from vcamstyle.devices.pixfmt import OUTPUT_FORMATS
 from vcamstyle.errors import SinkError
 
 logger = logging.getLogger(__name__)
 
 LOOPBACK_BACKEND_NAME = "vcamstyle-v4l2"
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,21 @@ def _open_error(path: str, exc: OSError, io: v4l2.DeviceIO, dev_dir: str) -> Sin
         return SinkError(f"{path} is busy ({reason})",
                          hint="another program holds it; find it with `fuser -v " + path + "` and close it")
     return SinkError(f"cannot open {path} ({reason})", hint=_loopback_choices(io, dev_dir, exclude=path))
+
+
+def _format_conflict(path: str, what: str) -> SinkError:
+    """The producer-side error when the device holds another format: names the apps that have it open."""
+    users = ", ".join(f"{h.command} (pid {h.pid})" for h in holders(path))
+    held = f"{users} {'has' if ',' not in users else 'have'} it open" if users else "an app holds it (or keep_format is set)"
+    return SinkError(f"{path} {what}: {held} in another format",
+                     hint="close the apps that use the virtual camera, then start again; or set output.format, "
+                          "width and height to what they use")
+
+
+def page_rounded(size: int, page: int = PAGE_SIZE) -> int:
+    """``size`` rounded up to a whole ``page``: v4l2loopback allocates its buffers that way and reports that
+    size in ``sizeimage`` (640x480 I420: 460800 -> 462848) while consumers still get exact frames."""
+    return -(-size // page) * page
 
 
 class LoopbackBackend:
@@ -129,7 +146,7 @@ class LoopbackBackend:
             self.close()
             raise
 
-    def _configure(self, width: int, height: int, fps: float, layout: _V4L2Layout) -> None:
+    def _query_node(self) -> v4l2.VideoDevice:
         path, io, fd = self._path, self._io, self._fd
         assert fd is not None
         try:
@@ -137,11 +154,42 @@ class LoopbackBackend:
         except OSError as exc:
             raise SinkError(f"{path} is not a V4L2 device ({v4l2.errno_text(exc)})",
                             hint=_loopback_choices(io, self._dev_dir, exclude=path)) from exc
-        node = v4l2.VideoDevice(path=path, card=cap.card, driver=cap.driver, bus_info=cap.bus_info, caps=cap.caps)
+        return v4l2.VideoDevice(path=path, card=cap.card, driver=cap.driver, bus_info=cap.bus_info, caps=cap.caps)
+
+    def _repair(self, node: v4l2.VideoDevice) -> v4l2.VideoDevice:
+        """Unstick a node left without CAPTURE and OUTPUT by a write-only producer, then reopen and re-query."""
+        path, io = self._path, self._io
+        assert self._fd is not None
+        fd, self._fd = self._fd, None
+        io.close(fd)
+        try:
+            v4l2.unstick_loopback(io, path)
+            self._fd = io.open(path, os.O_WRONLY)
+        except OSError as exc:
+            raise _open_error(path, exc, io, self._dev_dir) from exc
+        repaired = self._query_node()
+        if repaired.can_output:
+            logger.warning("%s was stuck (device caps %#010x: neither capture nor output, left by a producer that "
+                           "did not stop streaming); repaired it without reloading the module", path, node.caps)
+            return repaired
+        raise SinkError(
+            f"{path} (v4l2loopback \"{node.card}\") is stuck (device caps {repaired.caps:#010x}: neither capture nor "
+            "output, left by a producer that closed without STREAMOFF) and the repair (STREAMON on a fresh "
+            "descriptor) did not bring its output back",
+            hint=f"close every program that has it open (`fuser -v {path}`), then reload the module: "
+                 f"`sudo modprobe -r v4l2loopback && {v4l2.MODPROBE_COMMAND}`")
+
+    def _configure(self, width: int, height: int, fps: float, layout: _V4L2Layout) -> None:
+        path, io = self._path, self._io
+        node = self._query_node()
+        if node.is_stuck:
+            node = self._repair(node)
+        fd = self._fd
+        assert fd is not None
         if not node.can_output:
             if node.is_loopback:
-                raise SinkError(f"{path} (v4l2loopback \"{node.card}\") does not accept a producer now: "
-                                "another program is probably writing to it",
+                raise SinkError(f"{path} (v4l2loopback \"{node.card}\") already has a producer: another program "
+                                "is writing to it now (it offers capture only)",
                                 hint=f"stop that program (`fuser -v {path}`), or "
                                      + _loopback_choices(io, self._dev_dir, exclude=path))
             raise SinkError(f"{path} is not a v4l2loopback device but a {node.role} (\"{node.card}\", "
@@ -153,32 +201,28 @@ class LoopbackBackend:
         bytesperline = int(width * layout.bytes_per_pixel_line)
         sizeimage = int(width * height * layout.bytes_per_pixel_image)
         pixelformat = v4l2_abi.v4l2_fourcc(layout.v4l2_fourcc)
+        wanted = f"{width}x{height} {layout.v4l2_fourcc}"
         try:
             got = v4l2.set_output_format(io, fd, width, height, pixelformat, bytesperline, sizeimage)
         except OSError as exc:
+            if exc.errno == errno.EBUSY or (exc.errno == errno.EINVAL and node.is_loopback and holders(path)):
+                raise _format_conflict(path, f"refused {wanted} ({v4l2.errno_text(exc)})") from exc
             if exc.errno == errno.EINVAL:
                 raise SinkError(
-                    f"Errno 22 (EINVAL) setting {width}x{height} {layout.v4l2_fourcc} on {path}: this is almost "
-                    "always the wrong /dev/videoN (a real camera), or an app opened the loopback device first "
-                    "with another format",
+                    f"Errno 22 (EINVAL) setting {wanted} on {path}: this is almost always the wrong /dev/videoN "
+                    "(a real camera), or an app opened the loopback device first with another format",
                     hint=_loopback_choices(io, self._dev_dir) + "; close apps that use the camera, then start again",
                 ) from exc
-            if exc.errno == errno.EBUSY:
-                raise SinkError(f"{path} is busy: a consumer holds another format ({v4l2.errno_text(exc)})",
-                                hint="close the apps that use the virtual camera, then start again") from exc
             raise SinkError(f"setting the format on {path} failed ({v4l2.errno_text(exc)})",
                             hint=_loopback_choices(io, self._dev_dir, exclude=path)) from exc
         if (got.width, got.height, got.pixelformat) != (width, height, pixelformat):
-            raise SinkError(f"{path} kept {got.width}x{got.height} {got.fourcc} instead of "
-                            f"{width}x{height} {layout.v4l2_fourcc}",
-                            hint="another program fixed the format (or keep_format is set): close the apps using "
-                                 "the device, or set the output size and format to match it")
+            raise _format_conflict(path, f"kept {got.width}x{got.height} {got.fourcc} instead of {wanted}")
         if got.sizeimage and got.sizeimage < sizeimage:
             raise SinkError(f"{path} takes {got.sizeimage}-byte frames, ours have {sizeimage}: frames would be cut",
                             hint="set output.format to yuyv, the format v4l2loopback handles everywhere")
-        if got.sizeimage > sizeimage:
-            logger.warning("%s: driver frame size %d is larger than ours (%d); apps may show padding",
-                           path, got.sizeimage, sizeimage)
+        if got.sizeimage > page_rounded(sizeimage):
+            logger.warning("%s: driver frame size %d is larger than ours (%d, %d rounded up to a page); apps may "
+                           "show padding", path, got.sizeimage, sizeimage, page_rounded(sizeimage))
         try:
             v4l2.set_output_frame_rate(io, fd, fps)
         except OSError as exc:

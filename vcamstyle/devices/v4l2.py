@@ -19,6 +19,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Protocol
 
+from vcamstyle.devices.consumers import ConsumerWatch, NodeWatch
 from vcamstyle.devices.v4l2_abi import (
     V4L2_BUF_TYPE_VIDEO_OUTPUT,
     V4L2_CAP_DEVICE_CAPS,
@@ -79,6 +80,10 @@ class DeviceIO(Protocol):
 
     def write(self, fd: int, data: memoryview) -> int: ...
 
+    def watch(self, path: str) -> ConsumerWatch:
+        """Open/close events and the other processes holding ``path`` (see ``consumers``)."""
+        ...
+
 
 class OsDeviceIO:
     """The real device layer: ``os.listdir``/``os.open``/``os.write`` and ``fcntl.ioctl``."""
@@ -97,6 +102,9 @@ class OsDeviceIO:
 
     def write(self, fd: int, data: memoryview) -> int:
         return os.write(fd, data)
+
+    def watch(self, path: str) -> ConsumerWatch:
+        return NodeWatch(path)
 
 
 def default_io() -> DeviceIO:
@@ -230,6 +238,12 @@ class VideoDevice:
         return bool(self.caps & (V4L2_CAP_VIDEO_OUTPUT | V4L2_CAP_VIDEO_OUTPUT_MPLANE))
 
     @property
+    def is_stuck(self) -> bool:
+        """A loopback node that offers neither CAPTURE nor OUTPUT: left so by a producer that closed without
+        STREAMOFF (v4l2loopback 0.12.x, issues #442/#504); :func:`unstick_loopback` repairs it."""
+        return self.is_loopback and not self.can_output and not self.can_capture
+
+    @property
     def role(self) -> str:
         """``loopback``, ``camera``, ``metadata``, ``codec``, ``output``, ``other`` or ``unreadable``."""
         if self.error is not None:
@@ -254,6 +268,8 @@ class VideoDevice:
         if self.is_loopback:
             if self.can_output:
                 text += ", ready for output"
+            elif self.is_stuck:
+                text += (", stuck after a producer that did not stop streaming (`vcamstyle start` repairs it)")
             else:
                 text += ", no output capability now (another program is probably writing to it)"
         elif self.role == "metadata":
@@ -301,11 +317,33 @@ def list_devices(io: DeviceIO | None = None, dev_dir: str | os.PathLike[str] = "
 
 
 def find_loopback(devices: list[VideoDevice]) -> VideoDevice | None:
-    """The first v4l2loopback node that accepts a producer now (has the OUTPUT capability), else None."""
+    """The first v4l2loopback node that accepts a producer now (has the OUTPUT capability), else the first
+    stuck one (repairable, see :func:`unstick_loopback`), else None."""
     for device in devices:
         if device.is_loopback and device.can_output:
             return device
+    for device in devices:
+        if device.is_stuck:
+            return device
     return None
+
+
+def unstick_loopback(io: DeviceIO, path: str) -> None:
+    """Give a stuck v4l2loopback 0.12.x node back its OUTPUT capability without reloading the module.
+
+    A producer that only write()s and closes (plain pyvirtualcam, ffmpeg) leaves the node with neither
+    CAPTURE nor OUTPUT. ``open(O_WRONLY)`` + ``VIDIOC_STREAMON(OUTPUT)`` + ``close`` resets the driver's
+    producer state; the STREAMON itself fails with EINVAL there (no format or buffers yet), which is
+    expected and ignored. Other errors (the open) propagate as ``OSError``.
+    """
+    fd = io.open(path, os.O_WRONLY)
+    try:
+        stream_on(io, fd)
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:
+            logger.debug("%s: STREAMON during the repair failed with %s", path, errno_text(exc))
+    finally:
+        io.close(fd)
 
 
 def loopback_paths(devices: list[VideoDevice]) -> list[str]:

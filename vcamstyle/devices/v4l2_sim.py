@@ -8,8 +8,12 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from vcamstyle.devices.consumers import Holder
 
 from vcamstyle.devices.v4l2 import (
     LOOPBACK_DRIVER,
@@ -23,6 +27,7 @@ from vcamstyle.devices.v4l2_abi import (
     V4L2_CAP_DEVICE_CAPS,
     V4L2_CAP_READWRITE,
     V4L2_CAP_STREAMING,
+    V4L2_CAP_VIDEO_CAPTURE,
     V4L2_CAP_VIDEO_OUTPUT,
     VIDIOC_G_FMT,
     VIDIOC_QUERYCAP,
@@ -46,6 +51,12 @@ class SimulatedNode:
     to the errno it raises; ``fail_write_after`` lets that many writes succeed before ``write`` fails;
     ``fixed_format`` is a format S_FMT answers with whatever was asked (like ``keep_format`` or a consumer
     holding the device).
+
+    v4l2loopback 0.12.x's restart bug: a producer that wrote frames and closed without STREAMOFF leaves the
+    node ``stuck`` (QUERYCAP shows neither CAPTURE nor OUTPUT). STREAMON on a stuck node fails with EINVAL
+    and, when ``repairable``, clears the stuck state (what the real 0.12.7 driver does).
+    ``holders`` counts open descriptors per process id (the producer's under the simulated own pid,
+    consumers' under theirs).
     """
 
     driver: str = LOOPBACK_DRIVER
@@ -58,6 +69,14 @@ class SimulatedNode:
     timeperframe: tuple[int, int] | None = None
     streaming: bool = False
     frames: list[bytes] = field(default_factory=list)
+    stuck: bool = False
+    repairable: bool = True
+    holders: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def announced_caps(self) -> int:
+        """The capabilities QUERYCAP reports now (no CAPTURE or OUTPUT while stuck)."""
+        return self.caps & ~(V4L2_CAP_VIDEO_OUTPUT | V4L2_CAP_VIDEO_CAPTURE) if self.stuck else self.caps
 
 
 @dataclass(frozen=True)
@@ -75,11 +94,53 @@ class SimulatedDeviceIO:
     A test double for machines without ``/dev/video*`` (unit and integration tests); never used by default.
     """
 
-    def __init__(self, nodes: dict[str, SimulatedNode] | None = None) -> None:
+    def __init__(self, nodes: dict[str, SimulatedNode] | None = None, pid: int | None = None) -> None:
         self.nodes: dict[str, SimulatedNode] = dict(nodes or {})
         self.calls: list[SimulatedCall] = []
+        self.pid = os.getpid() if pid is None else pid
         self._open: dict[int, str] = {}
+        self._fd_state: dict[int, _FdState] = {}
         self._next_fd = 100
+        self._lock = threading.Lock()
+        self._listeners: list[Callable[[str, str], None]] = []
+
+    # --- other processes (consumers) and open/close events -----------------------------------------------
+
+    def subscribe(self, listener: Callable[[str, str], None]) -> None:
+        """Call ``listener(event, path)`` ("open" or "close") on every open and close of any node."""
+        self._listeners.append(listener)
+
+    def _notify(self, event: str, path: str) -> None:
+        for listener in list(self._listeners):
+            listener(event, path)
+
+    def _hold(self, node: SimulatedNode, pid: int, delta: int) -> None:
+        with self._lock:
+            count = node.holders.get(pid, 0) + delta
+            if count > 0:
+                node.holders[pid] = count
+            else:
+                node.holders.pop(pid, None)
+
+    def consumer_open(self, path: str, pid: int) -> None:
+        """Another process (``pid``) opens ``path`` for reading, as an app using the camera does."""
+        self._hold(self.nodes[path], pid, +1)
+        self._notify("open", path)
+
+    def consumer_close(self, path: str, pid: int) -> None:
+        """That process closes its descriptor again."""
+        self._hold(self.nodes[path], pid, -1)
+        self._notify("close", path)
+
+    def other_holders(self, path: str) -> dict[int, int]:
+        """Process id -> open descriptors on ``path``, without this (simulated) process's own."""
+        node = self.nodes.get(path)
+        with self._lock:
+            return {pid: n for pid, n in (node.holders if node else {}).items() if pid != self.pid}
+
+    def watch(self, path: str) -> "SimulatedConsumerWatch":
+        """A consumer watch on ``path`` fed by this layer's open/close events."""
+        return SimulatedConsumerWatch(self, path)
 
     def listdir(self, path: str) -> list[str]:
         root = Path(path)
@@ -103,6 +164,9 @@ class SimulatedDeviceIO:
         fd = self._next_fd
         self._next_fd += 1
         self._open[fd] = path
+        self._fd_state[fd] = _FdState()
+        self._hold(node, self.pid, +1)
+        self._notify("open", path)
         return fd
 
     def close(self, fd: int) -> None:
@@ -110,6 +174,12 @@ class SimulatedDeviceIO:
         if path is None:
             raise OSError(errno.EBADF, os.strerror(errno.EBADF))
         self.calls.append(SimulatedCall("close", path))
+        state = self._fd_state.pop(fd)
+        node = self.nodes[path]
+        if state.wrote and not state.streamed and node.driver == LOOPBACK_DRIVER:
+            node.stuck = True  # v4l2loopback 0.12.x #442: a write-only producer leaves the node stuck
+        self._hold(node, self.pid, -1)
+        self._notify("close", path)
 
     def _node(self, fd: int) -> tuple[str, SimulatedNode]:
         path = self._open.get(fd)
@@ -128,10 +198,10 @@ class SimulatedDeviceIO:
                 target = getattr(arg, name)
                 raw = text.encode()[: len(target) - 1]
                 target[: len(raw)] = raw
-            arg.capabilities = node.caps | V4L2_CAP_DEVICE_CAPS
-            arg.device_caps = node.caps
+            arg.capabilities = node.announced_caps | V4L2_CAP_DEVICE_CAPS
+            arg.device_caps = node.announced_caps
         elif request == VIDIOC_S_FMT and isinstance(arg, V4L2Format):
-            if arg.type != V4L2_BUF_TYPE_VIDEO_OUTPUT or not node.caps & V4L2_CAP_VIDEO_OUTPUT:
+            if arg.type != V4L2_BUF_TYPE_VIDEO_OUTPUT or not node.announced_caps & V4L2_CAP_VIDEO_OUTPUT:
                 raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), path)
             node.format = node.fixed_format or _pix_of(arg)
             _fill_pix(arg, node.format)
@@ -143,7 +213,11 @@ class SimulatedDeviceIO:
             tpf = arg.parm.output.timeperframe
             node.timeperframe = (int(tpf.numerator), int(tpf.denominator))
         elif request == VIDIOC_STREAMON:
+            if node.stuck:
+                node.stuck = not node.repairable
+                raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), path)
             node.streaming = True
+            self._fd_state[fd].streamed = True
         elif request == VIDIOC_STREAMOFF:
             node.streaming = False
 
@@ -153,4 +227,40 @@ class SimulatedDeviceIO:
         if "write" in node.fail and len(node.frames) >= node.fail_write_after:
             self._raise_if(node, "write", path)
         node.frames.append(bytes(data))
+        self._fd_state[fd].wrote = True
         return len(data)
+
+
+@dataclass
+class _FdState:
+    wrote: bool = False
+    streamed: bool = False
+
+
+class SimulatedConsumerWatch:
+    """A :class:`~vcamstyle.devices.consumers.ConsumerWatch` over a :class:`SimulatedDeviceIO` node: open and
+    close events come from the layer, holders from its bookkeeping (the simulated own pid left out)."""
+
+    def __init__(self, io: SimulatedDeviceIO, path: str) -> None:
+        self._io = io
+        self.path = path
+        self._event = threading.Event()
+        io.subscribe(self._on_event)
+
+    def _on_event(self, event: str, path: str) -> None:
+        if path == self.path:
+            self._event.set()
+
+    def wait(self, timeout: float) -> bool:
+        happened = self._event.wait(max(0.0, timeout))
+        self._event.clear()
+        return happened
+
+    def holders(self) -> list[Holder]:
+        return [Holder(pid, f"consumer-{pid}") for pid in sorted(self._io.other_holders(self.path))]
+
+    def interrupt(self) -> None:
+        self._event.set()
+
+    def close(self) -> None:
+        """Nothing to release."""

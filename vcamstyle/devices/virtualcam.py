@@ -26,6 +26,7 @@ import pyvirtualcam
 from pyvirtualcam.camera import BACKENDS as PYVIRTUALCAM_BACKENDS
 
 from vcamstyle.devices import v4l2
+from vcamstyle.devices.consumers import ConsumerWatch
 
 # Importing vcamstyle.devices.loopback registers LoopbackBackend with pyvirtualcam.
 from vcamstyle.devices.loopback import LOOPBACK_BACKEND_NAME, LoopbackBackend
@@ -208,6 +209,7 @@ class VirtualCamSink(_SinkBase):
         self._pixel_format = pixel_format
         fmt, self._convert = PIXEL_FORMATS[pixel_format]
         self._backend_name = _resolve_backend(backend)
+        self._io = io
         wanted_device = None if device in (None, "", "auto") else str(device)
         extra: dict[str, Any] = {}
         failures: list[BaseException] = []
@@ -242,6 +244,13 @@ class VirtualCamSink(_SinkBase):
     @property
     def pixel_format(self) -> str:
         return self._pixel_format
+
+    def consumer_watch(self) -> ConsumerWatch | None:
+        """Open/close events and the apps holding our loopback node (``output.on_demand``); None for other
+        backends (OBS, Unity Capture), whose consumers cannot be seen."""
+        if self._backend_name != LOOPBACK_BACKEND_NAME or self._camera is None:
+            return None
+        return (self._io or v4l2.default_io()).watch(self._camera.device)
 
     def send(self, frame: np.ndarray) -> None:
         """Convert ``HxWx3 uint8 RGB`` to the output format and hand it to the backend."""
