@@ -99,7 +99,8 @@ class OutputConfig(_Section):
 class SegmentationConfig(_Section):
     """Person segmentation and the mask post-processing."""
 
-    model: str = "selfie"
+    #: A segmenter name, or ``auto``: chosen for the frame's aspect (see ``vcamstyle.pipeline.scene``).
+    model: str = "auto"
     #: Temporal EMA weight of the previous mask, [0, 1); 0 = off.
     smoothing: Annotated[float, BeforeValidator(_number_check(0, 1, high_open=True))] = 0.6
     threshold: Annotated[float, BeforeValidator(_number_check(0, 1, low_open=True, high_open=True))] = 0.5
@@ -111,7 +112,7 @@ class SegmentationConfig(_Section):
     @field_validator("model", mode="before")
     @classmethod
     def _known_model(cls, value: Any, info: ValidationInfo) -> Any:
-        options = tuple((info.context or {}).get("segmenters") or KNOWN_SEGMENTERS)
+        options = ("auto", *((info.context or {}).get("segmenters") or KNOWN_SEGMENTERS))
         if not isinstance(value, str) or value not in options:
             raise _Problem(_choice_message(value, options))
         return value
