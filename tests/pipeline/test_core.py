@@ -312,7 +312,7 @@ def test_reset_forgets_the_mask_state() -> None:
 def test_stage_times_cover_every_stage() -> None:
     region = RegionPlan("style", style=RegionStyle(RED))
     result = Pipeline(HalfSegmenter(), ColorStylizer(), _settings(region, region), CPU).process(_content())
-    assert tuple(result.stage_ms) == STAGES == ("segment", "mask", "style", "composite")
+    assert tuple(result.stage_ms) == STAGES == ("denoise", "segment", "mask", "style", "composite")
     assert all(isinstance(v, float) and v >= 0 for v in result.stage_ms.values())
 
 

@@ -221,6 +221,9 @@ class PersonRegion(Region):
 
     style: Union[tuple[StyleRef, ...], None] = Field(default="styles/brush_strokes.png", validate_default=True)
     strength: Annotated[float, BeforeValidator(_number_check(0, 1))] = 0.7
+    #: Style strength on the face (found from the top of the person mask), [0, 1]; at or above
+    #: ``strength`` the face is styled like the rest of the person.
+    face_strength: Annotated[float, BeforeValidator(_number_check(0, 1))] = 0.3
 
 
 class BackgroundRegion(Region):

@@ -157,6 +157,8 @@ class Engine:
                 style_size=int(config.style.size),
                 preserve_color=bool(config.style.preserve_color),
                 style_smoothing=float(config.style.smoothing),
+                input_smoothing=float(config.style.smoothing),
+                face_strength=float(config.person.face_strength),
                 person=self._region(config.person, stylizer, device, output_size),
                 background=self._region(config.background, stylizer, device, output_size),
             )
