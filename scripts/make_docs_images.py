@@ -21,7 +21,9 @@ from vcamstyle.pipeline.scene import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
+#: The first pair is the default configuration's.
 PAIRS = [("brush_strokes", "stained_glass"), ("mosaic", "waves"), ("neon", "ink_wash"), ("pointillism", "crystals")]
+WARM_FRAMES = 3
 
 
 def photos() -> dict[str, np.ndarray]:
@@ -30,13 +32,16 @@ def photos() -> dict[str, np.ndarray]:
     return {"astronaut": skimage.data.astronaut(), "grace_hopper": cv2.cvtColor(hopper, cv2.COLOR_BGR2RGB)}
 
 
-def render(engine: Engine, image: np.ndarray, person: str, background: str, strength: float = 0.8):
+def render(engine: Engine, image: np.ndarray, person: str, background: str):
+    """The default configuration (strengths, face strength, smoothing...) with this pair of styles."""
     config = parse_config("device: cpu\n", ROOT / "config" / "config.yaml")
-    config = override(config, {"person.style": f"styles/{person}.png", "background.style": f"styles/{background}.png",
-                               "person.strength": strength, "background.strength": 1.0},
+    config = override(config, {"person.style": f"styles/{person}.png", "background.style": f"styles/{background}.png"},
                       base_dir=ROOT / "config")
     scene = engine.build(config, image.shape[:2], None)
-    return Pipeline(scene.segmenter, scene.stylizer, scene.settings, scene.device).process(image)
+    pipeline = Pipeline(scene.segmenter, scene.stylizer, scene.settings, scene.device)
+    for _ in range(WARM_FRAMES):  # a camera's steady state: the temporal smoothing has settled
+        pipeline.process(image)
+    return pipeline.process(image)
 
 
 def label(image: np.ndarray, text: str) -> np.ndarray:

@@ -47,11 +47,19 @@ def _smooth_noise(size: int, rng: np.random.Generator, scales=(4, 8, 16, 32)) ->
 
 
 def mosaic(size: int, rng: np.random.Generator) -> Image:
-    labels, _ = _voronoi_labels(size, 220, rng)
-    palette = rng.choice(np.array([[230, 57, 70], [241, 250, 238], [168, 218, 220], [69, 123, 157], [29, 53, 87],
-                                   [244, 162, 97], [233, 196, 106], [42, 157, 143]], np.uint8), 220)
-    img = palette[labels]
-    img[_edges(labels, 3)] = (40, 36, 30)
+    """Small square tiles in staggered rows with dark grout: the style network reproduces tiles of this
+    scale (irregular large cells came out as blobs)."""
+    tile, grout = 18, 3
+    img = np.full((size, size, 3), (70, 64, 56), np.uint8)
+    palette = np.array([[230, 57, 70], [241, 250, 238], [168, 218, 220], [69, 123, 157], [29, 53, 87],
+                        [244, 162, 97], [233, 196, 106], [42, 157, 143]], np.float32)
+    for y in range(0, size, tile):
+        offset = int(rng.integers(0, tile)) if (y // tile) % 2 else 0
+        for x in range(-offset, size, tile):
+            color = np.clip(palette[rng.integers(len(palette))] + rng.normal(0, 10, 3), 0, 255)
+            jx, jy = (int(v) for v in rng.integers(-1, 2, 2))
+            cv2.rectangle(img, (x + grout + jx, y + grout + jy), (x + tile - 1 + jx, y + tile - 1 + jy),
+                          tuple(int(c) for c in color), -1)
     return img
 
 
@@ -91,14 +99,17 @@ def pointillism(size: int, rng: np.random.Generator) -> Image:
 
 
 def stained_glass(size: int, rng: np.random.Generator) -> Image:
-    labels, points = _voronoi_labels(size, 90, rng)
-    jewels = np.array([[180, 20, 40], [20, 70, 170], [230, 170, 20], [20, 130, 70], [120, 30, 140], [220, 90, 20]], np.float32)
+    """Jewel-coloured Voronoi cells, each brighter at its centre, with thick black leading (thick
+    enough, and the cells small enough, that the style network paints the leading too)."""
+    labels, points = _voronoi_labels(size, 140, rng)
+    jewels = np.array([[200, 25, 45], [25, 80, 190], [240, 185, 25], [25, 150, 80], [130, 35, 160], [235, 100, 25],
+                       [235, 235, 215]], np.float32)
     colors = jewels[rng.integers(len(jewels), size=len(points))]
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     dist = np.hypot(xx - points[labels, 0], yy - points[labels, 1])
-    shade = np.clip(1.25 - dist / (size / 9), 0.55, 1.25)[..., None]
+    shade = np.clip(1.2 - dist / (size / 14), 0.6, 1.2)[..., None]
     img = np.clip(colors[labels] * shade, 0, 255).astype(np.uint8)
-    img[_edges(labels, 5)] = (12, 12, 12)
+    img[_edges(labels, 9)] = (10, 10, 10)
     return img
 
 

@@ -262,11 +262,23 @@ def bench(config: Optional[Path] = ConfigOption,
                                              "(as the seed did) or at style.size (isolates the algorithmic gain)."),
           latency: bool = typer.Option(False, "--latency", help="Run the real daemon loop (threads, camera pacing) and "
                                        "report capture-to-sink latency."),
-          soak: bool = typer.Option(False, "--soak", help="10,000 frames with a reload every 500: memory and file descriptors.")) -> None:
+          soak: bool = typer.Option(False, "--soak", help="10,000 frames with a reload every 500: memory and file descriptors."),
+          quality: bool = typer.Option(False, "--quality", help="Image quality on clips built from real photos: "
+                                       "temporal stability, region independence, halo, mask IoU, face legibility "
+                                       "(CPU, a few minutes; needs the test extra).")) -> None:
     """Measure the pipeline over the configured camera (a file works), without a sink."""
     setup_logging("WARNING")
     from vcamstyle.bench import runner as bench_module
     from vcamstyle.config import override
+    if quality:
+        from vcamstyle.bench import quality as quality_module
+        cfg = override(load(config), {"segmentation.model": segmentation, "style.method": method, "style.size": size,
+                                      "device": device or "cpu", "precision": precision})
+        report = quality_module.run_quality(cfg)
+        typer.echo(quality_module.format_quality(report))
+        if as_json:
+            typer.echo(json.dumps(report))
+        return
     if latency or soak:
         from vcamstyle.bench import live
         path = config_path(config)

@@ -54,7 +54,7 @@ def test_empty_file_means_all_defaults(tmp_path: Path) -> None:
     assert config.camera.width == 1280 and config.camera.height == 720 and config.camera.fps == 30
     assert config.camera.device == "auto" and config.camera.fourcc == "MJPG" and config.camera.mirror is False
     assert config.output.backend == "auto" and config.output.format == "yuyv" and config.output.path is None
-    assert config.segmentation.model == "selfie" and config.segmentation.smoothing == 0.6
+    assert config.segmentation.model == "auto" and config.segmentation.smoothing == 0.6
     assert config.style.method == "magenta" and config.style.size == 256
     assert config.person.effect == "style" and config.person.strength == 0.7
     assert config.background.effect == "style" and config.background.strength == 1.0
@@ -153,7 +153,7 @@ def test_model_lists_can_be_passed_in(tmp_path: Path) -> None:
     path = write(tmp_path, "segmentation:\n  model: custom_seg\nstyle:\n  method: custom_style\n")
     config = load_config(path, segmenters=["custom_seg"], stylizers=["custom_style"])
     assert (config.segmentation.model, config.style.method) == ("custom_seg", "custom_style")
-    with pytest.raises(ConfigValidationError, match="segmentation.model: expected one of selfie"):
+    with pytest.raises(ConfigValidationError, match="segmentation.model: expected one of auto \\| selfie"):
         load_config(path)
 
 
@@ -189,7 +189,7 @@ INVALID = [
     ("unquoted colour", "background:\n  color: #202020\n", "background.color: expected a colour \"#rrggbb\" or \"#rgb\", got null (quote the colour"),
     ("bad effect", "person:\n  effect: blurr\n", "person.effect: expected one of original | blur | color | image | style, got 'blurr' (did you mean 'blur'?)"),
     ("bad method", "style:\n  method: adian\n", "style.method: expected one of magenta | adain | sanet | avatarnet, got 'adian' (did you mean 'adain'?)"),
-    ("bad segmenter", "segmentation:\n  model: modnet\n", "segmentation.model: expected one of selfie | selfie_landscape | unet_resnet18, got 'modnet'"),
+    ("bad segmenter", "segmentation:\n  model: modnet\n", "segmentation.model: expected one of auto | selfie | selfie_landscape | unet_resnet18, got 'modnet'"),
     ("bad format", "output:\n  format: YUY2\n", "output.format: expected one of yuyv | i420 | rgb, got 'YUY2'"),
     ("bad fourcc", "camera:\n  fourcc: H264\n", "camera.fourcc: expected one of MJPG | YUYV | auto, got 'H264'"),
     ("bad backend", "output:\n  backend: V4L2 loopback\n", "output.backend: expected one of auto | v4l2loopback | obs | unitycapture | file | none (or the name of a backend registered"),

@@ -30,13 +30,22 @@ def _edge_width(image: torch.Tensor) -> int:
 
 # ------------------------------------------------------------------------------------------ ema
 
-def test_ema_value() -> None:
-    previous = torch.ones(1, 1, 4, 4)
-    current = torch.zeros(1, 1, 4, 4)
+def test_ema_value_for_small_changes() -> None:
+    previous = torch.full((1, 1, 4, 4), 0.5)
+    current = torch.full((1, 1, 4, 4), 0.4)  # a change below MASK_JITTER: smoothed fully
     out = composite.ema(previous, current, 0.6)
-    assert torch.allclose(out, torch.full_like(out, 0.6))
-    out = composite.ema(torch.full((1, 1, 2, 2), 0.2), torch.full((1, 1, 2, 2), 1.0), 0.25)
-    assert torch.allclose(out, torch.full_like(out, 0.25 * 0.2 + 0.75 * 1.0))
+    assert torch.allclose(out, torch.full_like(out, 0.6 * 0.5 + 0.4 * 0.4))
+    out = composite.ema(torch.full((1, 1, 2, 2), 0.2), torch.full((1, 1, 2, 2), 0.3), 0.25)
+    assert torch.allclose(out, torch.full_like(out, 0.25 * 0.2 + 0.75 * 0.3))
+
+
+def test_ema_follows_a_jump_at_once_and_blends_in_between() -> None:
+    previous = torch.zeros(1, 1, 1, 3)
+    current = torch.tensor([1.0, composite.MASK_JUMP, (composite.MASK_JITTER + composite.MASK_JUMP) / 2]).view(1, 1, 1, 3)
+    out = composite.ema(previous, current, 0.6).flatten().tolist()
+    assert out[0] == 1.0 and out[1] == pytest.approx(composite.MASK_JUMP)
+    mid = current[0, 0, 0, 2].item()
+    assert out[2] == pytest.approx(mid * (1 - 0.3))  # half the smoothing: keep 0.3 of the previous 0
 
 
 def test_ema_zero_smoothing_returns_current() -> None:
@@ -55,7 +64,7 @@ def test_ema_resets_on_shape_change() -> None:
 
 
 def test_ema_converges_to_a_constant_input() -> None:
-    state = torch.zeros(1, 1, 2, 2)
+    state = torch.full((1, 1, 2, 2), 0.9)
     for _ in range(40):
         state = composite.ema(state, torch.ones(1, 1, 2, 2), 0.6)
     assert torch.allclose(state, torch.ones_like(state), atol=1e-6)

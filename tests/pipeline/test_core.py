@@ -276,19 +276,20 @@ def test_temporal_smoothing_reduces_mask_flicker() -> None:
 
 
 def test_replace_keeps_mask_state_with_the_same_segmenter_only() -> None:
-    segmenter = HalfSegmenter(value=1.0)
+    segmenter = HalfSegmenter(value=0.55)
     settings = _settings(RegionPlan("original"), RegionPlan("color", color=BLUE_RGB), smoothing=0.6)
     pipeline = Pipeline(segmenter, None, settings, CPU)
     for _ in range(5):
         pipeline.process(_content())
 
-    segmenter.value = 0.0  # the person leaves: smoothing must still remember them for a while
+    # the person fades a little (a jitter-sized change): smoothing must still remember the old mask
+    segmenter.value = 0.45
     kept = pipeline.replace(segmenter, None, settings)
     assert float(kept.process(_content()).mask[LEFT].mean()) > 0.5
 
-    other = HalfSegmenter(value=0.0)  # a new model: the old state is meaningless and dropped
+    other = HalfSegmenter(value=0.45)  # a new model: the old state is meaningless and dropped
     fresh = pipeline.replace(other, None, settings)
-    assert float(fresh.process(_content()).mask[LEFT].max()) < 0.01
+    assert float(fresh.process(_content()).mask[LEFT].max()) < 0.3
 
 
 def test_replace_swaps_settings_and_models(compositor: str) -> None:
@@ -314,7 +315,7 @@ def test_reset_forgets_the_mask_state() -> None:
 def test_stage_times_cover_every_stage() -> None:
     region = RegionPlan("style", style=RegionStyle(RED))
     result = Pipeline(HalfSegmenter(), ColorStylizer(), _settings(region, region), CPU).process(_content())
-    assert tuple(result.stage_ms) == STAGES == ("segment", "mask", "style", "composite")
+    assert tuple(result.stage_ms) == STAGES == ("denoise", "segment", "mask", "style", "composite")
     assert all(isinstance(v, float) and v >= 0 for v in result.stage_ms.values())
 
 

@@ -34,6 +34,7 @@ KEY_STAGES: dict[str, frozenset[str]] = {
     "style.preserve_color": frozenset({"effects"}),
     "style.smoothing": frozenset({"effects"}),
     **{f"{region}.{key}": stages for region in REGION_NAMES for key, stages in _REGION_STAGES.items()},
+    "person.face_strength": frozenset({"effects"}),
     "device": frozenset({"device"}),
     "precision": frozenset({"device"}),
     "threads": frozenset({"effects"}),

@@ -109,7 +109,8 @@ class OutputConfig(_Section):
 class SegmentationConfig(_Section):
     """Person segmentation and the mask post-processing."""
 
-    model: str = "selfie"
+    #: A segmenter name, or ``auto``: chosen for the frame's aspect (see ``vcamstyle.pipeline.scene``).
+    model: str = "auto"
     #: Temporal EMA weight of the previous mask, [0, 1); 0 = off.
     smoothing: Annotated[float, BeforeValidator(_number_check(0, 1, high_open=True))] = 0.6
     threshold: Annotated[float, BeforeValidator(_number_check(0, 1, low_open=True, high_open=True))] = 0.5
@@ -121,7 +122,7 @@ class SegmentationConfig(_Section):
     @field_validator("model", mode="before")
     @classmethod
     def _known_model(cls, value: Any, info: ValidationInfo) -> Any:
-        options = tuple((info.context or {}).get("segmenters") or KNOWN_SEGMENTERS)
+        options = ("auto", *((info.context or {}).get("segmenters") or KNOWN_SEGMENTERS))
         if not isinstance(value, str) or value not in options:
             raise _Problem(_choice_message(value, options))
         return value
@@ -230,6 +231,9 @@ class PersonRegion(Region):
 
     style: Union[tuple[StyleRef, ...], None] = Field(default="styles/brush_strokes.png", validate_default=True)
     strength: Annotated[float, BeforeValidator(_number_check(0, 1))] = 0.7
+    #: Style strength on the face (found from the top of the person mask), [0, 1]; at or above
+    #: ``strength`` the face is styled like the rest of the person.
+    face_strength: Annotated[float, BeforeValidator(_number_check(0, 1))] = 0.3
 
 
 class BackgroundRegion(Region):

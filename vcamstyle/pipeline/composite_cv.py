@@ -104,3 +104,35 @@ def blend(person: np.ndarray, background: np.ndarray, mask: np.ndarray) -> np.nd
     if person is background:
         return person
     return cv2.blendLinear(person, background, mask, 1.0 - mask)
+
+
+#: The still-scene denoiser judges motion on a grid this many times coarser than the frame.
+DENOISE_GRID = 4
+#: A block whose change (mean over RGB, 0-255) exceeds the frame's noise floor by this much is moving.
+DENOISE_MOTION_SCALE = 10.0
+#: The largest noise floor (mean block change, 0-255) believed: heavy low-light noise, not motion.
+DENOISE_FLOOR_CAP = 6.0
+
+
+def still_denoise(frame: np.ndarray, state: np.ndarray | None, amount: float) -> np.ndarray:
+    """Motion-gated recursive denoising of a camera frame (``HxWx3 uint8``): where the picture is still,
+    keep up to ``amount`` of ``state`` (the previous denoised frame); where it moves, keep none.
+
+    Sensor noise reaches the output twice, through the style network (which amplifies it) and
+    through the guided upsampling's full-resolution guide; steadying the input removes both at once.
+    Motion is judged on a grid ``DENOISE_GRID`` times coarser (the area average is the noise filter),
+    against the frame's own noise floor (a low percentile of the block changes, capped), and spread by one block so that
+    a moving edge never keeps history. Returns the new state (the frame to process).
+    """
+    if state is None or amount <= 0 or state.shape != frame.shape:
+        return frame
+    h, w = frame.shape[:2]
+    grid = (max(1, w // DENOISE_GRID), max(1, h // DENOISE_GRID))
+    change = cv2.resize(cv2.absdiff(frame, state), grid, interpolation=cv2.INTER_AREA).astype(np.float32).mean(axis=2)
+    # the noise floor: the quieter quarter of the blocks, capped so that a frame that mostly moves
+    # (a pan, a light switched on) is never taken for noise
+    floor = min(float(np.percentile(change, 25)), DENOISE_FLOOR_CAP)
+    motion = cv2.dilate(change, np.ones((3, 3), np.uint8))
+    keep = np.clip(1.0 - (motion - 2.0 * floor) / DENOISE_MOTION_SCALE, 0.0, 1.0) * amount
+    keep = cv2.resize(keep, (w, h), interpolation=cv2.INTER_LINEAR)
+    return cv2.blendLinear(state, frame, keep, 1.0 - keep)

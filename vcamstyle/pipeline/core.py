@@ -24,7 +24,7 @@ from vcamstyle.models import RegionStyle, Segmenter, Stylizer
 from vcamstyle.pipeline import composite, composite_cv
 
 EFFECTS = ("original", "blur", "color", "image", "style")
-STAGES = ("segment", "mask", "style", "composite")
+STAGES = ("denoise", "segment", "mask", "style", "composite")
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,10 @@ class PipelineSettings:
     preserve_color: bool = False
     #: Temporal smoothing of the stylized image where the scene is still, [0, 1).
     style_smoothing: float = 0.0
+    #: Motion-gated temporal denoising of the camera frame where the scene is still, [0, 1).
+    input_smoothing: float = 0.0
+    #: Style strength on the face when the person is styled (None: as the rest of the person).
+    face_strength: float | None = None
     person: RegionPlan = field(default_factory=RegionPlan)
     background: RegionPlan = field(default_factory=lambda: RegionPlan(effect="blur"))
 
@@ -117,6 +121,7 @@ class Pipeline:
         self.device = device
         self._mask_state = mask_state
         self._styled_state: tuple[torch.Tensor, torch.Tensor] | None = None  # (content, stylized) at work size
+        self._input_state: np.ndarray | None = None  # the last denoised camera frame
         self._solid: dict[tuple, np.ndarray] = {}
         self._assets: dict[tuple, torch.Tensor] = {}
         self._no_mask: dict[tuple, np.ndarray] = {}
@@ -132,6 +137,7 @@ class Pipeline:
         """Forget temporal state (e.g. after the camera came back)."""
         self._mask_state = None
         self._styled_state = None
+        self._input_state = None
 
     def _clock(self) -> float:
         if self.device.type == "cuda":
@@ -176,6 +182,7 @@ class Pipeline:
             else:
                 small_mask = resize(low, tuple(small.shape[-2:]), mode="bilinear").clamp_(0, 1).to(small.dtype)
             styled = self.stylizer.stylize(small, small_mask, person, background)
+            styled = self._spare_face(styled, small, small_mask)
             if s.preserve_color:
                 styled = composite.preserve_color(styled, small)
             if s.style_smoothing > 0:
@@ -188,9 +195,23 @@ class Pipeline:
         times["style"] = (self._clock() - t2) * 1000
         return analysis
 
+    def _spare_face(self, styled: torch.Tensor, content: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``styled`` with the face region taken back towards ``content`` so that the face's effective
+        strength is ``face_strength`` (the stylizer gave it the person's; ``1x3xhxw`` in [0,1])."""
+        s = self.settings
+        person = s.person.style if s.person.effect == "style" else None
+        if person is None or s.face_strength is None or s.face_strength >= person.strength or person.strength <= 0:
+            return styled
+        face = composite.face_region(mask.float())
+        return torch.lerp(styled, content.to(styled.dtype), face.mul_(1 - s.face_strength / person.strength).to(styled.dtype))
+
     def process(self, frame: np.ndarray) -> FrameResult:
         """``frame``: ``HxWx3 uint8 RGB`` at the output size."""
         times: dict[str, float] = {}
+        t0 = time.perf_counter()
+        if self.settings.input_smoothing > 0:
+            frame = self._input_state = composite_cv.still_denoise(frame, self._input_state, self.settings.input_smoothing)
+        times["denoise"] = (time.perf_counter() - t0) * 1000
         analysis = self.analyse(frame, times)
         t0 = self._clock()
         if self.device.type == "cpu":

@@ -1,0 +1,251 @@
+"""``vcamstyle bench --quality`` / ``benchmarks/quality.py``: image quality of the pipeline, measured.
+
+Over clips built from real photos with a known person mask (``quality_clips``), on the CPU, offline:
+
+- temporal stability: the frame-difference error over the still part and the DIS flow warping error
+  over the moving part, each also for a naive per-frame run (no mask EMA, no temporal smoothing of
+  the painting, the stylizer's content state reset every frame) and as a ratio to it;
+- region independence: the person region's output when only the background's style changes (the
+  largest mean absolute difference over several alternatives), and the background's when only the
+  person's changes;
+- edge quality: the halo width (the band along the true silhouette where the output is off every
+  blend of the two regions' own stylized images, ``quality_metrics.off_blend``) and the mask IoU
+  against the ground truth for each segmenter and for the configured choice;
+- face legibility: the share of output frames in which the face detector still finds the face.
+
+Everything runs at the configuration given (default: the shipped template) with only the keys each
+measure needs changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import numpy as np
+
+from vcamstyle import paths
+from vcamstyle.bench import quality_metrics as qm
+from vcamstyle.bench.quality_clips import Clip, build_clip, cutout, photos
+from vcamstyle.bench.quality_faces import FaceFinder
+from vcamstyle.config import Config, override, parse_config
+from vcamstyle.pipeline import Engine, Pipeline
+
+log = logging.getLogger(__name__)
+
+SIZES = {"16:9": (360, 640), "4:3": (480, 640)}
+SEGMENTERS = ("selfie", "selfie_landscape")
+#: Alternative styles for the other region in the independence test (bundled names, or an effect).
+ALTERNATIVES = ("styles/ink_wash.png", "styles/neon.png", "blur")
+#: Frames run per configuration in the independence and halo tests; the last ``COMPARED`` are compared.
+SHORT_RUN, COMPARED = 6, 3
+#: Pixels kept away from the silhouette when a region is compared (feather and mask error live there).
+REGION_MARGIN = 10
+TARGETS = {"independence": 3.0, "halo_px": 2, "iou": 0.95, "still_ratio": 0.25, "face_share": 0.95}
+
+
+@dataclass(frozen=True)
+class QualityOptions:
+    still: int = 20
+    moving: int = 24
+    aspects: tuple[str, ...] = ("16:9", "4:3")
+    photos: tuple[str, ...] = ("astronaut", "grace_hopper")
+
+
+def default_config() -> Config:
+    """The shipped template on the CPU."""
+    return parse_config("device: cpu\n", paths.template_config_path())
+
+
+def _changed(config: Config, changes: dict[str, Any]) -> Config:
+    return override(config, changes, source="quality benchmark", base_dir=paths.shipped_config_dir())
+
+
+def _region_changes(region: str, choice: str) -> dict[str, Any]:
+    if choice in ("blur", "original"):
+        return {f"{region}.effect": choice}
+    return {f"{region}.effect": "style", f"{region}.style": choice}
+
+
+class Runner:
+    """Runs configurations over clips; one ``Engine`` so models and style codes are built once."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.engine = Engine()
+        self.frame_ms: list[float] = []
+
+    def run(self, clip: Clip, changes: dict[str, Any] | None = None, frames: int | None = None,
+            naive: bool = False, timed: bool = False) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Outputs and masks of the pipeline over the first ``frames`` frames of ``clip``."""
+        config = _changed(self.config, changes or {})
+        if naive:
+            config = _changed(config, {"segmentation.smoothing": 0, "style.smoothing": 0})
+        size = clip.frames[0].shape[:2]
+        scene = self.engine.build(config, size, None)
+        pipeline = Pipeline(scene.segmenter, scene.stylizer, scene.settings, scene.device)
+        if scene.stylizer is not None and hasattr(scene.stylizer, "reset"):
+            scene.stylizer.reset()
+        outputs, masks = [], []
+        for frame in clip.frames[:frames]:
+            if naive:
+                pipeline.reset()
+                if hasattr(scene.stylizer, "reset"):
+                    scene.stylizer.reset()
+            start = time.perf_counter()
+            result = pipeline.process(frame)
+            if timed:
+                self.frame_ms.append((time.perf_counter() - start) * 1000)
+            outputs.append(result.image)
+            masks.append(result.mask)
+        return outputs, masks
+
+
+def _mean_iou(masks: list[np.ndarray], clip: Clip) -> float:
+    return float(np.mean([qm.mask_iou(m, a) for m, a in zip(masks[1:], clip.alphas[1:])]))
+
+
+def _face_share(finder: FaceFinder, outputs: Iterable[np.ndarray], clip: Clip, step: int = 2) -> float | None:
+    if clip.face_box is None:
+        return None
+    checks = [finder.found(out, alpha, clip.face_box)
+              for out, alpha in list(zip(outputs, clip.alphas))[::step]]
+    return float(np.mean(checks))
+
+
+def _independence(runner: Runner, clip: Clip, reference: list[np.ndarray], measured: str) -> float:
+    """Largest mean abs difference in the ``measured`` region when only the other region's style changes."""
+    other = "background" if measured == "person" else "person"
+    where = qm.region(clip.alphas[0], person=measured == "person", margin=REGION_MARGIN)
+    worst = 0.0
+    for choice in ALTERNATIVES:
+        outputs, _ = runner.run(clip, _region_changes(other, choice), frames=SHORT_RUN)
+        diff = np.mean([qm.region_difference(a, b, where) for a, b in zip(outputs[-COMPARED:], reference[-COMPARED:])])
+        worst = max(worst, float(diff))
+    return worst
+
+
+def _halo(runner: Runner, clip: Clip, reference: list[np.ndarray]) -> tuple[int, list[float]]:
+    """Halo width (px) and the mean off-blend profile against the regions' own stylized images: the
+    person's style over the whole frame, and the background's style over the room without the person
+    (so an outline of the person painted into the background counts as halo)."""
+    c = runner.config
+    as_person = {"background.effect": c.person.effect, "background.strength": c.person.strength}
+    as_background = {"person.effect": c.background.effect, "person.strength": c.background.strength}
+    if c.person.style:
+        as_person["background.style"] = [{"image": str(r.image), "weight": r.weight} for r in c.person.style]
+    if c.background.style:
+        as_background["person.style"] = [{"image": str(r.image), "weight": r.weight} for r in c.background.style]
+    person_only, _ = runner.run(clip, as_person, frames=SHORT_RUN)
+    empty = [np.zeros_like(a) for a in clip.alphas[:len(clip.plate)]]
+    room = Clip(f"{clip.name} room", clip.plate, empty, len(clip.plate), None, clip.plate)
+    background_only, _ = runner.run(room, as_background, frames=SHORT_RUN)
+    distance = qm.signed_distance(clip.alphas[0])
+    profiles = [qm.halo_profile(qm.off_blend(o, p, b), distance)
+                for o, p, b in zip(reference[-COMPARED:], person_only[-COMPARED:], background_only[-COMPARED:])]
+    profile = np.nanmean(np.stack(profiles), axis=0)
+    return qm.halo_width(profile), [round(float(v), 2) for v in profile]
+
+
+def measure_clip(runner: Runner, finder: FaceFinder, clip: Clip) -> dict[str, Any]:
+    inputs = clip.frames
+    still, moving = slice(1, clip.still), slice(clip.still - 1, None)
+    outputs, masks = runner.run(clip, timed=True)
+    naive, _ = runner.run(clip, naive=True)
+    row: dict[str, Any] = {"clip": clip.name, "size": f"{inputs[0].shape[1]}x{inputs[0].shape[0]}"}
+    row["input_still"] = qm.still_change(inputs[still])
+    row["still"] = qm.still_change(outputs[still])
+    row["still_naive"] = qm.still_change(naive[still])
+    row["still_ratio"] = row["still"] / row["still_naive"]
+    row["warp"] = qm.warping_error(outputs[moving], inputs[moving])
+    row["warp_naive"] = qm.warping_error(naive[moving], inputs[moving])
+    row["warp_ratio"] = row["warp"] / row["warp_naive"]
+    row["iou"] = _mean_iou(masks, clip)
+    for name in SEGMENTERS:
+        _, seg_masks = runner.run(clip, {"segmentation.model": name, "person.effect": "original",
+                                         "background.effect": "original"})
+        row[f"iou_{name}"] = _mean_iou(seg_masks, clip)
+    row["person_vs_background_style"] = _independence(runner, clip, outputs[:SHORT_RUN], "person")
+    row["background_vs_person_style"] = _independence(runner, clip, outputs[:SHORT_RUN], "background")
+    row["halo_px"], row["halo_profile"] = _halo(runner, clip, outputs[:SHORT_RUN])
+    row["face_share"] = _face_share(finder, outputs, clip)
+    row["face_share_input"] = _face_share(finder, inputs, clip)
+    return row
+
+
+def build_clips(options: QualityOptions, finder: FaceFinder) -> list[Clip]:
+    clips = []
+    for name, photo in photos().items():
+        if name not in options.photos:
+            continue
+        person, alpha = cutout(photo)
+        for aspect in options.aspects:
+            clips.append(build_clip(f"{name} {aspect}", person, alpha, SIZES[aspect], options.still, options.moving,
+                                    face_finder=finder.reference))
+    return clips
+
+
+def run_quality(config: Config | None = None, options: QualityOptions = QualityOptions()) -> dict[str, Any]:
+    """The whole benchmark: one row per clip and a summary against the targets."""
+    config = config or default_config()
+    finder = FaceFinder()
+    runner = Runner(config)
+    rows = [measure_clip(runner, finder, clip) for clip in build_clips(options, finder)]
+    faces = [r["face_share"] for r in rows if r["face_share"] is not None]
+    summary = {
+        "still_ratio": max(r["still_ratio"] for r in rows),
+        "warp_ratio": max(r["warp_ratio"] for r in rows),
+        "independence": max(max(r["person_vs_background_style"], r["background_vs_person_style"]) for r in rows),
+        "halo_px": max(r["halo_px"] for r in rows),
+        "iou": min(r["iou"] for r in rows),
+        "face_share": min(faces) if faces else None,
+        "frame_ms_median": statistics.median(runner.frame_ms) if runner.frame_ms else None,
+    }
+    return {"config": {"segmentation": config.segmentation.model, "person": config.person.summary(),
+                       "background": config.background.summary(), "style_size": config.style.size},
+            "rows": rows, "summary": summary, "targets": TARGETS}
+
+
+COLUMNS = [
+    ("clip", "clip", "{}"), ("size", "size", "{}"),
+    ("still", "still err", "{:.2f}"), ("still_naive", "naive", "{:.2f}"), ("still_ratio", "ratio", "{:.2f}"),
+    ("warp", "warp err", "{:.2f}"), ("warp_naive", "naive", "{:.2f}"), ("warp_ratio", "ratio", "{:.2f}"),
+    ("person_vs_background_style", "person|bg style", "{:.1f}"),
+    ("background_vs_person_style", "bg|person style", "{:.1f}"),
+    ("halo_px", "halo px", "{}"), ("iou", "IoU", "{:.3f}"),
+    ("iou_selfie", "IoU selfie", "{:.3f}"), ("iou_selfie_landscape", "IoU landscape", "{:.3f}"),
+    ("face_share", "face found", "{:.0%}"),
+]
+
+
+def _cell(fmt: str, value: Any) -> str:
+    return "n/a" if value is None else fmt.format(value)
+
+
+def format_quality(report: dict[str, Any]) -> str:
+    """A markdown table, one row per clip, then the summary against the targets."""
+    lines = ["| " + " | ".join(title for _, title, _ in COLUMNS) + " |",
+             "|" + "---|" * len(COLUMNS)]
+    for row in report["rows"]:
+        lines.append("| " + " | ".join(_cell(fmt, row.get(key)) for key, _, fmt in COLUMNS) + " |")
+    s, t = report["summary"], report["targets"]
+    checks = [
+        ("static shimmer vs naive (worst clip)", f"{s['still_ratio']:.2f}x", f"<= {t['still_ratio']}x", s["still_ratio"] <= t["still_ratio"]),
+        ("moving warping error vs naive (worst)", f"{s['warp_ratio']:.2f}x", "no worse than before", None),
+        ("region independence (worst, 0-255)", f"{s['independence']:.1f}", f"<= {t['independence']}", s["independence"] <= t["independence"]),
+        ("halo beyond the feather (worst)", f"{s['halo_px']} px", f"<= {t['halo_px']} px", s["halo_px"] <= t["halo_px"]),
+        ("mask IoU, configured segmenter (worst)", f"{s['iou']:.3f}", f">= {t['iou']}", s["iou"] >= t["iou"]),
+        ("face found (worst clip)", _cell("{:.0%}", s["face_share"]), f">= {t['face_share']:.0%}",
+         None if s["face_share"] is None else s["face_share"] >= t["face_share"]),
+    ]
+    lines += ["", "| measure | value | target | met |", "|---|---|---|---|"]
+    for name, value, target, met in checks:
+        lines.append(f"| {name} | {value} | {target} | {'' if met is None else ('yes' if met else 'NO')} |")
+    c = report["config"]
+    lines.append(f"\nconfig: segmentation {c['segmentation']}, person {c['person']}, background {c['background']}, "
+                 f"style.size {c['style_size']}; frame time median {_cell('{:.1f}', s['frame_ms_median'])} ms "
+                 "(includes the benchmark's own load; compare runs on one machine only)")
+    return "\n".join(lines)
