@@ -203,18 +203,33 @@ def test_a_region_does_not_depend_on_the_other_regions_style(stylizer, codes, ph
 
 def test_two_regions_take_one_transformer_pass(stylizer, codes, monkeypatch):
     calls = []
-    original = type(stylizer.transformer).forward
+    original = stylizer.run
 
-    def counting_forward(module, *args, **kwargs):
+    def counting_run(*args, **kwargs):
         calls.append(args)
-        return original(module, *args, **kwargs)
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(type(stylizer.transformer), "forward", counting_forward)
+    monkeypatch.setattr(stylizer, "run", counting_run)
     content = _resized(data.astronaut(), 128, 128)
     mask = torch.zeros(1, 1, 128, 128)
     mask[..., 40:90, 30:100] = 1.0
     stylizer.stylize(content, mask, RegionStyle(codes["coffee"], 1.0), RegionStyle(codes["brick"], 0.7))
     assert len(calls) == 1
+
+
+def test_float32_on_the_cpu_runs_in_onnxruntime_and_matches_torch(stylizer, codes):
+    """The default CPU float32 stylizer runs the ONNX export; the torch module gives the same images."""
+    assert stylizer.runtime == "onnxruntime" and stylizer.run is not stylizer.transformer
+    in_torch = magenta.MagentaStylizer(stylizer.transformer, stylizer.predictor, runtime="torch")
+    content = _resized(_grace_hopper(), 120, 100)
+    mask = _ellipse_mask(120, 100)
+    person, background = RegionStyle(codes["coffee"], 1.0), RegionStyle(codes["hubble"], 1.0)
+    for args in ((person, background), (person, None)):
+        assert (stylizer.stylize(content, mask, *args) - in_torch.stylize(content, mask, *args)).abs().max() < 1e-4
+    with pytest.raises(ValueError, match="onnxruntime"):
+        magenta.MagentaStylizer(stylizer.transformer, stylizer.predictor, dtype=torch.bfloat16, runtime="onnxruntime")
+    with pytest.raises(ValueError, match="runtime"):
+        magenta.MagentaStylizer(stylizer.transformer, stylizer.predictor, runtime="tvm")
 
 
 def test_uniform_mask_equals_single_style(stylizer, codes):

@@ -33,12 +33,13 @@ ERODE_PIXELS = 2
 
 @dataclass(frozen=True)
 class Moments:
-    """Per phase channel (``C'``, float32): ``x = mean + scale * x_hat``; ``hat_square``: mean of ``x_hat**2``."""
+    """Per phase channel (``C'``, float32): ``x = mean + scale * x_hat``; ``hat_square``: mean of ``x_hat**2``;
+    ``pixels``: ``h * w`` (a 0-d tensor while exporting to ONNX)."""
 
     mean: torch.Tensor
     scale: torch.Tensor
     hat_square: torch.Tensor
-    pixels: int
+    pixels: int | torch.Tensor
 
 
 def normalize(x: torch.Tensor, eps: float) -> tuple[torch.Tensor, Moments]:
@@ -46,7 +47,14 @@ def normalize(x: torch.Tensor, eps: float) -> tuple[torch.Tensor, Moments]:
 
     ``F.batch_norm`` in training mode on a batch of one computes the instance statistics in float32
     for any input dtype in one fused pass and leaves them in the running buffers (``momentum`` 1).
+    While exporting to ONNX (which has no such batch norm) the same is written with ``var_mean``, and
+    the pixel count is computed in the graph so that height and width stay free.
     """
+    if torch.onnx.is_in_onnx_export():
+        var, mean = torch.var_mean(x, dim=(0, 2, 3), unbiased=False)
+        scale = (var + eps).sqrt()
+        x_hat = (x - mean.view(1, -1, 1, 1)) / scale.view(1, -1, 1, 1)
+        return x_hat, Moments(mean, scale, var / (var + eps), torch.ones_like(x[0, 0]).sum())
     channels, pixels = x.shape[1], x.shape[2] * x.shape[3]
     mean = torch.zeros(channels, device=x.device)
     var = torch.ones(channels, device=x.device)

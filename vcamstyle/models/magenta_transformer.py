@@ -75,6 +75,14 @@ def _styled(params: NormParams, index: int, phases: int, gain: torch.Tensor,
     return gamma * gain, beta + gamma * offset
 
 
+def _reflect_pad_phases(x: torch.Tensor, pad: int) -> torch.Tensor:
+    """``reflect_pad_phases``; while exporting to ONNX its literal definition (the exporter mistranslates
+    the in-place copies of the fast version)."""
+    if torch.onnx.is_in_onnx_export():
+        return F.pixel_unshuffle(F.pad(F.pixel_shuffle(x, 2), (pad,) * 4, mode="reflect"), 2)
+    return reflect_pad_phases(x, pad)
+
+
 def _conv(cin: int, cout: int, kernel: int, stride: int = 1, bias: bool = True) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, kernel, stride=stride, padding=0, bias=bias)
 
@@ -109,6 +117,8 @@ class MagentaTransformer(nn.Module):
     def __init__(self, eps: float = 1e-5) -> None:
         super().__init__()
         self.eps = eps
+        #: sha256 of the weights' file when loaded from it (``load_transformer``), else None.
+        self.weights_sha256: str | None = None
         self.contract = nn.ModuleList([_conv(3, 8, 9), _conv(8, 16, 3, 2), _conv(16, 32, 3, 2)])
         self.residual = nn.ModuleList([_conv(32, 32, 3, bias=False) for _ in range(10)])
         self.expand = nn.ModuleList([_conv(32, 16, 3, bias=False), _conv(16, 8, 3, bias=False), _conv(8, 3, 9, bias=False)])
@@ -229,7 +239,7 @@ class MagentaTransformer(nn.Module):
         # second upsampling stays in phases: its output feeds the output conv's phase kernel directly
         x = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), self.up2_kernel)
         x = torch.relu_(self._norm(x, norm + 1, first, second, masks.get("up2"), phases=4))
-        x = F.conv2d(reflect_pad_phases(x, 4), self.out_kernel)
+        x = F.conv2d(_reflect_pad_phases(x, 4), self.out_kernel)
         x = torch.sigmoid_(self._norm(x, norm + 2, first, second, masks.get("out"), phases=4))
         return F.pixel_shuffle(x, 2)
 
@@ -290,4 +300,5 @@ def load_transformer(random_weights: bool = False) -> MagentaTransformer:
         net.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         raise WeightsError(f"{TRANSFORM_FILE} does not match the Magenta transformer: {exc}", hint=INSTALL_HINT) from exc
+    net.weights_sha256 = TRANSFORM_SHA256
     return net.eval().to(memory_format=torch.channels_last)
