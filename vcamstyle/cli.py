@@ -151,10 +151,19 @@ def status(as_json: bool = typer.Option(False, "--json", help="One JSON object."
              f"  person:     {info.get('person')}",
              f"  background: {info.get('background')}",
              f"  method:     {info.get('method')}   segmentation: {info.get('segmentation')}   device: {info.get('device')}",
+             f"  style size: {_style_size_text(info)}",
              f"  output:     {info.get('output')}",
              f"  config:     {info.get('config')}",
              f"  last error: {info.get('last_error') or 'none'}"]
     typer.echo("\n".join(lines))
+
+
+def _style_size_text(info: dict) -> str:
+    """``status``'s style-size line: the size in use and whether ``auto`` chose it."""
+    size = info.get("style_size")
+    if size is None:
+        return "-"
+    return f"{size} (auto: chosen to hold the frame rate)" if info.get("style_size_auto") else str(size)
 
 
 # ------------------------------------------------------------------------------------------ files

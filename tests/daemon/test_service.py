@@ -68,3 +68,29 @@ def test_threads_setting_reaches_torch_and_status(config_file: Path, monkeypatch
     assert max(auto.threads.counts) in applied  # started with the most threads
     assert applied[-1] == before  # shutdown restored the count torch had before
     assert torch.get_num_threads() == before
+
+
+def test_auto_style_size_follows_frame_times_and_shows_in_status(config_file: Path, monkeypatch) -> None:
+    """``style.size: auto`` (the default): slow frames make the pipeline run at a smaller size, and
+    ``status`` shows it; a fixed size has no controller. Frame times are injected."""
+    from vcamstyle.daemon import service as service_module
+
+    config_file.write_text(config_file.read_text().replace("person:\n  effect: original\n", "person:\n  effect: style\n"))
+    clock = {"t": 0.0}
+
+    def fake_perf_counter() -> float:  # every call advances 40 ms: each frame "takes" 40 ms at any size
+        clock["t"] += 0.040
+        return clock["t"]
+
+    monkeypatch.setattr(service_module.time, "perf_counter", fake_perf_counter)
+    service = Service(config_file, max_frames=70, publish=False)
+    assert service.run() == 0
+    assert service.style_size is not None
+    status = service.status()
+    assert status["style_size_auto"] is True and status["style_size"] == service.style_size.size
+    assert service.style_size.size < 256 and service.pipeline.settings.style_size == service.style_size.size
+
+    config_file.write_text(config_file.read_text() + "style:\n  size: 200\n")
+    fixed = Service(config_file, max_frames=3, publish=False)
+    assert fixed.run() == 0
+    assert fixed.style_size is None and fixed.status()["style_size"] == 200 and not fixed.status()["style_size_auto"]

@@ -20,6 +20,7 @@ from vcamstyle.config import Config, ensure_config, load_config, override
 from vcamstyle.errors import ConfigError, StyleImageError
 from vcamstyle.pipeline.core import Pipeline
 from vcamstyle.pipeline.scene import Engine, parse_color, style_items
+from vcamstyle.pipeline.style_size import AUTO_BOUNDS
 
 STYLES = paths.bundled_styles_dir()
 SIZE = (180, 180)  # (H, W) of the frames fed to the scene (the astronaut photo, shrunk)
@@ -75,7 +76,7 @@ def test_build_default_config(engine: Engine, default_config: Config, frame: np.
     assert scene.stylizer is not None and scene.stylizer.name == "magenta"
     s = scene.settings
     assert s.output_size == SIZE
-    assert s.style_size == default_config.style.size
+    assert default_config.style.size == "auto" and s.style_size == AUTO_BOUNDS.start
     assert s.preserve_color is default_config.style.preserve_color
     assert (s.mask.smoothing, s.mask.threshold, s.mask.feather) == (
         default_config.segmentation.smoothing, default_config.segmentation.threshold, default_config.segmentation.feather)

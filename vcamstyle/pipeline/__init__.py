@@ -4,6 +4,7 @@
 - ``scene``: ``Engine`` turns a configuration into a ``Scene`` (built models, encoded styles, plans).
 - ``composite`` (torch) and ``composite_cv`` (OpenCV, uint8): mask post-processing and region effects.
 - ``images``: the one loader for user pictures (backgrounds, styles).
+- ``style_size``: ``style.size: auto``, the network resolution chosen from measured frame times.
 
 Frame layout and dtype conversions live in ``vcamstyle.frames``, below every package.
 Public face: the names in ``__all__``; other packages import only those.
@@ -16,4 +17,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "Engine": "scene",
     "Scene": "scene",
     "load_rgb": "images",
+    "AUTO_BOUNDS": "style_size",
+    "SizeBounds": "style_size",
+    "StyleSizeController": "style_size",
 })

@@ -31,6 +31,7 @@ from vcamstyle.models import (
 from vcamstyle.pipeline.composite import cover_resize
 from vcamstyle.pipeline.core import MaskSettings, PipelineSettings, RegionPlan
 from vcamstyle.pipeline.images import file_digest, load_rgb
+from vcamstyle.pipeline.style_size import initial_style_size
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +141,7 @@ class Engine:
             settings = PipelineSettings(
                 output_size=output_size,
                 mask=MaskSettings(seg.smoothing, seg.threshold, seg.softness, seg.feather),
-                style_size=int(config.style.size),
+                style_size=initial_style_size(config.style.size),
                 preserve_color=bool(config.style.preserve_color),
                 style_smoothing=float(config.style.smoothing),
                 person=self._region(config.person, stylizer, device, output_size),
