@@ -202,6 +202,8 @@ def bench(config: Optional[Path] = ConfigOption,
           size: Optional[int] = typer.Option(None, help="Override style.size (short side the network runs at)."),
           device: Optional[str] = typer.Option(None, help="Override device (cpu, cuda)."),
           precision: Optional[str] = typer.Option(None, help="Override precision (auto, float32)."),
+          threads: Optional[int] = typer.Option(None, min=1, help="Network threads (torch and onnxruntime); fewer "
+                                                "than the cores simulates a smaller machine."),
           seed_baseline: bool = typer.Option(False, "--seed-baseline",
                                              help="Also run the seed's per-frame algorithm, alternating, and print the speed-up."),
           seed_size: SeedSize = typer.Option(SeedSize.output, "--seed-size",
@@ -222,7 +224,11 @@ def bench(config: Optional[Path] = ConfigOption,
         typer.echo(json.dumps(report, indent=None if as_json else 2))
         return
     cfg = override(load(config), {"style.method": method, "segmentation.model": segmentation, "output.width": width,
-                                  "output.height": height, "style.size": size, "device": device, "precision": precision})
+                                  "output.height": height, "style.size": size, "device": device, "precision": precision,
+                                  "threads": threads})
+    if threads is not None:
+        import torch
+        torch.set_num_threads(threads)
     if seed_baseline:
         report = bench_module.run_seed_comparison(cfg, frames=frames, warmup=warmup, random_weights=random_weights,
                                                   seed_size=seed_size.value)

@@ -409,3 +409,12 @@ def test_smallest_sizes_still_run_through_the_stylizer(stylizer, codes):
     """The stylizer pads to a multiple of 4; 8x8 is the smallest the transformer takes."""
     out = stylizer.stylize(torch.rand(1, 3, 8, 8), torch.ones(1, 1, 8, 8), RegionStyle(codes["coffee"], 1.0), None)
     assert out.shape == (1, 3, 8, 8) and torch.isfinite(out).all()
+
+
+def test_min_filter_is_the_windowed_minimum_with_the_border_ignored():
+    from vcamstyle.models.magenta_norms import min_filter
+
+    x = torch.rand(1, 4, 9, 13)
+    reference = -torch.nn.functional.max_pool2d(-x, 5, 1, 2)  # max_pool pads with -inf: border ignored
+    assert torch.equal(min_filter(x, 2), reference)
+    assert torch.equal(min_filter(x, 0), x)

@@ -73,13 +73,30 @@ def pooled_affine(moments: Moments, phases: int, eps: float) -> tuple[torch.Tens
     return (scale * rstd).reshape(-1), ((mean - pooled_mean) * rstd).reshape(-1)
 
 
+def min_filter(x: torch.Tensor, radius: int) -> torch.Tensor:
+    """Minimum over each ``(2r+1)^2`` window of ``1xPxhxw`` (the border repeats, i.e. is ignored).
+
+    Written as shifted minimums, rows then columns: on these one-to-four-channel maps torch's
+    ``max_pool2d`` took 3-12 ms a call on the CPU, this 0.03-0.2 ms.
+    """
+    if radius <= 0:
+        return x
+    height, width = x.shape[-2:]
+    padded = F.pad(x, (radius, radius, radius, radius), mode="replicate")
+    rows = padded[..., 0:height, :]
+    for i in range(1, 2 * radius + 1):
+        rows = torch.minimum(rows, padded[..., i : i + height, :])
+    out = rows[..., 0:width]
+    for j in range(1, 2 * radius + 1):
+        out = torch.minimum(out, rows[..., j : j + width])
+    return out
+
+
 def region_weights(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """``1xPxhxw`` mask (``P`` phases, or 1) -> ``(h*w) x 2P`` statistics weights (person, background)
     in ``dtype``: ``m`` and ``1 - m``, each eroded by ``ERODE_PIXELS`` (a minimum filter)."""
     phases, m = mask.shape[1], mask.float()
-    size = 2 * ERODE_PIXELS + 1
-    person = -F.max_pool2d(-m, size, 1, ERODE_PIXELS)
-    background = -F.max_pool2d(m - 1.0, size, 1, ERODE_PIXELS)
+    person, background = min_filter(m, ERODE_PIXELS), min_filter(1.0 - m, ERODE_PIXELS)
 
     def rows(t: torch.Tensor) -> torch.Tensor:
         return t.permute(0, 2, 3, 1).reshape(-1, phases)
