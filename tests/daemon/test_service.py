@@ -85,12 +85,13 @@ def test_auto_style_size_follows_frame_times_and_shows_in_status(config_file: Pa
     monkeypatch.setattr(service_module.time, "perf_counter", fake_perf_counter)
     service = Service(config_file, max_frames=70, publish=False)
     assert service.run() == 0
-    assert service.style_size is not None
+    controller = service.style_size.controller
+    assert controller is not None
     status = service.status()
-    assert status["style_size_auto"] is True and status["style_size"] == service.style_size.size
-    assert service.style_size.size < 256 and service.pipeline.settings.style_size == service.style_size.size
+    assert status["style_size_auto"] is True and status["style_size"] == controller.size
+    assert controller.size < 256 and service.pipeline.settings.style_size == controller.size
 
     config_file.write_text(config_file.read_text() + "style:\n  size: 200\n")
     fixed = Service(config_file, max_frames=3, publish=False)
     assert fixed.run() == 0
-    assert fixed.style_size is None and fixed.status()["style_size"] == 200 and not fixed.status()["style_size_auto"]
+    assert fixed.style_size.controller is None and fixed.status()["style_size"] == 200 and not fixed.status()["style_size_auto"]

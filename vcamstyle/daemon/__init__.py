@@ -4,7 +4,7 @@
 - ``control``: ``start``/``stop``/``status``/``reload``/``logs`` from another process (systemd or pidfile).
 - ``pidfile``, ``statusfile``, ``logfile``: the runtime files; ``sdnotify``: systemd notifications.
 - ``watcher``: the config-file watcher; ``threads``: the network thread-count policy;
-  ``metrics``: frame-rate and per-stage timing statistics.
+  ``metrics``: frame-rate and per-stage timing statistics; ``style_size``: feeds ``style.size: auto``.
 
 Public face: the names in ``__all__``; other packages import only those.
 """

@@ -25,6 +25,7 @@ from vcamstyle.daemon import sdnotify, statusfile
 from vcamstyle.daemon import threads as thread_policy
 from vcamstyle.daemon.metrics import RateMeter, StageTimes
 from vcamstyle.daemon.pidfile import PidFile
+from vcamstyle.daemon.style_size import AutoStyleSize
 from vcamstyle.daemon.threads import ThreadTuner, thread_counts
 from vcamstyle.daemon.watcher import ConfigWatcher
 from vcamstyle.devices import (
@@ -37,7 +38,7 @@ from vcamstyle.devices import (
 from vcamstyle.errors import SinkError, SourceError, VcamstyleError
 from vcamstyle.frames import shrink
 from vcamstyle.models.weights import resolve_weights_dir
-from vcamstyle.pipeline import Engine, Pipeline, Scene, StyleSizeController
+from vcamstyle.pipeline import Engine, Pipeline, Scene
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ class Service:
         self._sink_backoff = SINK_BACKOFF_START_S
         self._next_failure_log = 0.0
         self.threads: ThreadTuner | None = None
-        self.style_size: StyleSizeController | None = None  # with style.size: auto
+        self.style_size = AutoStyleSize()
         self._threads_before: int | None = None  # torch's count before the first tuner, restored at shutdown
 
     # ---------------------------------------------------------------- signals
@@ -164,7 +165,7 @@ class Service:
         self.scene = self.engine.build(config, (height, width), self._weights_dir(config))
         self.pipeline = Pipeline(self.scene.segmenter, self.scene.stylizer, self.scene.settings, self.scene.device)
         self._set_threads(config)
-        self._set_style_size(config)
+        self.style_size.configure(config, self._geometry[2], self.pipeline, self.threads)
         self._open_sink(config)
         self.watcher = ConfigWatcher(self.config_path, self._reload).start()
 
@@ -227,7 +228,7 @@ class Service:
         self.scene = scene
         self.pipeline = self.pipeline.replace(scene.segmenter, scene.stylizer, scene.settings)
         self._set_threads(scene.config)
-        self._set_style_size(scene.config)
+        self.style_size.configure(scene.config, self._geometry[2], self.pipeline, self.threads)
         self.config_error = None
 
     # ---------------------------------------------------------------- frame loop
@@ -278,7 +279,7 @@ class Service:
                 t2 = time.perf_counter()
                 if self.threads is not None:
                     self.threads.record((t2 - t1) * 1000)
-                self._record_style_size((t2 - t1) * 1000)
+                self.style_size.record((t2 - t1) * 1000)
                 self._send(result.image)
                 t3 = time.perf_counter()
                 stage_ms = {"camera_wait": (t1 - t0) * 1000, "frame_age": waited_ms, **result.stage_ms,
@@ -299,31 +300,6 @@ class Service:
             self._threads_before = thread_policy.get_torch_threads()
         self.threads = ThreadTuner(counts)
         log.info("threads: %s (%s)", config.threads, ", ".join(map(str, self.threads.counts)))
-
-    # ---------------------------------------------------------------- style.size: auto
-    def _set_style_size(self, config: Config) -> None:
-        """A controller for ``style.size: auto`` (kept across reloads, told the new frame rate), or none;
-        the current pipeline runs at its size."""
-        if config.style.size != "auto":
-            self.style_size = None
-            return
-        fps = self._geometry[2]
-        if self.style_size is None:
-            self.style_size = StyleSizeController(fps, self._apply_style_size)
-        else:
-            self.style_size.set_fps(fps)
-        self._apply_style_size(self.style_size.size)
-
-    def _apply_style_size(self, size: int) -> None:
-        if self.pipeline is not None:
-            self.pipeline.set_style_size(size)
-        if self.threads is not None:
-            self.threads.discard()  # its comparison would mix two sizes
-
-    def _record_style_size(self, frame_ms: float) -> None:
-        """Feed the controller outside thread-count trials (they are not the steady state)."""
-        if self.style_size is not None and not (self.threads is not None and self.threads.measuring):
-            self.style_size.record(frame_ms)
 
     @property
     def last_error(self) -> str | None:
@@ -405,8 +381,7 @@ class Service:
             "segmentation": config.segmentation.model if config else None,
             "device": str(self.scene.device) if self.scene else None,
             "threads": self.threads.threads if self.threads else None,
-            "style_size": self.pipeline.settings.style_size if self.pipeline else None,
-            "style_size_auto": self.style_size is not None,
+            **self.style_size.status(),
             "camera": {"available": bool(self.source and self.source.available),
                        "granted": list(self.source.granted) if self.source and self.source.granted else None},
             "output": self.sink.describe() if self.sink else None,
