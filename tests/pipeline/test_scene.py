@@ -303,6 +303,21 @@ def test_precision_float32_builds_full_precision_models(engine: Engine, default_
     assert auto.stylizer is not scene.stylizer  # a precision change rebuilds the model
 
 
+@pytest.mark.parametrize(("flags", "dtype", "runtime"), [
+    (frozenset({"avx2", "fma"}), torch.float32, "onnxruntime"),  # AVX2-only laptop
+    (frozenset({"avx2", "avx512f", "avx512_bf16"}), torch.bfloat16, "torch"),  # Zen 4 / Cooper Lake
+    (frozenset({"avx2", "avx512f", "amx_bf16"}), torch.bfloat16, "torch"),  # Sapphire Rapids
+])
+def test_each_cpu_kind_gets_its_style_path_from_injected_flags(default_config: Config, flags, dtype, runtime) -> None:
+    """Whatever the host CPU: the flags decide bfloat16 in torch or float32 in onnxruntime."""
+    scene = Engine(cpu_flags=flags).build(default_config, SIZE, None)
+    assert scene.stylizer.dtype is dtype and scene.stylizer.runtime == runtime
+    frame = np.full((*SIZE, 3), 128, np.uint8)
+    frame[SIZE[0] // 4:, SIZE[1] // 3: 2 * SIZE[1] // 3] = 200
+    result = Pipeline(scene.segmenter, scene.stylizer, scene.settings, scene.device).process(frame)
+    assert result.image.shape == frame.shape and result.image.std() > 1.0
+
+
 def runtime_bfloat16() -> bool:
     from vcamstyle import compute
 

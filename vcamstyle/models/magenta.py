@@ -8,7 +8,8 @@ Weights: the int8 TF Hub models converted to ONNX that ship in ``styletransfer-l
 - transformer network (``arbitrary_transform.onnx``): a hand-written torch module
   (``vcamstyle.models.magenta_transformer``) whose weights are the graph's int8 weights dequantized
   at load time. Its conditional instance norms can mix two style vectors per pixel, so the person and
-  the background get their own style in one forward pass.
+  the background get their own style in one forward pass. In float32 on the CPU it runs as an ONNX
+  export in onnxruntime (``vcamstyle.models.magenta_ort``); bfloat16 and CUDA run the torch module.
 """
 
 from __future__ import annotations

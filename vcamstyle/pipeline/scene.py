@@ -72,8 +72,11 @@ def style_items(region: Any) -> list[tuple[Path, float]]:
 class Engine:
     """Builds scenes. Thread-safe: ``build`` may run in the reload thread while frames are processed."""
 
-    def __init__(self, random_weights: bool = False) -> None:
+    def __init__(self, random_weights: bool = False, cpu_flags: frozenset[str] | None = None) -> None:
+        """``cpu_flags``: the CPU's feature flags for the precision policy (None: read ``/proc/cpuinfo``;
+        tests inject them so every precision path runs on every machine)."""
         self.random_weights = random_weights
+        self.cpu_flags = cpu_flags
         self._lock = threading.Lock()
         self._segmenters: dict[tuple, Segmenter] = {}
         self._stylizers: dict[tuple, Stylizer] = {}
@@ -84,7 +87,7 @@ class Engine:
     def _options(self, device: torch.device, weights_dir: Path | None, precision: str) -> BuildOptions:
         return BuildOptions(device=device, weights_dir=weights_dir, random_weights=self.random_weights,
                             half=compute.use_half(device, precision),
-                            cpu_bfloat16=compute.use_cpu_bfloat16(device, precision))
+                            cpu_bfloat16=compute.use_cpu_bfloat16(device, precision, self.cpu_flags))
 
     def segmenter(self, name: str, device: torch.device, weights_dir: Path | None, precision: str = "auto") -> Segmenter:
         key = (name, str(device), str(weights_dir), precision)
