@@ -13,15 +13,13 @@ the torch module (``1x3xHxW`` float32 [0,1] image, ``NormParams``, optional mask
 
 from __future__ import annotations
 
-import io
-import warnings
-
 import numpy as np
 import onnxruntime as ort
 import torch
 from torch import nn
 
 from vcamstyle.models.magenta_transformer import NORM_CHANNELS, MagentaTransformer, NormParams
+from vcamstyle.models.onnx_export import cpu_session, export_onnx
 
 
 def _split(values: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -63,26 +61,9 @@ def export_graphs(net: MagentaTransformer) -> tuple[bytes, bytes]:
     graphs = []
     for module, names, args in ((_OneStyle(net), ONE_INPUTS, (image, params, params)),
                                 (_TwoStyles(net), TWO_INPUTS, (image, mask, params, params, params, params))):
-        buffer = io.BytesIO()
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.filterwarnings("ignore", category=FutureWarning)
-            warnings.filterwarnings("ignore", category=DeprecationWarning)
-            warnings.filterwarnings("ignore", category=UserWarning)
-            warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
-            torch.onnx.export(module, args, buffer, dynamo=False, opset_version=17, input_names=list(names),
-                              output_names=["styled"],
-                              dynamic_axes={"image": spatial, "mask": spatial, "styled": spatial})
-        graphs.append(buffer.getvalue())
+        graphs.append(export_onnx(module, args, names, ["styled"],
+                                  {"image": spatial, "mask": spatial, "styled": spatial}))
     return graphs[0], graphs[1]
-
-
-def cpu_session(data: bytes, threads: int) -> ort.InferenceSession:
-    """An onnxruntime CPU session whose ``threads`` intra-op threads sleep between runs (no spinning)."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = max(1, threads)
-    options.inter_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
 
 
 #: Exported graphs of the shipped weights (by their sha256): rebuilding the stylizer does not export again.

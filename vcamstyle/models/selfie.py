@@ -14,7 +14,6 @@ Both take the whole frame squashed to the model input (no letterbox, as MediaPip
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import warnings
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ import torch
 
 from vcamstyle.errors import WeightsError
 from vcamstyle.frames import resize
+from vcamstyle.models.onnx_export import cpu_session, export_onnx
 from vcamstyle.models.registry import BuildOptions, register_segmenter
 
 log = logging.getLogger(__name__)
@@ -83,33 +83,14 @@ def read_model_file(model: SelfieModel) -> bytes:
 _ONNX_CACHE: dict[str, bytes] = {}
 
 
-def _export_onnx(net: torch.nn.Module, example: torch.Tensor) -> bytes:
-    """The graph module as ONNX (opset 17, the TorchScript-based exporter: no extra packages)."""
-    buffer = io.BytesIO()
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.filterwarnings("ignore", category=FutureWarning)
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
-        # the transposed-conv crop is a strided slice, which the exporter leaves unfolded (harmless)
-        warnings.filterwarnings("ignore", message="Constant folding", category=UserWarning)
-        torch.onnx.export(net, (example,), buffer, dynamo=False, opset_version=17,
-                          input_names=["image"], output_names=["mask"])
-    return buffer.getvalue()
-
-
 def _onnx_runner(model: SelfieModel, net: torch.nn.Module, example: torch.Tensor,
                  threads: int) -> Callable[[torch.Tensor], torch.Tensor]:
     """``net`` exported to ONNX and run by onnxruntime's CPU provider with ``threads`` threads that
     sleep between runs (no busy-waiting that would take the cores from torch's style network)."""
-    import onnxruntime as ort
-
     data = _ONNX_CACHE.get(model.sha256)
     if data is None:
-        data = _ONNX_CACHE[model.sha256] = _export_onnx(net, example)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        data = _ONNX_CACHE[model.sha256] = export_onnx(net, (example,), ["image"], ["mask"])
+    session = cpu_session(data, threads)
 
     def run(x: torch.Tensor) -> torch.Tensor:
         (mask,) = session.run(None, {"image": x.contiguous().numpy()})
