@@ -10,6 +10,9 @@
   files or units. Returns an ``XdgDirs`` with each path.
 - ``png_claiming_size(path, width, height)``: writes a tiny valid PNG whose header claims a huge size
   (e.g. 30000x30000) without allocating it; a bad-style-image stand-in.
+- ``injected_cpu_flags`` (autouse): ``vcamstyle.compute.host_cpu_flags`` returns ``AVX2_ONLY_FLAGS``
+  (an x86-64 CPU without bfloat16), so no test reads the host's CPU features; a test that wants
+  another CPU sets ``compute.host_cpu_flags`` itself (or passes ``flags=``).
 - ``offline_models`` (session) and ``reuse_offline_models``: the real embedded selfie segmenter and
   Magenta stylizer loaded once on the CPU, and a patch that makes ``vcamstyle`` hand out these same
   instances instead of loading them again (keeps CLI/scene tests fast).
@@ -24,6 +27,25 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 import pytest
+
+# --------------------------------------------------------------------------------------------------
+# CPU features: injected, never read from the host
+# --------------------------------------------------------------------------------------------------
+
+#: An x86-64 CPU with AVX2 and no native bfloat16 (what most developer laptops and CI runners are).
+AVX2_ONLY_FLAGS = frozenset({"fpu", "sse2", "avx", "avx2", "fma"})
+#: A CPU with native bfloat16 (AMD Zen 4).
+ZEN4_FLAGS = AVX2_ONLY_FLAGS | {"avx512f", "avx512_bf16"}
+
+
+@pytest.fixture(autouse=True)
+def injected_cpu_flags(monkeypatch: pytest.MonkeyPatch) -> frozenset[str]:
+    """Every test runs on the same pretend CPU, whatever machine runs the suite."""
+    from vcamstyle import compute
+
+    monkeypatch.setattr(compute, "host_cpu_flags", lambda: AVX2_ONLY_FLAGS)
+    return AVX2_ONLY_FLAGS
+
 
 # --------------------------------------------------------------------------------------------------
 # Real person photos

@@ -12,6 +12,7 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from vcamstyle import cli, paths
@@ -54,7 +55,7 @@ def test_config_path_default_and_explicit(isolated_xdg, tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert result.output.strip() == str(isolated_xdg.config_file)
     result = invoke("config", "path", "--config", str(tmp_path / "other.yaml"))
-    assert result.output.strip() == str((tmp_path / "other.yaml").resolve())
+    assert result.output.strip() == str((tmp_path / "other.yaml").absolute())
     assert not isolated_xdg.config_file.exists()  # `path` creates nothing
 
 
@@ -270,3 +271,105 @@ def test_doctor_flags_an_invalid_config(isolated_xdg, reuse_offline_models, monk
     result = invoke("doctor", "--config", str(config))
     assert result.exit_code == 1
     assert "[FAIL] config" in result.output and "person.effect" in result.output
+
+
+# ------------------------------------------------------------------------------------------ issue 10: messages
+
+def test_help_reads_cleanly() -> None:
+    """No rich markup eating "[default: ...]", no ``<bool>`` on flags, usage names the arguments plainly."""
+    check = invoke("config", "check", "--help").output
+    assert "(default: $XDG_CONFIG_HOME/vcamstyle/config.yaml)" in " ".join(check.split())
+    assert "Config file ." not in check
+    assert "config check [OPTIONS] [FILE]" in check
+    render = invoke("render", "--help").output
+    assert "render [OPTIONS] INPUT OUTPUT" in render and "{" not in render.splitlines()[0]
+    for args in (("--help",), ("render", "--help"), ("status", "--help"), ("logs", "--help"), ("bench", "--help")):
+        assert "<bool>" not in invoke(*args).output, args
+
+
+def test_config_check_takes_the_file_as_an_argument(isolated_xdg, tmp_path: Path) -> None:
+    good = tmp_path / "my.yaml"
+    good.write_text("background:\n  effect: blur\n")
+    result = invoke("config", "check", str(good))
+    assert result.exit_code == 0 and "is valid" in result.output
+    assert invoke("config", "check", "-c", str(good)).exit_code == 0  # the option keeps working
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("background:\n  blurr: 3\n")
+    result = invoke("config", "check", str(bad))
+    assert result.exit_code == 2 and "background.blurr" in result.output
+    result = invoke("config", "check", str(good), "-c", str(bad))
+    assert result.exit_code == 2 and "two different files" in result.output
+
+
+def test_a_bogus_log_level_is_refused() -> None:
+    result = runner.invoke(cli.app, ["run", "--log-level", "BOGUS"])
+    assert result.exit_code == 2
+    assert "'BOGUS' is not a log level" in result.output and "DEBUG, INFO, WARNING, ERROR" in result.output
+    with pytest.raises(typer.BadParameter):
+        cli.check_log_level("verbose")
+    assert cli.check_log_level("debug") == "DEBUG"
+
+
+def test_watchfiles_change_reports_are_debug_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """watchfiles logs every change it sees at INFO: the daemon's log shows them only at DEBUG."""
+    import logging
+
+    monkeypatch.undo()  # the real setup_logging, not quiet_logging's stand-in
+    try:
+        cli.setup_logging("INFO")
+        assert logging.getLogger("watchfiles").getEffectiveLevel() == logging.WARNING
+        cli.setup_logging("debug")
+        assert logging.getLogger("watchfiles").getEffectiveLevel() == logging.DEBUG
+    finally:
+        logging.getLogger("watchfiles").setLevel(logging.NOTSET)
+        logging.getLogger().handlers.clear()
+
+
+def test_first_run_says_it_created_the_config(isolated_xdg, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vcamstyle.daemon import control
+
+    monkeypatch.setattr(v4l2, "list_devices", lambda *a, **k: [])
+    started: list[Path] = []
+    monkeypatch.setattr(control, "start", lambda path, timeout: started.append(path))
+    result = runner.invoke(cli.app, ["start"])
+    assert f"created the config file {isolated_xdg.config_file}" in result.output
+    assert isolated_xdg.config_file.exists()
+
+
+def test_start_without_a_loopback_device_says_so_first_and_loads_nothing(isolated_xdg,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from vcamstyle.daemon import control
+
+    isolated_xdg.config_file.parent.mkdir(parents=True, exist_ok=True)
+    isolated_xdg.config_file.write_text("")
+    monkeypatch.setattr(v4l2, "list_devices", lambda *a, **k: [])
+    monkeypatch.setattr(control, "start", lambda *a, **k: pytest.fail("the daemon must not be started"))
+    result = runner.invoke(cli.app, ["start"])
+    assert result.exit_code == 1
+    first = result.output.splitlines()[0]
+    assert first.startswith("vcamstyle: no v4l2loopback device")
+    assert "sudo apt install v4l2loopback-dkms" in result.output and "sudo modprobe v4l2loopback" in result.output
+    assert "no camera" not in result.output and "cannot open camera" not in result.output
+    assert "fix the error above" not in result.output
+
+
+def test_bench_runs_with_the_configured_threads(isolated_xdg, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import torch
+
+    from vcamstyle.bench import runner as bench_runner
+
+    seen: list[int] = []
+
+    def fake_bench(cfg, **kwargs):
+        seen.append(torch.get_num_threads())
+        return {"fake": True}
+
+    monkeypatch.setattr(bench_runner, "run_bench", fake_bench)
+    monkeypatch.setattr(bench_runner, "format_report", lambda report: "report")
+    config = tmp_path / "bench.yaml"
+    before = torch.get_num_threads()
+    for threads in (1, 3):
+        config.write_text(f"threads: {threads}\n")
+        assert invoke("bench", "-c", str(config)).exit_code == 0
+    assert seen == [1, 3]
+    assert torch.get_num_threads() == before

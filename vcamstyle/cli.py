@@ -1,7 +1,7 @@
 """The ``vcamstyle`` command line. Parses arguments, calls one function, maps errors to exit codes.
 
 Exit codes: 0 success; 1 a runtime failure (camera, output, weights, control); 2 a configuration or
-usage error; 3 ``status``: not running (LSB). Heavy modules (torch) are imported inside commands so
+usage error; 3 ``status``: not running (LSB); 4 ``status``: running but not responding (LSB "unknown"). Heavy modules (torch) are imported inside commands so
 that ``--help``, ``status`` and ``stop`` stay fast.
 """
 
@@ -17,25 +17,58 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 import typer
+from typer.core import TyperArgument, TyperCommand
 
 from vcamstyle.errors import VcamstyleError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+
+class PlainUsage(TyperCommand):
+    """Usage lines as people write them: ``render [OPTIONS] INPUT OUTPUT``, ``check [OPTIONS] [FILE]``."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if isinstance(param, TyperArgument):
+                name = param.display_name_raw.strip("[]")
+                name = name if param.required else f"[{name}]"
+                pieces.append(name + ("..." if param.nargs != 1 else ""))
+        return pieces
+
+# Plain help text: rich markup would eat "[default: ...]" and other bracketed words in help strings.
+HELP = {"rich_markup_mode": None, "context_settings": {"help_option_names": ["-h", "--help"]}}
+app = typer.Typer(add_completion=False, no_args_is_help=True, **HELP,
                   help="Live style-transfer virtual camera: the person in one artwork's style, the background in another's.")
-config_app = typer.Typer(no_args_is_help=True, help="Write, check or locate the configuration file.")
-weights_app = typer.Typer(no_args_is_help=True, help="Manage the upstream checkpoints (AdaIN, SANet, Avatar-Net, UNet).")
+config_app = typer.Typer(no_args_is_help=True, help="Write, check or locate the configuration file.", **HELP)
+weights_app = typer.Typer(no_args_is_help=True, help="Manage the upstream checkpoints (AdaIN, SANet, Avatar-Net, UNet).",
+                          **HELP)
 app.add_typer(config_app, name="config")
 app.add_typer(weights_app, name="weights")
 
-ConfigOption = typer.Option(None, "--config", "-c", help="Config file [default: $XDG_CONFIG_HOME/vcamstyle/config.yaml].")
+ConfigOption = typer.Option(None, "--config", "-c", metavar="FILE",
+                            help="Config file (default: $XDG_CONFIG_HOME/vcamstyle/config.yaml).")
 EXIT_NOT_RUNNING = 3
+EXIT_NOT_RESPONDING = 4
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+#: Libraries whose INFO lines are noise in the daemon's log (watchfiles reports every change it sees).
+QUIET_LOGGERS = ("watchfiles",)
+
+
+def check_log_level(value: str) -> str:
+    """``--log-level``: one of ``LOG_LEVELS`` (any case); anything else is a usage error."""
+    if value.upper() not in LOG_LEVELS:
+        raise typer.BadParameter(f"{value!r} is not a log level; use one of {', '.join(LOG_LEVELS)}")
+    return value.upper()
 
 
 def setup_logging(level: str = "INFO") -> None:
-    """Plain lines on stderr; no timestamps under journald (it adds its own)."""
+    """Plain lines on stderr; no timestamps under journald (it adds its own). Chatty libraries log at
+    WARNING and above unless ``level`` is DEBUG."""
     fmt = "%(levelname)s %(name)s: %(message)s" if os.environ.get("JOURNAL_STREAM") else \
         "%(asctime)s %(levelname)s %(name)s: %(message)s"
-    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), format=fmt, stream=sys.stderr, force=True)
+    numeric = logging.getLevelName(check_log_level(level))
+    logging.basicConfig(level=numeric, format=fmt, stream=sys.stderr, force=True)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if numeric <= logging.DEBUG else logging.WARNING)
 
 
 def fail(message: str, hint: str | None, code: int) -> None:
@@ -57,16 +90,25 @@ def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def config_path(value: Optional[Path]) -> Path:
+    """The config path made absolute but kept as given: a symlink stays a symlink, followed at every read."""
     from vcamstyle import paths
-    return (value or paths.default_config_path()).expanduser().resolve()
+    return Path(os.path.abspath((value or paths.default_config_path()).expanduser()))
+
+
+def ensure_config_announced(path: Path) -> None:
+    """Create ``path`` from the template on first use and say so."""
+    from vcamstyle.config import ensure_config
+    if ensure_config(path):
+        typer.echo(f"created the config file {path} from the commented template; edit it to choose your styles "
+                   "(a running daemon applies each save)", err=True)
 
 
 def load(value: Optional[Path], create: bool = True):
     """The validated config at ``value`` (created from the template on first use)."""
-    from vcamstyle.config import ensure_config, load_config
+    from vcamstyle.config import load_config
     path = config_path(value)
-    if create and ensure_config(path):
-        typer.echo(f"created {path} from the template", err=True)
+    if create:
+        ensure_config_announced(path)
     return load_config(path)
 
 
@@ -74,14 +116,14 @@ def load(value: Optional[Path], create: bool = True):
 @app.command()
 @handles_errors
 def run(config: Optional[Path] = ConfigOption,
-        frames: Optional[int] = typer.Option(None, min=1, help="Stop after N output frames (tests, demos)."),
-        log_level: str = typer.Option("INFO", help="DEBUG, INFO, WARNING or ERROR.")) -> None:
+        frames: Optional[int] = typer.Option(None, min=1, metavar="N", help="Stop after N output frames (tests, demos)."),
+        log_level: str = typer.Option("INFO", metavar="LEVEL", callback=check_log_level,
+                                      help="DEBUG, INFO, WARNING or ERROR.")) -> None:
     """Run the daemon in the foreground (what systemd and `start` run). Never forks."""
     setup_logging(log_level)
-    from vcamstyle.config import ensure_config
     from vcamstyle.daemon import Service
     path = config_path(config)
-    ensure_config(path)
+    ensure_config_announced(path)
     raise typer.Exit(Service(path, max_frames=frames).run())
 
 
@@ -90,10 +132,11 @@ def run(config: Optional[Path] = ConfigOption,
 def start(config: Optional[Path] = ConfigOption,
           timeout: float = typer.Option(60.0, help="Seconds to wait for the daemon to report ready.")) -> None:
     """Start the daemon in the background and wait until it is ready (or say why it failed)."""
-    from vcamstyle.config import ensure_config
-    from vcamstyle.daemon import control
+    from vcamstyle.config import load_config
+    from vcamstyle.daemon import check_output, control
     path = config_path(config)
-    ensure_config(path)
+    ensure_config_announced(path)
+    check_output(load_config(path))  # the usual first-run problem, said at once, before any model loads
     result = control.start(path, timeout=timeout)
     where = "systemd user unit" if result.via_systemd else f"log: {result.log_path}"
     typer.echo(f"vcamstyle is running (pid {result.pid}; {where})")
@@ -131,7 +174,9 @@ def logs(lines: int = typer.Option(50, "--lines", "-n", min=1), follow: bool = t
 @app.command()
 @handles_errors
 def status(as_json: bool = typer.Option(False, "--json", help="One JSON object.")) -> None:
-    """Is the daemon running? fps, per-stage latency, styles, last error. Exit 3 when not running."""
+    """Is the daemon running? fps, per-stage latency, styles, last error.
+
+    Exit 0 when it streams, 3 when it is not running, 4 when it runs but has stopped responding."""
     from vcamstyle.daemon import control
     info = control.status()
     if info is None:
@@ -140,8 +185,11 @@ def status(as_json: bool = typer.Option(False, "--json", help="One JSON object."
         else:
             typer.echo("vcamstyle is not running")
         raise typer.Exit(EXIT_NOT_RUNNING)
+    responding = info.get("state") != control.NOT_RESPONDING
     if as_json:
         typer.echo(json.dumps({"running": True, **info}, default=str))
+        if not responding:
+            raise typer.Exit(EXIT_NOT_RESPONDING)
         return
     stages = ", ".join(f"{k} {v:.1f}" for k, v in (info.get("stage_ms") or {}).items())
     lines = [f"vcamstyle is {info.get('state', 'running')} (pid {info.get('pid')}, up {info.get('uptime_s') or 0:.0f} s, "
@@ -155,7 +203,12 @@ def status(as_json: bool = typer.Option(False, "--json", help="One JSON object."
              f"  output:     {info.get('output')}",
              f"  config:     {info.get('config')}",
              f"  last error: {info.get('last_error') or 'none'}"]
+    if not responding:
+        lines.insert(1, f"  no status for {info.get('status_age_s') or 0:.0f} s (it was {info.get('last_state')}): "
+                        "the frame loop is stuck; `vcamstyle logs` shows why, `vcamstyle stop` stops it")
     typer.echo("\n".join(lines))
+    if not responding:
+        raise typer.Exit(EXIT_NOT_RESPONDING)
 
 
 def _style_size_text(info: dict) -> str:
@@ -167,10 +220,10 @@ def _style_size_text(info: dict) -> str:
 
 
 # ------------------------------------------------------------------------------------------ files
-@app.command()
+@app.command(cls=PlainUsage)
 @handles_errors
-def render(input: Path = typer.Argument(..., help="An image or a video file."),
-           output: Path = typer.Argument(..., help="An image (.png/.jpg) or a video (.mp4/.avi) to write."),
+def render(input: Path = typer.Argument(..., metavar="INPUT", help="An image or a video file."),
+           output: Path = typer.Argument(..., metavar="OUTPUT", help="An image (.png/.jpg) or a video (.mp4/.avi) to write."),
            config: Optional[Path] = ConfigOption,
            compare: bool = typer.Option(False, "--compare", help="Write original | mask | result side by side."),
            random_weights: bool = typer.Option(False, "--random-weights", help="Random network weights (tests).")) -> None:
@@ -230,10 +283,14 @@ def bench(config: Optional[Path] = ConfigOption,
         import torch
         torch.set_num_threads(threads)
     if seed_baseline:
-        report = bench_module.run_seed_comparison(cfg, frames=frames, warmup=warmup, random_weights=random_weights,
-                                                  seed_size=seed_size.value)
+        from vcamstyle.daemon import threads_for
+        with threads_for(cfg.threads):
+            report = bench_module.run_seed_comparison(cfg, frames=frames, warmup=warmup,
+                                                      random_weights=random_weights, seed_size=seed_size.value)
     else:
-        report = bench_module.run_bench(cfg, frames=frames, warmup=warmup, random_weights=random_weights)
+        from vcamstyle.daemon import threads_for
+        with threads_for(cfg.threads):
+            report = bench_module.run_bench(cfg, frames=frames, warmup=warmup, random_weights=random_weights)
     typer.echo(bench_module.format_report(report))
     if as_json:
         typer.echo(json.dumps(report))
@@ -267,10 +324,15 @@ def config_init(config: Optional[Path] = ConfigOption, force: bool = typer.Optio
     typer.echo(f"wrote {path}")
 
 
-@config_app.command("check")
+@config_app.command("check", cls=PlainUsage)
 @handles_errors
-def config_check(config: Optional[Path] = ConfigOption) -> None:
-    """Validate the config file; print every problem with its key path."""
+def config_check(file: Optional[Path] = typer.Argument(None, metavar="FILE",
+                                                     help="The file to check (default: --config, else the default path)."),
+                 config: Optional[Path] = ConfigOption) -> None:
+    """Validate a config file; print every problem with its key path."""
+    if file is not None and config is not None and config_path(file) != config_path(config):
+        fail(f"two different files given: {file} and --config {config}", "give the file once", 2)
+    config = file or config
     cfg = load(config, create=False)
     typer.echo(f"{config_path(config)} is valid: person {cfg.summary_region('person')}; "
                f"background {cfg.summary_region('background')}; method {cfg.style.method}")
@@ -303,9 +365,9 @@ def weights_list(config: Optional[Path] = ConfigOption) -> None:
         typer.echo(f"  {item.state:<10} {item.filename:<30} {size:>9}  ({', '.join(item.models)}){'  ' + item.note if item.note else ''}")
 
 
-@weights_app.command("fetch")
+@weights_app.command("fetch", cls=PlainUsage)
 @handles_errors
-def weights_fetch(names: list[str] = typer.Argument(..., help="Model names (adain, sanet, avatarnet, unet_resnet18) or file names."),
+def weights_fetch(names: list[str] = typer.Argument(..., metavar="NAME", help="Model names (adain, sanet, avatarnet, unet_resnet18) or file names."),
                   config: Optional[Path] = ConfigOption,
                   force: bool = typer.Option(False, "--force", help="Download again even if present.")) -> None:
     """Download checkpoints (resumable, verified, atomic)."""

@@ -54,10 +54,16 @@ def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
     return frozenset()
 
 
+def host_cpu_flags() -> frozenset[str]:
+    """This machine's CPU flags: the one place the host is asked (tests replace it with fixed flags)."""
+    return cpu_flags()
+
+
 def cpu_has_native_bfloat16(flags: frozenset[str] | None = None) -> bool:
     """Whether this CPU runs bfloat16 convolutions in hardware (AVX512-BF16: AMD Zen 4 and later,
-    Intel Cooper Lake; AMX: Intel Sapphire Rapids and later). Elsewhere bfloat16 is emulated and slower."""
-    return bool((cpu_flags() if flags is None else flags) & BFLOAT16_CPU_FLAGS)
+    Intel Cooper Lake; AMX: Intel Sapphire Rapids and later). Elsewhere bfloat16 is emulated and slower.
+    ``flags``: the CPU's flags (default: ``host_cpu_flags()``)."""
+    return bool((host_cpu_flags() if flags is None else flags) & BFLOAT16_CPU_FLAGS)
 
 
 def use_half(device: torch.device, precision: str = "auto") -> bool:

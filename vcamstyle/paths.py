@@ -1,17 +1,29 @@
 """Where vcamstyle keeps its files (XDG base directories). No I/O beyond creating directories.
 
 - config:  $XDG_CONFIG_HOME/vcamstyle/config.yaml (created from the template on first use)
-- runtime: $XDG_RUNTIME_DIR/vcamstyle/ (pidfile, status.json); mode 0700
+- runtime: $XDG_RUNTIME_DIR/vcamstyle/ (pidfile, status.json); mode 0700. Without XDG_RUNTIME_DIR:
+           $XDG_STATE_HOME/vcamstyle/run/ (inside the user's home, so no other user can create it
+           first; a name in the shared /tmp would be predictable)
 - state:   $XDG_STATE_HOME/vcamstyle/ (vcamstyle.log of a detached daemon); mode 0700
+
+The private directories are checked every time: a symlink, a non-directory or a directory owned by
+another user raises ``UnsafeDirectoryError`` (nothing is written there); a directory of ours with a
+wider mode is tightened to 0700.
 - data:    $XDG_DATA_HOME/vcamstyle/ (weights when not in a source checkout)
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import sys
-import tempfile
 from pathlib import Path
+
+from vcamstyle.errors import ControlError
+
+
+class UnsafeDirectoryError(ControlError):
+    """A directory vcamstyle keeps private files in is a symlink, not a directory, or not the user's."""
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 #: The source checkout root when running from one (has config/ and weights/ beside the package).
@@ -32,16 +44,37 @@ def default_config_path() -> Path:
 
 
 def _private_dir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path, 0o700)
+    """``path`` as a directory of ours with mode 0700 (created so); refuses one that is not.
+
+    Raises:
+        UnsafeDirectoryError: it is a symlink or not a directory, or belongs to another user.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise UnsafeDirectoryError(f"cannot create {path}: {exc.strerror or exc}",
+                                   hint="check the permissions of its parent directory") from exc
+    info = os.lstat(path)
+    fix = f"remove {path} (it was not made by vcamstyle for you), or set XDG_RUNTIME_DIR to a private directory"
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        raise UnsafeDirectoryError(f"{path} is not a directory (a symlink or another file): refusing to use it", hint=fix)
+    if info.st_uid != os.geteuid():
+        raise UnsafeDirectoryError(f"{path} belongs to uid {info.st_uid}, not to you (uid {os.geteuid()}): "
+                                   "another user may have created it; refusing to use it", hint=fix)
+    if stat.S_IMODE(info.st_mode) != 0o700:
+        os.chmod(path, 0o700)
     return path
 
 
 def runtime_dir() -> Path:
-    """Per-user runtime directory, created 0700."""
+    """Per-user runtime directory (pidfile, status.json), created 0700 and checked (see the module doc)."""
     base = os.environ.get("XDG_RUNTIME_DIR", "")
-    root = Path(base) if base and os.path.isabs(base) else Path(tempfile.gettempdir()) / f"vcamstyle-{os.getuid()}"
-    return _private_dir(root / "vcamstyle" if base else root)
+    if base and os.path.isabs(base):
+        return _private_dir(Path(base) / "vcamstyle")
+    return _private_dir(state_dir() / "run")
 
 
 def state_dir() -> Path:

@@ -18,6 +18,7 @@ import pytest
 
 from vcamstyle import paths
 from vcamstyle.daemon import control
+from vcamstyle.daemon.logfile import startup_failure
 from vcamstyle.daemon.pidfile import PidFile, process_exists
 from vcamstyle.daemon.statusfile import read_status, write_status
 from vcamstyle.errors import ControlError
@@ -113,6 +114,15 @@ def _start(config: Path, mode: str = "ok", timeout: float = 30.0) -> control.Sta
     return control.start(config, ["--mode", mode], timeout=timeout)
 
 
+def _when_running(timeout: float = 30.0) -> dict | None:
+    """control.status() once the child has taken its pidfile (on a loaded machine that can take
+    longer than a short start timeout)."""
+    deadline = time.monotonic() + timeout
+    while (info := control.status()) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return info
+
+
 def _log_text() -> str:
     return paths.log_path().read_text()
 
@@ -187,7 +197,7 @@ def test_daemon_that_fails_reports_exit_code_and_log_lines(fake_daemon: Path) ->
 def test_start_timeout_leaves_the_daemon_running(fake_daemon: Path) -> None:
     with pytest.raises(ControlError, match="has not reported ready after 0.5 s; it is still running"):
         _start(fake_daemon, mode="never-ready", timeout=0.5)
-    info = control.status()
+    info = _when_running()
     assert info is not None and info["ready"] is False and info["state"] == "starting"
     assert control.stop() is True
     assert control.status() is None
@@ -196,6 +206,7 @@ def test_start_timeout_leaves_the_daemon_running(fake_daemon: Path) -> None:
 def test_start_waits_for_the_status_of_its_own_child(fake_daemon: Path) -> None:
     with pytest.raises(ControlError, match="has not reported ready"):
         _start(fake_daemon, mode="foreign-ready", timeout=0.5)
+    assert _when_running() is not None
     assert control.stop() is True
 
 
@@ -388,3 +399,61 @@ def test_status_falls_back_to_the_pidfile_without_a_user_manager(
     info = control.status(use_systemd=True)
     assert info is not None and info["pid"] == result.pid and info["manager"] == "pidfile"
     control.stop(use_systemd=False)
+
+
+# ---------------------------------------------------------------- issue 10
+
+
+def test_stop_never_signals_a_process_that_reused_the_pid(tmp_path: Path) -> None:
+    """Fault 8: the pidfile's pid now belongs to `tail -f ~/.local/state/vcamstyle/vcamstyle.log`."""
+    tail = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()", "tail", "-f",
+                             str(paths.log_path())], stdin=subprocess.PIPE)
+    try:
+        pidfile = paths.pidfile_path()
+        pidfile.write_text(f"{tail.pid}\n")
+        pidfile.chmod(0o600)
+        assert control.status() is None
+        assert control.stop(timeout=1.0) is False
+        with pytest.raises(ControlError, match="not running"):
+            control.reload()
+        time.sleep(0.2)
+        assert tail.poll() is None  # still alive: never signalled
+        assert not pidfile.exists()  # the stale file is cleaned up
+    finally:
+        assert tail.stdin is not None
+        tail.stdin.close()
+        tail.wait(timeout=10)
+
+
+def test_a_daemon_whose_status_is_old_reads_not_responding() -> None:
+    fresh = {"state": "streaming", "ready": True, "status_age_s": 0.4, "last_error": None}
+    assert control.mark_not_responding(dict(fresh))["state"] == "streaming"
+    stale = control.mark_not_responding(dict(fresh, status_age_s=12.0))
+    assert stale["state"] == control.NOT_RESPONDING and stale["ready"] is False
+    assert stale["last_state"] == "streaming" and "no status published for 12 s" in stale["last_error"]
+    camera = control.mark_not_responding(dict(fresh, status_age_s=12.0, last_error="camera: unplugged"))
+    assert camera["last_error"] == "camera: unplugged"  # the real reason is kept
+    starting = {"state": "starting", "ready": False, "status_age_s": 20.0}
+    assert control.mark_not_responding(dict(starting))["state"] == "starting"  # loading models publishes nothing
+
+
+def test_a_startup_failure_leads_with_the_daemons_own_message(tmp_path: Path) -> None:
+    tail = ["2026-01-01 INFO vcamstyle.daemon.service: loading",
+            "vcamstyle: no v4l2loopback device: the virtual camera needs the v4l2loopback kernel module",
+            "  fix: install it (`sudo apt install v4l2loopback-dkms`), then `sudo modprobe v4l2loopback`"]
+    error = startup_failure(1, tail, tmp_path / "vcamstyle.log")
+    assert error.message.startswith("vcamstyle exited with code 1 during startup: no v4l2loopback device")
+    assert error.hint.startswith("install it (`sudo apt install v4l2loopback-dkms`)")
+    assert "fix the error above" not in str(error)
+    silent = startup_failure(-9, [], tmp_path / "vcamstyle.log")
+    assert "was killed by SIGKILL during startup without writing to its log" in silent.message
+
+
+def test_a_log_path_that_is_a_fifo_never_blocks() -> None:
+    log = paths.log_path()
+    os.mkfifo(log)
+    with pytest.raises(ControlError, match="cannot read the log"):
+        list(control.logs(lines=5))
+    assert control.read_log_tail(log, 5) == []
+    with pytest.raises(ControlError, match="cannot open the log file"):
+        control.start(Path("config.yaml"), timeout=1.0)

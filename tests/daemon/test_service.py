@@ -70,6 +70,56 @@ def test_threads_setting_reaches_torch_and_status(config_file: Path, monkeypatch
     assert torch.get_num_threads() == before
 
 
+def test_a_status_file_that_cannot_be_written_is_logged_and_survived(config_file: Path, monkeypatch,
+                                                                      caplog) -> None:
+    """Issue 10, fault 10: ENOSPC from the status write used to end the frame loop."""
+    import errno
+
+    from vcamstyle.daemon import statusfile
+
+    def full(data, path=None):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(statusfile, "write_status", full)
+    service = Service(config_file, max_frames=20, publish=True)
+    with caplog.at_level("ERROR", logger="vcamstyle.daemon.service"):
+        assert service.run() == 0
+    assert service.frames == 20
+    assert "No space left on device" in service.last_error
+    assert caplog.text.count("cannot write the status file") == 1  # reported, not once per frame
+
+
+def test_a_camera_swap_restarts_the_frame_counter(config_file: Path, make_video, tmp_path: Path) -> None:
+    """Issue 10, fault 1: after a camera change the loop waited for the new camera's counter to pass
+    the old one's. A reload that opens another camera must deliver its frames at once."""
+    from vcamstyle.config import load_config
+
+    service = Service(config_file, max_frames=200, publish=False)
+    seen: list[int] = []
+    swapped: dict[str, int | None] = {"at": None, "first_seq": None}
+    other = make_video(tmp_path / "other.mp4", frames=20, size=(192, 96))
+
+    def on_frame(s: Service) -> None:
+        seen.append(s.frames)
+        if swapped["at"] is not None and swapped["first_seq"] is None:
+            swapped["first_seq"] = s._last_seq  # the sequence number of the first frame after the swap
+        if s.frames == 40:
+            config_file.write_text(config_file.read_text().replace(str(tmp_path / "camera.mp4"), str(other)))
+            s._reload()
+            swapped["at"] = s.frames
+        if swapped["at"] is not None and s.frames >= swapped["at"] + 10:
+            s.stop_event.set()
+
+    service.on_frame = on_frame
+    assert service.run() == 0
+    assert swapped["at"] == 40
+    assert service.reloads_applied == 1
+    assert swapped["first_seq"] is not None and swapped["first_seq"] <= 5  # the new camera's own first frames
+    assert service.source is None or service.source.settings.device == str(other)  # closed at shutdown
+    assert load_config(config_file).camera.device == str(other)
+    assert service.frames >= 50
+
+
 def test_auto_style_size_follows_frame_times_and_shows_in_status(config_file: Path, monkeypatch) -> None:
     """``style.size: auto`` (the default): slow frames make the pipeline run at a smaller size, and
     ``status`` shows it; a fixed size has no controller. Frame times are injected."""

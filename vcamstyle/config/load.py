@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import stat
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
@@ -107,25 +109,75 @@ def load_config(
     expanded; ``styles/...`` falls back to the bundled styles). See ``parse_config``.
     """
     path = Path(path)
+    text = read_config_text(path)
+    return parse_config(text, path, segmenters=segmenters, stylizers=stylizers)
+
+
+#: A config file is a few kilobytes; anything beyond this is not one (``/dev/zero``, a log file).
+MAX_CONFIG_BYTES = 256 * 1024
+
+_KIND_NAMES = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+               (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+               (stat.S_ISSOCK, "a socket"))
+
+
+def _kind(mode: int) -> str:
+    return next((name for test, name in _KIND_NAMES if test(mode)), "not a regular file")
+
+
+def read_config_text(path: Path, max_bytes: int = MAX_CONFIG_BYTES) -> str:
+    """The text of the config file at ``path`` (symlinks followed now, never remembered).
+
+    Bounded and non-blocking: a FIFO, a device or a directory is refused without reading it (the open
+    is ``O_NONBLOCK``, so a FIFO without a writer cannot hang), and at most ``max_bytes`` are read.
+    Every failure raises ``ConfigError`` naming the file and the fix.
+    """
+    target = path.expanduser()
     try:
-        text = path.expanduser().read_text(encoding="utf-8")
+        fd = os.open(target, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0))
     except FileNotFoundError as err:
         raise ConfigError(
             f"{path}: config file not found", "run `vcamstyle config init` to write the commented template"
         ) from err
-    except IsADirectoryError as err:
-        raise ConfigError(f"{path}: is a directory, expected a YAML file", "point --config at the file") from err
     except PermissionError as err:
         raise ConfigError(
             f"{path}: cannot read the config file (permission denied)", "check its owner and mode"
         ) from err
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot open the config file ({err.strerror or err})",
+                          "point --config at a readable YAML file") from err
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            hint = "point --config at the file" if stat.S_ISDIR(info.st_mode) else \
+                "point --config (or the symlink) at an ordinary YAML file"
+            raise ConfigError(f"{path}: is {_kind(info.st_mode)}, expected a YAML file", hint)
+        if info.st_size > max_bytes:
+            raise ConfigError(f"{path}: {info.st_size} bytes is too large for a config file (at most {max_bytes})",
+                              "point --config at the vcamstyle YAML file")
+        os.set_blocking(fd, True)
+        chunks: list[bytes] = []
+        remaining = max_bytes + 1
+        while remaining > 0:
+            chunk = os.read(fd, min(65536, remaining))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        data = b"".join(chunks)
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read the config file ({err.strerror or err})") from err
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise ConfigError(f"{path}: grew beyond {max_bytes} bytes while being read: too large for a config file",
+                          "point --config at the vcamstyle YAML file")
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError as err:
         raise ConfigError(
             f"{path}: not UTF-8 text (byte {err.start} cannot be decoded)", "save the file as UTF-8"
         ) from err
-    except OSError as err:
-        raise ConfigError(f"{path}: cannot read the config file ({err.strerror or err})") from err
-    return parse_config(text, path, segmenters=segmenters, stylizers=stylizers)
 
 
 def override(

@@ -73,12 +73,66 @@ def _syntax_problem(err: yaml.MarkedYAMLError) -> str:
     return text
 
 
+#: Nesting deeper than this is not a config file (the schema is three levels deep); PyYAML's composer
+#: recurses once per level, so a 3,000-level document would end in a RecursionError.
+MAX_DEPTH = 32
+#: Values in the document with every alias expanded. A few hundred in a real config; an "alias
+#: bomb" (each anchor listing the previous one ten times) reaches billions in a few hundred bytes.
+MAX_EXPANDED_NODES = 20_000
+
+
+def _check_depth(text: str, file: Path | str) -> None:
+    """Refuse deep nesting before composing, from the parser's events (which need no recursion)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                line = event.start_mark.line + 1 if event.start_mark else None
+                where = f" (line {line})" if line else ""
+                raise ConfigValidationError(file, [f"nesting deeper than {MAX_DEPTH} levels{where}"],
+                                            "a vcamstyle config is a few levels deep: check the indentation")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def expanded_size(root: yaml.Node | None, limit: int = MAX_EXPANDED_NODES) -> int:
+    """How many nodes the document has with aliases expanded (counted once per node, memoised, so an
+    alias bomb costs linear time); stops counting past ``limit``. Cycles count as one node."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        sizes[id(node)] = 1  # a cycle (reported elsewhere) counts once
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            children = [child for pair in node.value for child in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        else:
+            children = []
+        for child in children:
+            total = min(limit + 1, total + size(child))
+        sizes[id(node)] = total
+        return total
+
+    return size(root) if root is not None else 0
+
+
 def _read_yaml(text: str, file: Path | str) -> tuple[Any, dict[tuple[Any, ...], int], list[tuple[int, str]]]:
     """Parse YAML safely: (data, key-path lines, duplicate-key problems).
 
-    Syntax errors and recursive aliases raise ``ConfigValidationError``."""
+    Syntax errors, recursive aliases, nesting deeper than ``MAX_DEPTH`` and documents that expand
+    to more than ``MAX_EXPANDED_NODES`` values raise ``ConfigValidationError``."""
     try:
+        _check_depth(text, file)
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+        if expanded_size(root) > MAX_EXPANDED_NODES:
+            raise ConfigValidationError(
+                file, [f"the YAML expands to more than {MAX_EXPANDED_NODES} values through its aliases (&/*)"],
+                "a vcamstyle config needs no aliases: write the values out")
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as err:
         raise ConfigValidationError(
@@ -86,6 +140,8 @@ def _read_yaml(text: str, file: Path | str) -> tuple[Any, dict[tuple[Any, ...], 
         ) from err
     except yaml.YAMLError as err:
         raise ConfigValidationError(file, [f"YAML error: {err}"], "check the file is valid YAML") from err
+    except RecursionError as err:  # a structure the checks above let through; never a traceback
+        raise ConfigValidationError(file, ["the YAML is nested too deeply"], "check the indentation") from err
     lines, problems, cyclic = _scan_nodes(root)
     if cyclic:
         raise ConfigValidationError(file, [message for _, message in problems], "remove the self-referencing alias")

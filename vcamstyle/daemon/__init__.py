@@ -3,7 +3,9 @@
 - ``service``: ``Service``, the ``vcamstyle run`` process (frame loop, reload, shutdown).
 - ``control``: ``start``/``stop``/``status``/``reload``/``logs`` from another process (systemd or pidfile).
 - ``pidfile``, ``statusfile``, ``logfile``: the runtime files; ``sdnotify``: systemd notifications.
-- ``watcher``: the config-file watcher; ``threads``: the network thread-count policy;
+- ``watcher``: the config-file watcher; ``signals``: signal handlers that cannot deadlock;
+  ``transaction``: a reload's new parts, prepared before the old ones go; ``preflight``: the output
+  checked before anything slow; ``threads``: the network thread-count policy;
   ``metrics``: frame-rate and per-stage timing statistics; ``style_size``: feeds ``style.size: auto``.
 
 Public face: the names in ``__all__``; other packages import only those.
@@ -19,4 +21,6 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "StageTimes": "metrics",
     "RateMeter": "metrics",
     "percentile": "metrics",
+    "threads_for": "threads",
+    "check_output": "preflight",
 })

@@ -29,9 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from vcamstyle import paths
-from vcamstyle.daemon.logfile import follow_log_lines, read_log_tail
+from vcamstyle.daemon.logfile import follow_log_lines, read_log_tail, startup_failure
 from vcamstyle.daemon.pidfile import PidFile, process_exists, process_uptime
-from vcamstyle.daemon.statusfile import read_status, remove_status
+from vcamstyle.daemon.safefile import open_regular
+from vcamstyle.daemon.statusfile import NOT_RESPONDING  # noqa: F401  (the CLI reads control.NOT_RESPONDING)
+from vcamstyle.daemon.statusfile import mark_not_responding, read_status, remove_status
 from vcamstyle.errors import ControlError
 
 logger = logging.getLogger(__name__)
@@ -180,15 +182,6 @@ def _send_signal(pid: int, sig: signal.Signals) -> None:
                            hint="that process belongs to another user; stop it as that user") from exc
 
 
-def _describe_exit(returncode: int) -> str:
-    if returncode < 0:
-        try:
-            return f"was killed by {signal.Signals(-returncode).name}"
-        except ValueError:
-            return f"was killed by signal {-returncode}"
-    return f"exited with code {returncode}"
-
-
 # ---------------------------------------------------------------- start
 
 
@@ -230,7 +223,11 @@ def _start_systemd(config_path: Path, extra_args: Sequence[str], timeout: float)
 
 
 def _open_log(path: Path) -> int:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+    """The detached daemon's log for appending: a regular file of ours, created 0600 (never a FIFO that
+    would block ``start``, never a planted symlink)."""
+    fd = open_regular(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    assert fd is not None  # O_CREAT
+    os.set_blocking(fd, True)
     os.fchmod(fd, 0o600)
     return fd
 
@@ -241,12 +238,12 @@ def _start_detached(config_path: Path, extra_args: Sequence[str], timeout: float
     if running is not None:
         raise ControlError(f"vcamstyle is already running, pid {running}",
                            hint="`vcamstyle reload` applies config changes; `vcamstyle stop` stops it")
-    if pidfile.path.exists():
+    if os.path.lexists(pidfile.path):
         logger.info("removing stale pidfile %s (pid %s)", pidfile.path, pidfile.read())
         pidfile.remove()
     remove_status()  # no live daemon: whatever status.json says is stale
 
-    command = daemon_command(Path(config_path).expanduser().resolve(), extra_args)
+    command = daemon_command(Path(os.path.abspath(Path(config_path).expanduser())), extra_args)
     log_path = paths.log_path()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env.pop("NOTIFY_SOCKET", None)  # a detached daemon must not answer for a unit it is not
@@ -276,12 +273,7 @@ def _wait_until_ready(process: subprocess.Popen[bytes], log_path: Path, log_star
         returncode = process.poll()
         if returncode is not None:
             _spawned.pop(process.pid, None)
-            tail = "\n".join(f"  {line}" for line in read_log_tail(log_path, LOG_TAIL_LINES, log_start))
-            raise ControlError(
-                f"vcamstyle {_describe_exit(returncode)} during startup"
-                + (f"; last log lines:\n{tail}" if tail else " without writing to its log"),
-                hint=f"fix the error above and run `vcamstyle start` again; full log: {log_path}",
-            )
+            raise startup_failure(returncode, read_log_tail(log_path, LOG_TAIL_LINES, log_start), log_path)
         data = read_status()
         if data is not None and data.get("pid") == process.pid and data.get("ready") is True:
             return StartResult(pid=process.pid, via_systemd=False, log_path=log_path, status=data)
@@ -311,7 +303,7 @@ def stop(timeout: float = 10.0, *, use_systemd: bool | None = None) -> bool:
     pidfile = PidFile(paths.pidfile_path())
     pid = pidfile.live_pid()
     if pid is None:
-        if pidfile.path.exists():
+        if os.path.lexists(pidfile.path):
             logger.info("removing stale pidfile %s (pid %s)", pidfile.path, pidfile.read())
             pidfile.remove()
             remove_status()
@@ -383,7 +375,7 @@ def status(*, use_systemd: bool | None = None) -> dict[str, Any] | None:
         result["status_age_s"] = max(0.0, time.time() - status_file.stat().st_mtime) if fresh else None
     except FileNotFoundError:
         result["status_age_s"] = None
-    return result
+    return mark_not_responding(result)
 
 
 # ---------------------------------------------------------------- logs

@@ -1,18 +1,22 @@
-"""The detached daemon's log file read as lines: its tail, and following it as it grows.
+"""The detached daemon's log file read as lines: its tail, following it as it grows, and what a daemon
+that exited during startup said (its own ``vcamstyle: ...`` / ``fix: ...`` lines first).
 
 Bounded reads (a huge or runaway log is never read whole); bytes decoded as UTF-8 with replacement.
+Only a regular file of this user is read (a FIFO or a device at the path would block or never end).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from vcamstyle.daemon.safefile import open_regular
 from vcamstyle.errors import ControlError
 
 logger = logging.getLogger(__name__)
@@ -21,7 +25,10 @@ logger = logging.getLogger(__name__)
 def read_log_tail(path: Path, lines: int, start: int = 0, max_bytes: int = 65536) -> list[str]:
     """The last ``lines`` lines of ``path`` written after byte offset ``start``."""
     try:
-        with open(path, "rb") as handle:
+        fd = open_regular(path)
+        if fd is None:
+            return []
+        with os.fdopen(fd, "rb") as handle:
             size = handle.seek(0, os.SEEK_END)
             handle.seek(max(start, size - max_bytes))
             data = handle.read()
@@ -52,10 +59,14 @@ def follow_log_lines(
     path: Path, lines: int, follow: bool, stop_event: threading.Event | None, poll_interval: float
 ) -> Iterator[str]:
     try:
-        handle = open(path, "rb")
-    except FileNotFoundError as exc:
+        fd = open_regular(path)
+    except OSError as exc:  # a FIFO or a device would block or never end: refuse it
+        raise ControlError(f"cannot read the log {path}: {exc.strerror or exc}",
+                           hint=f"remove {path}; `vcamstyle start` writes a new one") from exc
+    if fd is None:
         raise ControlError(f"no log file at {path}",
-                           hint="`vcamstyle start` writes it; a daemon run by systemd logs to the journal") from exc
+                           hint="`vcamstyle start` writes it; a daemon run by systemd logs to the journal")
+    handle = os.fdopen(fd, "rb")
     try:
         complete, partial = _last_lines(handle, lines)
         if not follow:
@@ -87,3 +98,30 @@ def follow_log_lines(
                 time.sleep(poll_interval)
     finally:
         handle.close()
+
+
+def describe_exit(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"was killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"was killed by signal {-returncode}"
+    return f"exited with code {returncode}"
+
+
+def startup_failure(returncode: int, tail: list[str], log_path: Path) -> ControlError:
+    """The error of a daemon that exited during startup: its own message and fix first (the
+    ``vcamstyle: ...`` / ``  fix: ...`` lines it printed), then the last log lines for context."""
+    message = next((line[len("vcamstyle: "):] for line in reversed(tail) if line.startswith("vcamstyle: ")), None)
+    hint = next((line.strip()[len("fix: "):] for line in reversed(tail) if line.strip().startswith("fix: ")), None)
+    context = "\n".join(f"  {line}" for line in tail if not line.startswith("vcamstyle: ")
+                        and not line.strip().startswith("fix: "))
+    if message:
+        text = f"vcamstyle {describe_exit(returncode)} during startup: {message}"
+    else:
+        text = f"vcamstyle {describe_exit(returncode)} during startup" + (
+            "" if context else " without writing to its log")
+    if context:
+        text += f"\nlast log lines:\n{context}"
+    return ControlError(text, hint=(f"{hint}; full log: {log_path}" if hint else
+                                    f"see the full log, {log_path}, then run `vcamstyle start` again"))

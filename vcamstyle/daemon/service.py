@@ -1,44 +1,51 @@
 """The daemon: camera -> pipeline -> virtual camera, with live reload and a bounded, clean shutdown.
 
-``Service.run`` is the only real entry point (``vcamstyle run``); it never forks. Signal handlers only
-set events: SIGTERM/SIGINT stop, SIGHUP reloads. Reloads are parsed, validated and built in the
-watcher's thread; the frame loop swaps the finished scene in between two frames. A failed reload keeps
-the last good scene and shows its error in ``status`` until a good file arrives.
+``Service.run`` is the only real entry point (``vcamstyle run``); it never forks. Signals reach it
+through ``SignalInbox`` (handlers only set a flag and write to a pipe). A reload is a transaction
+(``vcamstyle.daemon.transaction``): the watcher's thread parses the file, opens the new camera and
+sink and builds the scene; the frame loop swaps the finished set in between two frames and releases
+the old parts. A failed reload keeps everything that runs and shows its error in ``status`` until a
+good file arrives; a newer save supersedes a reload that has not been applied yet.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import signal
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from vcamstyle import compute, paths
-from vcamstyle.config import Config, diff_stages, load_config
+from vcamstyle.config import Config, load_config
 from vcamstyle.daemon import sdnotify, statusfile
 from vcamstyle.daemon import threads as thread_policy
 from vcamstyle.daemon.metrics import RateMeter, StageTimes
 from vcamstyle.daemon.pidfile import PidFile
+from vcamstyle.daemon.reload import SINK_BACKOFF_START_S, LiveReload
+from vcamstyle.daemon.signals import SignalInbox
 from vcamstyle.daemon.style_size import AutoStyleSize
 from vcamstyle.daemon.threads import ThreadTuner, thread_counts
-from vcamstyle.daemon.watcher import ConfigWatcher
-from vcamstyle.devices import (
-    CameraSettings,
-    CameraSource,
-    FrameSink,
-    create_sink,
-    placeholder_frame,
+from vcamstyle.daemon.transaction import (
+    Prepared,
+    camera_settings,
+    close_quietly,
+    open_camera,
+    open_sink,
+    output_geometry,
 )
+from vcamstyle.daemon.preflight import check_output
+from vcamstyle.daemon.watcher import ConfigWatcher
+from vcamstyle.devices import CameraSource, FrameSink, placeholder_frame
 from vcamstyle.errors import SinkError, SourceError, VcamstyleError
 from vcamstyle.frames import shrink
 from vcamstyle.models.weights import resolve_weights_dir
 from vcamstyle.pipeline import Engine, Pipeline, Scene
+
+__all__ = ["Service", "camera_settings", "output_geometry"]
 
 log = logging.getLogger(__name__)
 
@@ -47,39 +54,19 @@ STOP_TIMEOUT_S = 2.5
 #: A frame arriving up to this fraction of an output interval before its slot still goes out
 #: (camera clock jitter); earlier ones are dropped when the camera runs faster than output.fps.
 OUTPUT_SLACK = 0.25
-SINK_BACKOFF_START_S = 0.5
 SINK_BACKOFF_MAX_S = 5.0
+#: A failing status or log write is reported at most this often.
+WRITE_FAILURE_LOG_S = 30.0
 
 
-def camera_settings(config: Config) -> CameraSettings:
-    c = config.camera
-    return CameraSettings(device=c.device, width=c.width, height=c.height, fps=c.fps, fourcc=c.fourcc, mirror=c.mirror)
-
-
-def output_geometry(config: Config, granted: tuple[int, int, float] | None) -> tuple[int, int, float]:
-    """(width, height, fps) of the virtual camera: the configured values, else what the camera granted."""
-    cam_w, cam_h, cam_fps = granted or (config.camera.width, config.camera.height, config.camera.fps)
-    o = config.output
-    width = o.width or cam_w or config.camera.width
-    height = o.height or cam_h or config.camera.height
-    fps = o.fps or (cam_fps if cam_fps and cam_fps > 0 else config.camera.fps)
-    return int(width) // 2 * 2, int(height) // 2 * 2, float(fps)
-
-
-@dataclass
-class PendingScene:
-    scene: Scene
-    stages: frozenset[str]
-
-
-class Service:
+class Service(LiveReload):
     """Owns the camera, the pipeline, the sink and the watcher for one daemon run."""
 
     def __init__(self, config_path: Path, max_frames: int | None = None, publish: bool = True,
                  on_frame: Callable[["Service"], None] | None = None, stats_window: int = 120) -> None:
         """``publish``: write the pidfile and status.json (False for in-process benchmarks);
         ``on_frame``: called after every output frame (benchmarks, soak runs)."""
-        self.config_path = Path(config_path)
+        self.config_path = Path(config_path)  # as given: a symlink is followed at every read
         self.max_frames = max_frames
         self.publish = publish
         self.on_frame = on_frame
@@ -90,36 +77,39 @@ class Service:
         self.scene: Scene | None = None
         self.pipeline: Pipeline | None = None
         self.watcher: ConfigWatcher | None = None
-        self._pending: PendingScene | None = None
-        self._pending_lock = threading.Lock()
-        #: The last configuration that failed to load or build (cleared by a good file).
+        self.signals: SignalInbox | None = None
+        self.pidfile: PidFile | None = None
+        self._pending: Prepared | None = None
+        self._swap_lock = threading.Lock()
+        self._releases: list[threading.Thread] = []
+        #: The last configuration that failed to load, build or open (cleared by a good file).
         self.config_error: str | None = None
         #: The last runtime failure (camera, sink, a frame), cleared when that part recovers.
         self.runtime_error: str | None = None
-        self.state = "starting"
+        self.phase = "starting"  # starting -> running -> stopping
+        self.reloading = False
         self.started_at = time.time()
         self.frames = 0
+        self.reloads_applied = 0
         self.rate = RateMeter()
         self.stage_times = StageTimes(window=stats_window)
         self._next_status = 0.0
         self._geometry: tuple[int, int, float] = (0, 0, 0.0)
+        self._last_seq = 0  # the newest frame taken from *this* camera (a reopened one counts from 1)
         self._sink_retry_at = 0.0
         self._sink_backoff = SINK_BACKOFF_START_S
         self._next_failure_log = 0.0
+        self._next_write_failure_log = 0.0
+        self.status_write_error: str | None = None
         self.threads: ThreadTuner | None = None
         self.style_size = AutoStyleSize()
         self._threads_before: int | None = None  # torch's count before the first tuner, restored at shutdown
 
     # ---------------------------------------------------------------- signals
     def install_signal_handlers(self) -> None:
-        signal.signal(signal.SIGTERM, self._on_stop_signal)
-        signal.signal(signal.SIGINT, self._on_stop_signal)
-        signal.signal(signal.SIGHUP, self._on_reload_signal)
+        self.signals = SignalInbox(on_stop=self.stop_event.set, on_reload=self.request_reload).install()
 
-    def _on_stop_signal(self, signum: int, frame: Any) -> None:
-        self.stop_event.set()
-
-    def _on_reload_signal(self, signum: int, frame: Any) -> None:
+    def request_reload(self) -> None:
         if self.watcher is not None:
             self.watcher.request()
 
@@ -127,129 +117,55 @@ class Service:
     def _weights_dir(self, config: Config) -> Path:
         return resolve_weights_dir(str(config.weights_dir) if config.weights_dir else None)
 
-    def _open_camera(self, config: Config) -> None:
-        if self.source is not None:
-            self.source.close()
-        self.source = CameraSource(camera_settings(config))
+    def _build_scene(self, config: Config, size: tuple[int, int]) -> Scene:
+        return self.engine.build(config, size, self._weights_dir(config))
+
+    def _start_camera(self, config: Config) -> CameraSource:
+        """The first camera: on failure the daemon runs on a placeholder and retries in the background."""
         try:
-            self.source.start()
+            return open_camera(config)
         except SourceError as exc:
-            # The daemon keeps running on a placeholder and retries in the background.
             self.runtime_error = f"camera: {exc}"
-            log.error("%s", exc)
-            self.source.start_retrying()
-
-    def _open_sink(self, config: Config) -> None:
-        if self.sink is not None:
-            self.sink.close()
-            self.sink = None
-        width, height, fps = self._geometry
-        o = config.output
-        backend = "null" if o.backend == "none" else o.backend
-        self.sink = create_sink(None, width, height, fps, backend=backend, device=o.device,
-                                path=str(o.path) if o.path else None, format=o.format)
-        self._sink_retry_at = 0.0
-        log.info("output: %s", self.sink.describe())
-
-    def _set_geometry(self, config: Config) -> None:
-        granted = self.source.granted if self.source is not None else None
-        self._geometry = output_geometry(config, granted)
+            log.error("camera: %s; sending a placeholder and retrying", exc)
+            source = CameraSource(camera_settings(config))
+            source.last_error = str(exc)
+            return source.start_retrying()
 
     def start(self) -> None:
-        """Load the config, open camera and sink, build the first scene. Errors here are fatal."""
+        """Load the config; check and open the output first (the usual first-run problem), then the
+        camera, then the models. Errors here are fatal, except a camera that is not there yet."""
         compute.keep_freed_memory()
         config = load_config(self.config_path)
-        self._open_camera(config)
-        self._set_geometry(config)
+        check_output(config)
+        self.source = self._start_camera(config)
+        self._geometry = output_geometry(config, self.source.granted)
+        self.sink = open_sink(config, self._geometry)
+        log.info("output: %s", self.sink.describe())
         width, height, _ = self._geometry
-        self.scene = self.engine.build(config, (height, width), self._weights_dir(config))
+        self.scene = self._build_scene(config, (height, width))
         self.pipeline = Pipeline(self.scene.segmenter, self.scene.stylizer, self.scene.settings, self.scene.device)
         self._set_threads(config)
-        self.style_size.configure(config, self._geometry[2], self.pipeline, self.threads)
-        self._open_sink(config)
         self.watcher = ConfigWatcher(self.config_path, self._reload).start()
 
-    # ---------------------------------------------------------------- reload (watcher thread)
-    def _reload(self) -> None:
-        """Build the new configuration off the frame loop; hand it over or keep the last good one."""
-        if self.scene is None:
-            return
-        sdnotify.reloading()
-        self.state = "reloading"
-        try:
-            config = load_config(self.config_path)
-            stages = diff_stages(self.scene.config, config)
-            if not stages:
-                log.info("config reloaded: no change")
-                self.config_error = None
-                return
-            # Built at the current output size; a camera/output change that alters the size rebuilds
-            # the scene once more when the frame loop reopens that stage.
-            width, height, _ = self._geometry
-            scene = self.engine.build(config, (height, width), self._weights_dir(config))
-        except VcamstyleError as exc:
-            self.config_error = str(exc)
-            log.error("reload failed, keeping the previous configuration: %s", exc)
-            return
-        except Exception as exc:  # a bug must not kill the reload thread; logged with its traceback
-            self.config_error = f"internal error during reload: {exc!r}"
-            log.exception("reload failed, keeping the previous configuration")
-            return
-        finally:
-            self.state = "running"
-            sdnotify.ready(self._status_line())
-        with self._pending_lock:
-            self._pending = PendingScene(scene, stages)
-        log.info("config reloaded (%s)", ", ".join(sorted(stages)))
-
-    def _apply_pending(self) -> None:
-        with self._pending_lock:
-            pending, self._pending = self._pending, None
-        if pending is None or self.pipeline is None:
-            return
-        scene, stages = pending.scene, pending.stages
-        try:
-            if "camera" in stages:
-                self._open_camera(scene.config)
-            if "camera" in stages or "output" in stages:
-                old = self._geometry
-                self._set_geometry(scene.config)
-                if self._geometry != old or "output" in stages:
-                    self._open_sink(scene.config)
-                    if self._geometry[:2] != scene.settings.output_size[::-1]:
-                        width, height, _ = self._geometry
-                        scene = self.engine.build(scene.config, (height, width), self._weights_dir(scene.config))
-        except VcamstyleError as exc:
-            self.config_error = str(exc)
-            log.error("could not apply the new configuration: %s", exc)
-            if self.sink is None:
-                raise
-            return
-        self.scene = scene
-        self.pipeline = self.pipeline.replace(scene.segmenter, scene.stylizer, scene.settings)
-        self._set_threads(scene.config)
-        self.style_size.configure(scene.config, self._geometry[2], self.pipeline, self.threads)
-        self.config_error = None
-
     # ---------------------------------------------------------------- frame loop
-    def _next_frame(self, last_seq: int) -> tuple[np.ndarray | None, int, float]:
+    def _next_frame(self) -> tuple[np.ndarray | None, float]:
         """The next camera frame (``HxWx3 uint8 RGB`` at the output size), or None while the camera is down."""
         width, height, fps = self._geometry
-        frame = self.source.wait_newer(last_seq, timeout=2.0 / max(fps, 1.0)) if self.source else None
+        frame = self.source.wait_newer(self._last_seq, timeout=2.0 / max(fps, 1.0)) if self.source else None
         if frame is None:
-            return None, last_seq, time.monotonic()
+            return None, time.monotonic()
+        self._last_seq = frame.seq
         image = frame.image
         if image.shape[:2] != (height, width):
             image = shrink(image, (height, width))
-        return image, frame.seq, frame.captured_at
+        return image, frame.captured_at
 
     def loop(self) -> None:
-        last_seq = 0
         next_placeholder = next_output = time.monotonic()
         while not self.stop_event.is_set():
             self._apply_pending()
             t0 = time.perf_counter()
-            content, last_seq, captured_at = self._next_frame(last_seq)
+            content, captured_at = self._next_frame()
             width, height, fps = self._geometry
             if content is None:
                 if self.source is not None and self.source.available:
@@ -261,7 +177,7 @@ class Service:
                 next_placeholder = now + 1.0 / max(fps, 1.0)
                 reason = self.source.last_error if self.source else "no camera"
                 self._send(placeholder_frame(width, height, "camera unavailable - reconnecting"))
-                self._count_frame({}, reason)
+                self._count_frame({}, reason or "camera unavailable")
             else:
                 now = time.monotonic()
                 if now < next_output - OUTPUT_SLACK / max(fps, 1.0):
@@ -292,19 +208,20 @@ class Service:
                 break
 
     def _set_threads(self, config: Config) -> None:
-        """Fixed thread count, or a tuner for ``threads: auto`` (kept across reloads that leave it)."""
+        """Fixed thread count, or a tuner for ``threads: auto`` (kept across reloads that leave it); then
+        the ``style.size: auto`` controller, which follows every new pipeline (start and reload call this)."""
         counts = thread_counts(config.threads)
-        if self.threads is not None and self.threads.counts == counts:
-            return
-        if self._threads_before is None:
-            self._threads_before = thread_policy.get_torch_threads()
-        self.threads = ThreadTuner(counts)
-        log.info("threads: %s (%s)", config.threads, ", ".join(map(str, self.threads.counts)))
+        if self.threads is None or self.threads.counts != counts:
+            if self._threads_before is None:
+                self._threads_before = thread_policy.get_torch_threads()
+            self.threads = ThreadTuner(counts)
+            log.info("threads: %s (%s)", config.threads, ", ".join(map(str, self.threads.counts)))
+        self.style_size.configure(config, self._geometry[2], self.pipeline, self.threads)
 
     @property
     def last_error(self) -> str | None:
         """What ``status`` shows: a failed configuration first, else the last runtime failure."""
-        return self.config_error or self.runtime_error
+        return self.config_error or self.runtime_error or self.status_write_error
 
     def _frame_failed(self, exc: Exception) -> None:
         """Report a frame the pipeline could not process (the camera frame goes out unprocessed)."""
@@ -321,25 +238,23 @@ class Service:
             if now < self._sink_retry_at:
                 return
             try:
-                self._open_sink(self.scene.config)
+                self.sink = open_sink(self.scene.config, self._geometry)
+                log.info("output reopened: %s", self.sink.describe())
             except VcamstyleError as exc:
                 self._sink_backoff = min(SINK_BACKOFF_MAX_S, self._sink_backoff * 2)
                 self._sink_retry_at = now + self._sink_backoff
-                self.runtime_error = str(exc)
+                self.runtime_error = f"output: {exc}"
                 return
         try:
             self.sink.send(image)
             if self._sink_backoff != SINK_BACKOFF_START_S:  # it had failed: the output works again
                 self._sink_backoff = SINK_BACKOFF_START_S
                 self.runtime_error = None
-        except SinkError as exc:
-            self.runtime_error = str(exc)
+        except (SinkError, OSError, ValueError) as exc:
+            self.runtime_error = f"output: {exc}"
             self._sink_backoff = min(SINK_BACKOFF_MAX_S, self._sink_backoff * 2)
             log.error("%s; reopening the output", exc)
-            try:
-                self.sink.close()
-            except (OSError, RuntimeError, SinkError) as close_exc:
-                log.debug("closing the failed sink: %s", close_exc)
+            close_quietly(self.sink, "output")
             self.sink = None
             self._sink_retry_at = now + self._sink_backoff
 
@@ -363,12 +278,22 @@ class Service:
     def describe_region(self, name: str) -> str:
         return self.scene.config.summary_region(name) if self.scene else "-"
 
+    @property
+    def state(self) -> str:
+        """``starting``, ``streaming`` (frames reach the output), ``error`` (the output is down) or ``stopping``."""
+        if self.phase != "running":
+            return self.phase
+        return "streaming" if self.sink is not None else "error"
+
     def status(self) -> dict[str, Any]:
         config = self.scene.config if self.scene else None
         return {
             "pid": os.getpid(),
             "state": self.state,
-            "ready": self.state in ("running", "reloading"),
+            "ready": self.phase == "running",
+            "reloading": self.reloading,
+            "reloads": self.reloads_applied,
+            "published_at": time.time(),
             "started_at": self.started_at,
             "uptime_s": round(time.time() - self.started_at, 1),
             "fps": self.rate.rate(),
@@ -383,27 +308,42 @@ class Service:
             "threads": self.threads.threads if self.threads else None,
             **self.style_size.status(),
             "camera": {"available": bool(self.source and self.source.available),
-                       "granted": list(self.source.granted) if self.source and self.source.granted else None},
+                       "granted": list(self.source.granted) if self.source and self.source.granted else None,
+                       "error": self.source.last_error if self.source else None},
             "output": self.sink.describe() if self.sink else None,
             "last_error": self.last_error,
         }
 
     def write_status(self) -> None:
+        """Publish status.json (and put a vanished pidfile back); a failed write (full or vanished runtime
+        directory) is logged, not fatal."""
         if self.publish:
-            statusfile.write_status(self.status())
+            try:
+                if self.pidfile is not None:
+                    self.pidfile.ensure()
+                statusfile.write_status(self.status())
+                if self.status_write_error:
+                    log.info("status file written again")
+                self.status_write_error = None
+            except (OSError, VcamstyleError) as exc:
+                self.status_write_error = f"cannot write the status file: {exc}"
+                now = time.monotonic()
+                if now >= self._next_write_failure_log:
+                    self._next_write_failure_log = now + WRITE_FAILURE_LOG_S
+                    log.error("%s (the video goes on; retrying)", self.status_write_error)
         sdnotify.status(self._status_line())
 
     # ---------------------------------------------------------------- lifecycle
     def run(self) -> int:
         """Start, loop until stopped, shut down. Returns the process exit status (0 on a clean stop)."""
-        pidfile = PidFile(paths.pidfile_path()) if self.publish else None
+        pidfile = self.pidfile = PidFile(paths.pidfile_path()) if self.publish else None
         if pidfile is not None:
             pidfile.create()
         self.install_signal_handlers()
         try:
             self.write_status()
             self.start()
-            self.state = "running"
+            self.phase = "running"
             self.write_status()
             sdnotify.ready(self._status_line())
             log.info("vcamstyle is running (pid %d): %s", os.getpid(), self._status_line())
@@ -416,12 +356,16 @@ class Service:
 
     def shutdown(self) -> None:
         """Release everything within a bounded time (camera, device, watcher)."""
-        self.state = "stopping"
+        self.phase = "stopping"
         sdnotify.stopping()
         if self._threads_before is not None:  # in-process runs (benchmarks, tests) get torch back as it was
             thread_policy.set_torch_threads(self._threads_before)
         deadline = time.monotonic() + STOP_TIMEOUT_S
-        for closer in (self.watcher.stop if self.watcher else None,
+        with self._swap_lock:
+            pending, self._pending = self._pending, None
+        for closer in (self.signals.close if self.signals else None,
+                       self.watcher.stop if self.watcher else None,
+                       pending.discard if pending else None,
                        self.source.close if self.source else None,
                        self.sink.close if self.sink else None):
             if closer is None or time.monotonic() > deadline:
@@ -430,6 +374,11 @@ class Service:
                 closer()
             except (OSError, RuntimeError, VcamstyleError) as exc:
                 log.warning("error while shutting down: %s", exc)
+        for thread in self._releases:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
         if self.publish:
-            statusfile.remove_status(pid=os.getpid())
+            try:
+                statusfile.remove_status(pid=os.getpid())
+            except OSError as exc:
+                log.warning("cannot remove the status file: %s", exc)
         log.info("vcamstyle stopped after %d frames", self.frames)

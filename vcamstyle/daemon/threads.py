@@ -14,10 +14,11 @@ tested without a clock or a CPU load.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import statistics
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import torch
 
@@ -146,3 +147,16 @@ def thread_counts(setting: int | str, cores: int | None = None) -> list[int]:
         counts = {1 << k for k in range(top.bit_length()) if 1 << k <= top} | {top}
         return sorted(counts)
     return [int(setting)]
+
+
+@contextlib.contextmanager
+def threads_for(setting: int | str) -> Iterator[int]:
+    """Run a block (``bench``) with the thread count a ``threads`` setting means: the number, or for
+    ``auto`` the most the tuner would start with; torch's previous count is restored afterwards."""
+    before = get_torch_threads()
+    count = thread_counts(setting)[-1]
+    set_torch_threads(count)
+    try:
+        yield count
+    finally:
+        set_torch_threads(before)

@@ -1,13 +1,21 @@
 """Watches the config file and turns changes (and explicit requests such as SIGHUP) into reload events.
 
-Runs in its own thread with ``watchfiles`` (inotify on Linux; it handles editors that save by
-renaming). ``watchfiles`` is used rather than hand-written inotify/mtime polling because it is
-maintained, cross-platform and debounces bursts of writes.
+The path is kept as the user gave it. A symlinked config (stow, home-manager, chezmoi) is followed
+anew at every check: the watcher watches the folder of the link *and* the folders of every link in the
+chain and of the final target, and notices a link re-pointed elsewhere. Two sources of events:
+
+- ``watchfiles`` (inotify on Linux; it handles editors that save by renaming, and debounces bursts);
+- a signature check every ``poll_s`` (device, inode, size, mtime of every link in the chain and of the
+  target): it catches what inotify cannot see (a watched folder deleted and made again, a link
+  re-pointed into a folder not watched yet) and costs a few ``stat`` calls.
+
+The reload callback runs in the watcher's own worker thread, never in the frame loop.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import Callable
@@ -16,20 +24,60 @@ from watchfiles import watch
 
 log = logging.getLogger(__name__)
 
+#: Symlinks followed at most (as the kernel's own limit, ELOOP beyond).
+MAX_LINKS = 40
+
+Signature = tuple[tuple[str, int, int, int, int], ...]
+
+
+def link_chain(path: Path) -> list[Path]:
+    """``path`` and every path its symlinks lead to, in order (the last is the target, which may not exist)."""
+    chain = [Path(os.path.abspath(path))]
+    for _ in range(MAX_LINKS):
+        current = chain[-1]
+        try:
+            target = os.readlink(current)
+        except OSError:  # not a symlink, or missing
+            break
+        chain.append(Path(os.path.normpath(current.parent / target)))
+    return chain
+
+
+def signature(path: Path) -> Signature:
+    """What identifies the file's current content: lstat of every link and stat of the target."""
+    entries = []
+    for link in link_chain(path):
+        try:
+            st = os.lstat(link)
+            entries.append((str(link), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns))
+        except OSError:
+            entries.append((str(link), 0, 0, -1, 0))
+    return tuple(entries)
+
+
+def watched_dirs(path: Path) -> list[Path]:
+    """The existing folders holding ``path``, its links and its target."""
+    seen: list[Path] = []
+    for link in link_chain(path):
+        folder = link.parent
+        if folder not in seen and folder.is_dir():
+            seen.append(folder)
+    return seen
+
 
 class ConfigWatcher:
-    """Calls ``on_change()`` from its own thread whenever ``path`` changes on disk or ``request()`` is called.
+    """Calls ``on_change()`` from its own thread whenever ``path`` changes on disk or ``request()`` is called."""
 
-    The callback runs in the watcher's worker thread, never in the frame loop.
-    """
-
-    def __init__(self, path: Path, on_change: Callable[[], None], debounce_ms: int = 60) -> None:
-        self.path = Path(path).resolve()
+    def __init__(self, path: Path, on_change: Callable[[], None], debounce_ms: int = 60,
+                 poll_s: float = 0.5) -> None:
+        self.path = Path(os.path.abspath(Path(path).expanduser()))  # never resolved: links are followed each time
         self.on_change = on_change
         self.debounce_ms = debounce_ms
+        self.poll_s = poll_s
         self._stop = threading.Event()
         self._requested = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._signature = signature(self.path)
 
     def start(self) -> "ConfigWatcher":
         self._threads = [threading.Thread(target=self._watch_files, name="config-watch", daemon=True),
@@ -39,26 +87,53 @@ class ConfigWatcher:
         return self
 
     def request(self) -> None:
-        """Ask for a reload (thread- and signal-safe: only sets an event)."""
+        """Ask for a reload (from any thread; signal handlers go through ``SignalInbox``)."""
         self._requested.set()
 
+    def pending(self) -> bool:
+        """True when a reload has been asked for and not started yet."""
+        return self._requested.is_set() and not self._stop.is_set()
+
+    def _check_signature(self) -> bool:
+        """Request a reload if the file, a link or the target changed since the last check."""
+        current = signature(self.path)
+        if current == self._signature:
+            return False
+        self._signature = current
+        log.debug("config file changed on disk")
+        self._requested.set()
+        return True
+
     def _watch_files(self) -> None:
-        directory = self.path.parent
-        for changes in watch(directory, stop_event=self._stop, debounce=self.debounce_ms, step=20,
-                             rust_timeout=500, yield_on_timeout=False, recursive=False):
-            if any(Path(p).resolve() == self.path for _, p in changes):
-                log.debug("config file changed on disk")
-                self._requested.set()
+        while not self._stop.is_set():
+            folders = watched_dirs(self.path)
+            if not folders:
+                self._check_signature()
+                self._stop.wait(self.poll_s)
+                continue
+            try:
+                for _changes in watch(*folders, stop_event=self._stop, debounce=self.debounce_ms, step=20,
+                                      rust_timeout=int(self.poll_s * 1000), yield_on_timeout=True,
+                                      recursive=False, raise_interrupt=False):
+                    self._check_signature()
+                    if watched_dirs(self.path) != folders:
+                        break  # a link was re-pointed or a folder came or went: watch the new set
+            except (OSError, RuntimeError) as exc:  # a watched folder vanished under inotify
+                log.debug("watching %s: %s; watching again", ", ".join(map(str, folders)), exc)
+                self._check_signature()
+                self._stop.wait(self.poll_s)
 
     def _serve_requests(self) -> None:
         while not self._stop.is_set():
             if not self._requested.wait(0.2):
                 continue
+            if self._stop.is_set():
+                return  # woken by stop(): not a reload
             self._requested.clear()
             self.on_change()
 
     def stop(self) -> None:
         self._stop.set()
-        self._requested.set()
+        self._requested.set()  # wakes the worker, which sees the stop and returns without reloading
         for thread in self._threads:
             thread.join(timeout=2.0)

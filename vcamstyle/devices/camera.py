@@ -140,7 +140,13 @@ class _DeviceReader:
 
     def __init__(self, target: str | int, settings: CameraSettings) -> None:
         api = cv2.CAP_V4L2 if sys.platform.startswith("linux") else cv2.CAP_ANY
-        self.capture = cv2.VideoCapture(target, api)
+        try:
+            self.capture = cv2.VideoCapture(target, api)
+        except (cv2.error, OverflowError, ValueError) as exc:  # e.g. an index that does not fit a C int
+            reason = str(exc).strip().splitlines()[-1].lstrip("> -") if str(exc).strip() else type(exc).__name__
+            raise SourceError(f"cannot open camera {target}: OpenCV refused it ({reason})",
+                              hint="set camera.device to auto, /dev/videoN or a small index (0, 1, ...); "
+                                   "`vcamstyle doctor` lists the cameras") from exc
         if not self.capture.isOpened():
             self.capture.release()
             raise SourceError(f"cannot open camera {target}",
@@ -214,13 +220,15 @@ class CameraSource:
         next_due = time.monotonic()
         while not self._stop.is_set():
             reader = self._reader
+            reason = "camera stopped delivering frames"
             try:
                 image = reader.read() if reader is not None else None
             except (cv2.error, OSError) as exc:  # a driver error is a camera failure: reopen with backoff
                 log.debug("camera read failed: %s", exc)
-                image = None
+                image, reason = None, f"reading the camera failed: {str(exc).strip() or type(exc).__name__}"
             if image is None:
-                self._mark_down("camera stopped delivering frames")
+                # with no reader, the last reopen failure is the real reason: keep it
+                self._mark_down(reason if reader is not None else (self.last_error or reason))
                 if self._stop.wait(backoff):
                     break
                 backoff = min(BACKOFF_MAX_S, backoff * 2)
@@ -265,6 +273,9 @@ class CameraSource:
             self._open()
         except SourceError as exc:
             self.last_error = str(exc)
+            log.debug("reopen failed: %s", exc)
+        except Exception as exc:  # OpenCV's own errors: a failed reopen, retried with backoff
+            self.last_error = f"cannot open camera {self.settings.device}: {exc}"
             log.debug("reopen failed: %s", exc)
 
     def wait_newer(self, seq: int, timeout: float) -> Frame | None:

@@ -51,7 +51,7 @@ def _loopback_choices(io: v4l2.DeviceIO, dev_dir: str, exclude: str | None = Non
     paths = [p for p in v4l2.loopback_paths(devices) if p != exclude]
     if paths:
         return f"set output.device to a v4l2loopback device: {', '.join(paths)} (or to auto)"
-    return f"no v4l2loopback device exists: run `{v4l2.MODPROBE_COMMAND}` ({v4l2.PERSISTENT_SETUP})"
+    return f"no v4l2loopback device exists: {v4l2.NO_LOOPBACK_HINT}"
 
 
 def _open_error(path: str, exc: OSError, io: v4l2.DeviceIO, dev_dir: str) -> SinkError:
@@ -110,8 +110,7 @@ class LoopbackBackend:
             raise SinkError(f"every v4l2loopback device is in use by another producer: {', '.join(busy)}",
                             hint="stop the other program writing to it (see `fuser -v /dev/video*`), "
                                  "or add a device with devices=2 in the module options")
-        raise SinkError("no v4l2loopback device found",
-                        hint=f"run `{v4l2.MODPROBE_COMMAND}`; {v4l2.PERSISTENT_SETUP}")
+        raise SinkError("no v4l2loopback device found", hint=v4l2.NO_LOOPBACK_HINT)
 
     def _open(self, width: int, height: int, fps: float, fourcc: int) -> None:
         libyuv_code = decode_fourcc(fourcc)

@@ -49,11 +49,15 @@ logger = logging.getLogger(__name__)
 LOOPBACK_DRIVER = "v4l2 loopback"
 
 MODPROBE_COMMAND = "sudo modprobe v4l2loopback exclusive_caps=1 video_nr=10 card_label=vcamstyle"
+INSTALL_COMMAND = "sudo apt install v4l2loopback-dkms"
 PERSISTENT_SETUP = (
     "to load it at every boot, copy systemd/v4l2loopback.conf to /etc/modprobe.d/ and "
     "systemd/v4l2loopback-load.conf to /etc/modules-load.d/"
 )
 VIDEO_GROUP_FIX = "sudo usermod -aG video $USER, then log out and back in"
+#: The fix for "no v4l2loopback device": install the module, load it, and load it at every boot.
+NO_LOOPBACK_HINT = (f"install the v4l2loopback kernel module (`{INSTALL_COMMAND}` on Debian/Ubuntu), "
+                    f"then load it: `{MODPROBE_COMMAND}`; {PERSISTENT_SETUP}")
 
 
 
@@ -315,7 +319,7 @@ def describe_devices(devices: list[VideoDevice]) -> str:
         return "no /dev/video* devices (no camera connected, and the v4l2loopback module is not loaded)"
     lines = [device.summary() for device in devices]
     if not loopback_paths(devices):
-        lines.append(f"no v4l2loopback device: load the module with `{MODPROBE_COMMAND}`")
+        lines.append(f"no v4l2loopback device: {NO_LOOPBACK_HINT}")
     return "\n".join(lines)
 
 

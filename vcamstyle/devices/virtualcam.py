@@ -296,8 +296,10 @@ class FileSink(_SinkBase):
         writer = cv2.VideoWriter(str(self._path), cv2.VideoWriter_fourcc(*codec), self._fps,
                                  (self._width, self._height), True)
         if not writer.isOpened():
-            raise SinkError(f"cannot open a {codec} video writer for {self._path}",
-                            hint="check that the path is writable and OpenCV has video encoding (opencv-python)")
+            raise SinkError(f"the {codec} video writer refused {self._path} at {self._width}x{self._height}, "
+                            f"{self._fps:g} fps",
+                            hint="use a common size (e.g. 1280x720) and an fps of at least 1; check that the path "
+                                 "is writable and OpenCV has video encoding (opencv-python)")
         self._writer = writer
 
     @property
