@@ -132,7 +132,8 @@ def test_status_when_running(isolated_xdg, monkeypatch: pytest.MonkeyPatch) -> N
     from vcamstyle.daemon import control
 
     info = {"pid": 4242, "uptime_s": 12.5, "fps": 29.8, "stage_ms": {"segment": 4.0, "style": 30.0},
-            "config": "/x/config.yaml", "person": "style a.png @0.7", "background": "blur 25", "last_error": None}
+            "config": "/x/config.yaml", "person": "style a.png @0.7", "background": "blur 25", "last_error": None,
+            "style_size": 192, "style_size_auto": True}
     monkeypatch.setattr(control, "status", lambda **kwargs: dict(info))
     result = invoke("status", "--json")
     assert result.exit_code == 0
@@ -140,6 +141,7 @@ def test_status_when_running(isolated_xdg, monkeypatch: pytest.MonkeyPatch) -> N
     result = invoke("status")
     assert result.exit_code == 0
     assert "pid 4242" in result.output and "segment 4.0" in result.output and "last error: none" in result.output
+    assert "style size: 192 (auto" in result.output
 
 
 def test_stop_when_not_running(isolated_xdg) -> None:

@@ -199,6 +199,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="One JSON object."
              f"  person:     {info.get('person')}",
              f"  background: {info.get('background')}",
              f"  method:     {info.get('method')}   segmentation: {info.get('segmentation')}   device: {info.get('device')}",
+             f"  style size: {_style_size_text(info)}",
              f"  output:     {info.get('output')}",
              f"  watched by: {_consumer_text(info)}",
              f"  config:     {info.get('config')}",
@@ -217,6 +218,14 @@ def _consumer_text(info: dict) -> str:
         return "not watched (file/none output, or output.on_demand: false)"
     apps = ", ".join(info.get("consumer_apps") or [])
     return f"{info['consumers']} app(s)" + (f": {apps}" if apps else "")
+
+
+def _style_size_text(info: dict) -> str:
+    """``status``'s style-size line: the size in use and whether ``auto`` chose it."""
+    size = info.get("style_size")
+    if size is None:
+        return "-"
+    return f"{size} (auto: chosen to hold the frame rate)" if info.get("style_size_auto") else str(size)
 
 
 # ------------------------------------------------------------------------------------------ files
@@ -255,6 +264,8 @@ def bench(config: Optional[Path] = ConfigOption,
           size: Optional[int] = typer.Option(None, help="Override style.size (short side the network runs at)."),
           device: Optional[str] = typer.Option(None, help="Override device (cpu, cuda)."),
           precision: Optional[str] = typer.Option(None, help="Override precision (auto, float32)."),
+          threads: Optional[int] = typer.Option(None, min=1, help="Network threads (torch and onnxruntime); fewer "
+                                                "than the cores simulates a smaller machine."),
           seed_baseline: bool = typer.Option(False, "--seed-baseline",
                                              help="Also run the seed's per-frame algorithm, alternating, and print the speed-up."),
           seed_size: SeedSize = typer.Option(SeedSize.output, "--seed-size",
@@ -287,7 +298,11 @@ def bench(config: Optional[Path] = ConfigOption,
         typer.echo(json.dumps(report, indent=None if as_json else 2))
         return
     cfg = override(load(config), {"style.method": method, "segmentation.model": segmentation, "output.width": width,
-                                  "output.height": height, "style.size": size, "device": device, "precision": precision})
+                                  "output.height": height, "style.size": size, "device": device, "precision": precision,
+                                  "threads": threads})
+    if threads is not None:
+        import torch
+        torch.set_num_threads(threads)
     if seed_baseline:
         from vcamstyle.daemon import threads_for
         with threads_for(cfg.threads):

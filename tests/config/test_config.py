@@ -55,7 +55,7 @@ def test_empty_file_means_all_defaults(tmp_path: Path) -> None:
     assert config.camera.device == "auto" and config.camera.fourcc == "MJPG" and config.camera.mirror is False
     assert config.output.backend == "auto" and config.output.format == "yuyv" and config.output.path is None
     assert config.segmentation.model == "auto" and config.segmentation.smoothing == 0.6
-    assert config.style.method == "magenta" and config.style.size == 256
+    assert config.style.method == "magenta" and config.style.size == "auto"
     assert config.person.effect == "style" and config.person.strength == 0.7
     assert config.background.effect == "style" and config.background.strength == 1.0
     assert [ref.image.name for ref in config.person.style] == ["brush_strokes.png"]
@@ -177,7 +177,7 @@ INVALID = [
     ("threshold zero", "segmentation:\n  threshold: 0\n", "segmentation.threshold: expected a number in (0, 1), got 0"),
     ("softness", "segmentation:\n  softness: 0.6\n", "segmentation.softness: expected a number in [0, 0.5], got 0.6"),
     ("feather negative", "segmentation:\n  feather: -1\n", "segmentation.feather: expected an integer in [0, 200], got -1"),
-    ("style size", "style:\n  size: 32\n", "style.size: expected an integer in [64, 2160], got 32"),
+    ("style size", "style:\n  size: 32\n", "style.size: expected auto or an integer in [64, 2160], got 32"),
     ("blur range", "background:\n  blur: 0\n", "background.blur: expected an integer in [1, 200], got 0"),
     ("bool type", "camera:\n  mirror: 'yes'\n", "camera.mirror: expected true or false, got 'yes'"),
     ("unknown top key", "segmentaton:\n  model: selfie\n", "segmentaton: unknown key (did you mean 'segmentation'?)"),
@@ -517,7 +517,7 @@ def test_override_replaces_dotted_keys_and_skips_none(tmp_path: Path) -> None:
     ("changes", "fragment"),
     [
         ({"style.methd": "adain"}, "command line: style.methd: unknown key (did you mean 'style.method'?)"),
-        ({"style.size": 10}, "command line: style.size: expected an integer in [64, 2160], got 10"),
+        ({"style.size": 10}, "command line: style.size: expected auto or an integer in [64, 2160], got 10"),
         ({"output.width": 640}, "command line: output.height: expected an integer when output.width is set"),
     ],
 )

@@ -128,3 +128,30 @@ def test_a_camera_swap_restarts_the_frame_counter(config_file: Path, make_video,
     assert service.source is None or service.source.settings.device == str(other)  # closed at shutdown
     assert load_config(config_file).camera.device == str(other)
     assert service.frames >= 50
+
+
+def test_auto_style_size_follows_frame_times_and_shows_in_status(config_file: Path, monkeypatch) -> None:
+    """``style.size: auto`` (the default): slow frames make the pipeline run at a smaller size, and
+    ``status`` shows it; a fixed size has no controller. Frame times are injected."""
+    from vcamstyle.daemon import service as service_module
+
+    config_file.write_text(config_file.read_text().replace("person:\n  effect: original\n", "person:\n  effect: style\n"))
+    clock = {"t": 0.0}
+
+    def fake_perf_counter() -> float:  # every call advances 40 ms: each frame "takes" 40 ms at any size
+        clock["t"] += 0.040
+        return clock["t"]
+
+    monkeypatch.setattr(service_module.time, "perf_counter", fake_perf_counter)
+    service = Service(config_file, max_frames=70, publish=False)
+    assert service.run() == 0
+    controller = service.style_size.controller
+    assert controller is not None
+    status = service.status()
+    assert status["style_size_auto"] is True and status["style_size"] == controller.size
+    assert controller.size < 256 and service.pipeline.settings.style_size == controller.size
+
+    config_file.write_text(config_file.read_text() + "style:\n  size: 200\n")
+    fixed = Service(config_file, max_frames=3, publish=False)
+    assert fixed.run() == 0
+    assert fixed.style_size.controller is None and fixed.status()["style_size"] == 200 and not fixed.status()["style_size_auto"]

@@ -91,3 +91,17 @@ def test_invalid_settings_are_refused(kwargs) -> None:
     counts = kwargs.pop("counts")
     with pytest.raises(ValueError):
         ThreadTuner(counts, apply=lambda n: None, **kwargs)
+
+
+def test_discard_drops_a_comparison_under_way_and_measures_again() -> None:
+    applied: list[int] = []
+    tuner = _tuner(applied)
+    assert tuner.measuring  # the first measurement starts at once
+    _run(tuner, 7, FREE_CPU.__getitem__)  # skip 1 + window 5 -> trial at one thread
+    assert tuner.threads == 1 and tuner.measuring
+    tuner.discard()  # e.g. the style size changed mid-trial
+    assert applied[-1] == 2 and tuner.threads == 2 and tuner.measuring
+    _run(tuner, 13, FREE_CPU.__getitem__)  # measure again, trial again, keep 2
+    assert tuner.current == 2 and not tuner.measuring
+    tuner.discard()  # in the run phase: nothing to drop
+    assert not tuner.measuring

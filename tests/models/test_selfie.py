@@ -63,8 +63,14 @@ def photos() -> dict[str, torch.Tensor]:
 
 @pytest.fixture(scope="module")
 def segmenters() -> dict[str, SelfieSegmenter]:
-    """One CPU segmenter per model, built once (the optimized, traced path)."""
+    """One CPU segmenter per model, built once (the default onnxruntime path)."""
     return {key: SelfieSegmenter(model) for key, model in MODELS.items()}
+
+
+@pytest.fixture(scope="module")
+def torchscript_segmenters() -> dict[str, SelfieSegmenter]:
+    """The TorchScript (traced and frozen, channels-last) path of each model."""
+    return {key: SelfieSegmenter(model, runtime="torchscript") for key, model in MODELS.items()}
 
 
 def _litert_mask(model: SelfieModel, x_nchw: torch.Tensor) -> np.ndarray:
@@ -87,7 +93,8 @@ def _litert_mask(model: SelfieModel, x_nchw: torch.Tensor) -> np.ndarray:
 @pytest.mark.parametrize("model_key", sorted(MODELS))
 @pytest.mark.parametrize("photo_key", ["astronaut", "grace_hopper"])
 def test_matches_litert_on_real_photos(
-    model_key: str, photo_key: str, photos: dict[str, torch.Tensor], segmenters: dict[str, SelfieSegmenter]
+    model_key: str, photo_key: str, photos: dict[str, torch.Tensor], segmenters: dict[str, SelfieSegmenter],
+    torchscript_segmenters: dict[str, SelfieSegmenter],
 ) -> None:
     model = MODELS[model_key]
     x = F.interpolate(photos[photo_key], size=model.input_size, mode="bilinear", antialias=True, align_corners=False)
@@ -101,10 +108,19 @@ def test_matches_litert_on_real_photos(
         eager_mask = eager(x).numpy()
     assert np.abs(eager_mask - reference).max() < 1e-3
 
-    # The optimized (channels-last, traced and frozen) path; an input already at the model size is not resized.
-    fast_mask = segmenters[model_key].segment(x).numpy()
-    assert fast_mask.shape == reference.shape
-    assert np.abs(fast_mask - reference).max() < 1e-3
+    # The fast paths (onnxruntime; TorchScript); an input already at the model size is not resized.
+    for fast in (segmenters[model_key], torchscript_segmenters[model_key]):
+        fast_mask = fast.segment(x).numpy()
+        assert fast_mask.shape == reference.shape
+        assert np.abs(fast_mask - reference).max() < 1e-3, fast.runtime
+
+
+def test_runtime_is_checked_and_onnx_export_is_reused() -> None:
+    with pytest.raises(ValueError, match="runtime"):
+        SelfieSegmenter(GENERAL, runtime="tensorrt")
+    assert selfie._ONNX_CACHE.get(GENERAL.sha256) is not None  # exported once by the module fixture
+    eager = SelfieSegmenter(GENERAL, runtime="eager")
+    assert eager.runtime == "eager" and isinstance(eager._run, torch.nn.Module)
 
 
 # --------------------------------------------------------------------------------------------------

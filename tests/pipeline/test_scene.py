@@ -21,6 +21,7 @@ from vcamstyle.errors import ConfigError, StyleImageError
 from vcamstyle.pipeline.core import Pipeline
 from vcamstyle.pipeline.referenced import region_references
 from vcamstyle.pipeline.scene import Engine, changed_references, parse_color, style_items
+from vcamstyle.pipeline.style_size import AUTO_BOUNDS
 
 STYLES = paths.bundled_styles_dir()
 SIZE = (180, 180)  # (H, W) of the frames fed to the scene (the astronaut photo, shrunk)
@@ -76,7 +77,7 @@ def test_build_default_config(engine: Engine, default_config: Config, frame: np.
     assert scene.stylizer is not None and scene.stylizer.name == "magenta"
     s = scene.settings
     assert s.output_size == SIZE
-    assert s.style_size == default_config.style.size
+    assert default_config.style.size == "auto" and s.style_size == AUTO_BOUNDS.start
     assert s.preserve_color is default_config.style.preserve_color
     assert (s.mask.smoothing, s.mask.threshold, s.mask.feather) == (
         default_config.segmentation.smoothing, default_config.segmentation.threshold, default_config.segmentation.feather)
@@ -313,6 +314,21 @@ def test_precision_float32_builds_full_precision_models(engine: Engine, default_
     assert auto.stylizer.dtype is auto_dtype
     # bfloat16 is another model; without it, auto and float32 are the same float32 network
     assert (auto.stylizer is not scene.stylizer) == (auto_dtype is not torch.float32)
+
+
+@pytest.mark.parametrize(("flags", "dtype", "runtime"), [
+    (frozenset({"avx2", "fma"}), torch.float32, "onnxruntime"),  # AVX2-only laptop
+    (frozenset({"avx2", "avx512f", "avx512_bf16"}), torch.bfloat16, "torch"),  # Zen 4 / Cooper Lake
+    (frozenset({"avx2", "avx512f", "amx_bf16"}), torch.bfloat16, "torch"),  # Sapphire Rapids
+])
+def test_each_cpu_kind_gets_its_style_path_from_injected_flags(default_config: Config, flags, dtype, runtime) -> None:
+    """Whatever the host CPU: the flags decide bfloat16 in torch or float32 in onnxruntime."""
+    scene = Engine(cpu_flags=flags).build(default_config, SIZE, None)
+    assert scene.stylizer.dtype is dtype and scene.stylizer.runtime == runtime
+    frame = np.full((*SIZE, 3), 128, np.uint8)
+    frame[SIZE[0] // 4:, SIZE[1] // 3: 2 * SIZE[1] // 3] = 200
+    result = Pipeline(scene.segmenter, scene.stylizer, scene.settings, scene.device).process(frame)
+    assert result.image.shape == frame.shape and result.image.std() > 1.0
 
 
 def runtime_bfloat16() -> bool:

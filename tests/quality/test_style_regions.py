@@ -90,8 +90,11 @@ def consecutive_difference(pipe: Pipeline, frame: np.ndarray, frames: int = 10) 
 
 
 #: Consecutive frames of a static, noisy scene differ by less than this (mean uint8 levels) with the
-#: default smoothing; the camera noise alone is about 3.2 levels.
-TEMPORAL_BOUND = 6.0
+#: default smoothing; the camera noise alone is about 3.2 levels. Measured: 5.3 with whole-frame
+#: instance-norm statistics, 6.2 since each region has its own (issue 12: a region's colours no longer
+#: follow the other region's style; its statistics come from fewer pixels, so camera noise moves them
+#: a little more).
+TEMPORAL_BOUND = 6.5
 
 
 def test_static_scene_is_temporally_stable_and_smoothing_helps(engine: Engine, frame: np.ndarray) -> None:

@@ -37,7 +37,7 @@ from vcamstyle.models import (
     seed_style_square,
 )
 from vcamstyle.models.weights import resolve_weights_dir
-from vcamstyle.pipeline import Engine, Pipeline, load_rgb
+from vcamstyle.pipeline import Engine, Pipeline, StyleSizeController, load_rgb
 
 log = logging.getLogger(__name__)
 
@@ -105,34 +105,61 @@ def run_description(config: Config, width: int, height: int, device: torch.devic
     }
 
 
+#: With ``style.size: auto`` the benchmark warms up until the size has not changed for this many
+#: frames (at most ``MAX_SETTLE`` frames), so that it measures the size the daemon would settle on.
+SETTLED_FRAMES = 90
+MAX_SETTLE = 900
+
+
+def _auto_size(config: Config, pipeline: Pipeline, fps: float) -> StyleSizeController | None:
+    """The daemon's ``style.size: auto`` controller over ``pipeline`` (None for a fixed size or no style)."""
+    if config.style.size != "auto" or pipeline.stylizer is None:
+        return None
+    return StyleSizeController(fps, pipeline.set_style_size)
+
+
 def run_bench(config: Config, frames: int = 100, warmup: int = 10, random_weights: bool = False) -> dict[str, Any]:
-    """Measure ``frames`` frames after ``warmup``; returns the report dict (see ``format_report``)."""
+    """Measure ``frames`` frames after ``warmup``; returns the report dict (see ``format_report``).
+
+    With ``style.size: auto`` the size controller runs as in the daemon (fed every frame's time, at the
+    output frame rate); warm-up continues until the size has been stable for ``SETTLED_FRAMES``.
+    """
     compute.keep_freed_memory()  # as the daemon does
     stream, granted, source = frame_stream(config)
     try:
-        width, height, _ = output_geometry(config, granted)
+        width, height, fps = output_geometry(config, granted)
         engine = Engine(random_weights=random_weights)
         scene = engine.build(config, (height, width), resolve_weights_dir(str(config.weights_dir) if config.weights_dir else None))
         pipeline = Pipeline(scene.segmenter, scene.stylizer, scene.settings, scene.device)
+        controller = _auto_size(config, pipeline, fps)
         stages = StageTimes(window=frames)
         totals: list[float] = []
-        for i in range(warmup + frames):
+        sizes: dict[int, int] = {}
+        warm, stable_since, last_size = 0, 0, pipeline.settings.style_size
+        while len(totals) < frames:
             image = next(stream)
             t0 = time.perf_counter()
             if image.shape[:2] != (height, width):
                 image = shrink(image, (height, width))
             t1 = time.perf_counter()
+            size = pipeline.settings.style_size
             result = pipeline.process(image)
             t2 = time.perf_counter()
-            if i < warmup:
+            if controller is not None:
+                controller.record((t2 - t1) * 1000)
+            if warm < warmup or (controller is not None and warm < MAX_SETTLE and warm - stable_since < SETTLED_FRAMES):
+                warm += 1
+                if pipeline.settings.style_size != last_size:
+                    stable_since, last_size = warm, pipeline.settings.style_size
                 continue
+            sizes[size] = sizes.get(size, 0) + 1
             stages.add_all({"capture_resize": (t1 - t0) * 1000, **result.stage_ms})
             totals.append((t2 - t0) * 1000)
     finally:
         if source is not None:
             source.close()
     median = statistics.median(totals)
-    return {
+    report = {
         "fps": round(1000.0 / median, 2),
         "frames": frames,
         **run_description(config, width, height, scene.device, scene.stylizer is not None, random_weights,
@@ -141,6 +168,10 @@ def run_bench(config: Config, frames: int = 100, warmup: int = 10, random_weight
                      "mean": round(statistics.fmean(totals), 2)},
         "stage_ms": stages.summary(),
     }
+    if controller is not None:
+        report["style_size_auto"] = {"warmup_frames": warm, "sizes": {str(k): v for k, v in sorted(sizes.items())},
+                                     "final": pipeline.settings.style_size, "target_fps": fps}
+    return report
 
 
 def format_report(report: dict[str, Any]) -> str:
@@ -152,7 +183,7 @@ def format_report(report: dict[str, Any]) -> str:
              f"{report['frames']} frames: {report['fps']:.1f} fps, frame median {report['frame_ms']['median']:.1f} ms, "
              f"p95 {report['frame_ms']['p95']:.1f} ms",
              f"person: {report['person']}; background: {report['background']}; segmentation: {report['segmentation']}"
-             + (f"; method: {report['method']} at short side {report['style_size']}" if report["method"] else ""),
+             + (f"; method: {report['method']} at short side {_size_text(report)}" if report["method"] else ""),
              f"{'stage':<16}{'median ms':>10}{'p95 ms':>10}"]
     for stage, values in report["stage_ms"].items():
         lines.append(f"{stage:<16}{values['median']:>10.2f}{values['p95']:>10.2f}")
@@ -296,6 +327,15 @@ def format_comparison(report: dict[str, Any]) -> str:
                  + (f"; GPU current {gpu['current']:.0f} MiB, seed {gpu['seed']:.0f} MiB" if gpu else ""))
     lines.append(f"speed-up: {report['speedup']:.2f}x (current fps / seed fps)")
     return "\n".join(lines)
+
+
+def _size_text(report: dict[str, Any]) -> str:
+    """The style size of a report: the number, or what ``auto`` used while measuring."""
+    auto = report.get("style_size_auto")
+    if not auto:
+        return str(report["style_size"])
+    used = ", ".join(f"{size} ({count} frames)" for size, count in auto["sizes"].items())
+    return f"auto -> {used}; settled after {auto['warmup_frames']} warm-up frames, holding {auto['target_fps']:g} fps"
 
 
 def _size(network_size: list[int]) -> str:

@@ -198,6 +198,19 @@ def _threads_check(value: Any) -> Any:
     raise _Problem(f"expected auto or a whole number of threads in [1, 64], got {describe(value)}")
 
 
+_STYLE_SIZE_NUMBER = _number_check(64, 2160, integer=True)
+
+
+def _style_size_check(value: Any) -> Any:
+    """``style.size``: ``auto`` or a whole number of pixels in [64, 2160]."""
+    if value == "auto":
+        return value
+    try:
+        return _STYLE_SIZE_NUMBER(value)
+    except _Problem as problem:
+        raise _Problem(f"expected auto or an integer in [64, 2160], got {describe(value)}") from problem
+
+
 def _compute_device_check(value: Any) -> Any:
     if isinstance(value, str) and _DEVICE.fullmatch(value):
         return value

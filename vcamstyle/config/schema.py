@@ -33,6 +33,7 @@ from vcamstyle.config.checks import (
     _number_check,
     _output_device_check,
     _Problem,
+    _style_size_check,
     _threads_check,
     describe,
 )
@@ -132,8 +133,9 @@ class StyleConfig(_Section):
     """The stylizer shared by both regions."""
 
     method: str = "magenta"
-    #: Short side (pixels) the network runs at; the result is upsampled to the output.
-    size: Annotated[int, BeforeValidator(_number_check(64, 2160, integer=True))] = 256
+    #: Short side (pixels) the network runs at; the result is upsampled to the output. ``auto``: chosen
+    #: while running from measured frame times to hold the output frame rate (``pipeline.style_size``).
+    size: Annotated[Union[int, str], BeforeValidator(_style_size_check)] = "auto"
     preserve_color: Flag = False
     #: Temporal smoothing of the painted image where the scene is still, [0, 1); 0 = off.
     smoothing: Annotated[float, BeforeValidator(_number_check(0, 1, high_open=True))] = 0.7

@@ -28,6 +28,7 @@ from vcamstyle.daemon.on_demand import SLEEP, WAKE, IdleKeeper
 from vcamstyle.daemon.pidfile import PidFile
 from vcamstyle.daemon.reload import SINK_BACKOFF_START_S, LiveReload
 from vcamstyle.daemon.signals import SignalInbox
+from vcamstyle.daemon.style_size import AutoStyleSize
 from vcamstyle.daemon.threads import ThreadTuner, thread_counts
 from vcamstyle.daemon.transaction import (
     Prepared,
@@ -101,6 +102,7 @@ class Service(LiveReload):
         self._next_write_failure_log = 0.0
         self.status_write_error: str | None = None
         self.threads: ThreadTuner | None = None
+        self.style_size = AutoStyleSize()
         self._threads_before: int | None = None  # torch's count before the first tuner, restored at shutdown
         self._fit = FrameFitter()  # camera frames to the output size, aspect kept (output.fit)
         self.idle_keeper = IdleKeeper()  # output.on_demand: idle while no app watches the virtual camera
@@ -196,6 +198,7 @@ class Service(LiveReload):
                 t2 = time.perf_counter()
                 if self.threads is not None:
                     self.threads.record((t2 - t1) * 1000)
+                self.style_size.record((t2 - t1) * 1000)
                 self._send(result.image)
                 t3 = time.perf_counter()
                 stage_ms = {"camera_wait": (t1 - t0) * 1000, "frame_age": waited_ms, **result.stage_ms,
@@ -208,14 +211,15 @@ class Service(LiveReload):
                 break
 
     def _set_threads(self, config: Config) -> None:
-        """Fixed thread count, or a tuner for ``threads: auto`` (kept across reloads that leave it)."""
+        """Fixed thread count, or a tuner for ``threads: auto`` (kept across reloads that leave it); then
+        the ``style.size: auto`` controller, which follows every new pipeline (start and reload call this)."""
         counts = thread_counts(config.threads)
-        if self.threads is not None and self.threads.counts == counts:
-            return
-        if self._threads_before is None:
-            self._threads_before = thread_policy.get_torch_threads()
-        self.threads = ThreadTuner(counts)
-        log.info("threads: %s (%s)", config.threads, ", ".join(map(str, self.threads.counts)))
+        if self.threads is None or self.threads.counts != counts:
+            if self._threads_before is None:
+                self._threads_before = thread_policy.get_torch_threads()
+            self.threads = ThreadTuner(counts)
+            log.info("threads: %s (%s)", config.threads, ", ".join(map(str, self.threads.counts)))
+        self.style_size.configure(config, self._geometry[2], self.pipeline, self.threads)
 
     @property
     def last_error(self) -> str | None:
@@ -322,6 +326,7 @@ class Service(LiveReload):
             "segmentation": config.segmentation.model if config else None,
             "device": str(self.scene.device) if self.scene else None,
             "threads": self.threads.threads if self.threads else None,
+            **self.style_size.status(),
             "camera": {"available": bool(self.source and self.source.available),
                        "granted": list(self.source.granted) if self.source and self.source.granted else None,
                        "error": self.source.last_error if self.source else None},

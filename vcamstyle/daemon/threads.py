@@ -80,6 +80,21 @@ class ThreadTuner:
         """The count in use right now (during a trial: the candidate)."""
         return self._candidate if self._phase == "trial" and self._candidate is not None else self.current
 
+    @property
+    def measuring(self) -> bool:
+        """Whether a comparison is under way (frame times then reflect the trial, not the steady state)."""
+        return len(self.counts) > 1 and self._phase != "run"
+
+    def discard(self) -> None:
+        """The work per frame changed (e.g. another style size): drop a comparison under way and
+        measure again from the next frame at the current count."""
+        if self._phase == "run" or len(self.counts) == 1:
+            return
+        if self._phase == "trial":
+            self.apply(self.current)
+        self._candidate = None
+        self._phase, self._samples, self._skip = "measure", [], 1
+
     def _next_candidate(self) -> int | None:
         index = self.counts.index(self.current)
         lower = self.counts[index - 1] if index > 0 else None

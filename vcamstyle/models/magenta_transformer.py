@@ -16,6 +16,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from vcamstyle.errors import WeightsError
+from vcamstyle.models.magenta_norms import (
+    normalize,
+    pooled_affine,
+    region_affines,
+    region_weights,
+)
 from vcamstyle.models.onnx_weights import (
     INSTALL_HINT,
     fold_weight_dequantize,
@@ -49,6 +55,34 @@ class NormParams:
     betas: tuple[torch.Tensor, ...]
 
 
+@dataclass(frozen=True)
+class LevelMask:
+    """The mask at one layer's resolution: ``expanded`` over its channels (``1xC'xhxw``, channels-last)
+    and as region weights (``region_weights``)."""
+
+    expanded: torch.Tensor
+    weights: torch.Tensor
+
+
+def _styled(params: NormParams, index: int, phases: int, gain: torch.Tensor,
+            offset: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Layer ``index``'s style affine applied after a normalization ``x_hat * gain + offset`` (``C'``):
+    per-channel ``(scale, shift)`` as ``1xC'x1x1`` float32."""
+    gamma, beta = params.gammas[index], params.betas[index]
+    if phases > 1:
+        gamma, beta = gamma.repeat_interleave(phases, dim=1), beta.repeat_interleave(phases, dim=1)
+    gain, offset = gain.view(1, -1, 1, 1), offset.view(1, -1, 1, 1)
+    return gamma * gain, beta + gamma * offset
+
+
+def _reflect_pad_phases(x: torch.Tensor, pad: int) -> torch.Tensor:
+    """``reflect_pad_phases``; while exporting to ONNX its literal definition (the exporter mistranslates
+    the in-place copies of the fast version)."""
+    if torch.onnx.is_in_onnx_export():
+        return F.pixel_unshuffle(F.pad(F.pixel_shuffle(x, 2), (pad,) * 4, mode="reflect"), 2)
+    return reflect_pad_phases(x, pad)
+
+
 def _conv(cin: int, cout: int, kernel: int, stride: int = 1, bias: bool = True) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, kernel, stride=stride, padding=0, bias=bias)
 
@@ -67,6 +101,7 @@ class MagentaTransformer(nn.Module):
     (CIN, epsilon from the graph, 1e-5), whose gamma/beta are affine functions of the 100-d style
     vector (the graph's 1x1 convs, here two ``nn.Linear(100, 347)`` over all 13 layers at once).
     Biases of convs that feed a CIN are dropped: instance norm removes any per-channel constant.
+    With two styles, each region's CIN uses that region's own statistics (``magenta_norms``).
 
     Parameters keep the graph's layout (that is what ``transformer_state_dict`` maps). The forward
     pass uses kernels derived from them (``vcamstyle.models.subpixel``): the full-resolution layers
@@ -82,6 +117,8 @@ class MagentaTransformer(nn.Module):
     def __init__(self, eps: float = 1e-5) -> None:
         super().__init__()
         self.eps = eps
+        #: sha256 of the weights' file when loaded from it (``load_transformer``), else None.
+        self.weights_sha256: str | None = None
         self.contract = nn.ModuleList([_conv(3, 8, 9), _conv(8, 16, 3, 2), _conv(16, 32, 3, 2)])
         self.residual = nn.ModuleList([_conv(32, 32, 3, bias=False) for _ in range(10)])
         self.expand = nn.ModuleList([_conv(32, 16, 3, bias=False), _conv(16, 8, 3, bias=False), _conv(8, 3, 9, bias=False)])
@@ -119,77 +156,48 @@ class MagentaTransformer(nn.Module):
         as_4d = lambda parts: tuple(p.reshape(1, -1, 1, 1) for p in parts)  # noqa: E731
         return NormParams(as_4d(gammas), as_4d(betas))
 
-    def _normalize(self, x: torch.Tensor, phases: int) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-        """Instance-normalize ``x``: returns ``(x_hat, gain, offset)``; the normalized layer is ``x_hat * gain + offset``
-        (``gain``/``offset`` are None when ``x_hat`` already is it, i.e. without phases).
-
-        Statistics come from ``F.batch_norm`` in training mode (batch of one: its batch statistics are
-        the instance statistics), which computes them in float32 for any input dtype in one fused
-        pass and leaves them in the running buffers (``momentum`` 1). With ``phases`` 4 each layer
-        channel is four phase channels (``c*4 + phase``): ``x_hat`` is normalized per phase channel
-        and ``gain``/``offset`` (``1xCx1x1`` float32) turn it into the pooled normalization.
-        """
-        channels = x.shape[1]
-        count = x.shape[2] * x.shape[3]
-        mean = torch.zeros(channels, device=x.device)
-        var = torch.ones(channels, device=x.device)
-        x_hat = F.batch_norm(x, mean, var, training=True, momentum=1.0, eps=self.eps)
-        if phases == 1:
-            return x_hat, None, None
-        mean, var = mean.view(-1, phases), var.view(-1, phases) * ((count - 1) / count)  # running var is unbiased
-        pooled_mean = mean.mean(dim=1, keepdim=True)
-        pooled_var = (var + mean * mean).mean(dim=1, keepdim=True) - pooled_mean * pooled_mean
-        pooled_rstd = pooled_var.clamp_(min=0.0).add_(self.eps).rsqrt_()
-        gain = pooled_rstd * (var + self.eps).sqrt()
-        offset = (mean - pooled_mean) * pooled_rstd
-        return x_hat, gain.view(1, -1, 1, 1), offset.view(1, -1, 1, 1)
-
     def _norm(self, x: torch.Tensor, index: int, first: NormParams, second: NormParams | None,
-              mask: torch.Tensor | None, phases: int = 1) -> torch.Tensor:
-        """CIN of layer ``index``; with ``second`` and ``mask``: gamma/beta = lerp(second, first, mask).
+              masks: LevelMask | None, phases: int = 1) -> torch.Tensor:
+        """CIN of layer ``index``; with ``second`` and ``masks``: the person (``first``, mask 1) and the
+        background (``second``) each normalized with their own statistics and style, mixed by the mask.
 
         ``phases`` 4: ``x`` holds the layer's channels as 2x2 pixel phases (channel ``c*4 + phase``)
-        and statistics pool each group of four channels. ``mask``: same shape and layout as ``x``
-        (materialized once per frame: broadcasting a one-channel mask is slow for bfloat16).
+        and statistics pool each group of four channels (``vcamstyle.models.magenta_norms``).
         """
-        x_hat, gain, offset = self._normalize(x, phases)
-
-        def affine(params: NormParams) -> tuple[torch.Tensor, torch.Tensor]:
-            gamma, beta = params.gammas[index], params.betas[index]
-            if gain is None or offset is None:
-                return gamma, beta
-            gamma, beta = gamma.repeat_interleave(phases, dim=1), beta.repeat_interleave(phases, dim=1)
-            return gamma * gain, beta + gamma * offset
-
-        scale, shift = affine(first)
-        if second is None or mask is None:
+        x_hat, moments = normalize(x, self.eps)
+        if second is None or masks is None:
+            if phases == 1:
+                return torch.addcmul(first.betas[index].to(x.dtype), x_hat, first.gammas[index].to(x.dtype))
+            gain, offset = pooled_affine(moments, phases, self.eps)
+            scale, shift = _styled(first, index, phases, gain, offset)
             return torch.addcmul(shift.to(x.dtype), x_hat, scale.to(x.dtype))
-        scale_2, shift_2 = affine(second)
+        (gain, offset), (gain_2, offset_2) = region_affines(x_hat, moments, masks.weights, phases, self.eps)
+        scale, shift = _styled(first, index, phases, gain, offset)
+        scale_2, shift_2 = _styled(second, index, phases, gain_2, offset_2)
         out = torch.addcmul(shift_2.to(x.dtype), x_hat, scale_2.to(x.dtype))
         delta = torch.addcmul((shift - shift_2).to(x.dtype), x_hat, (scale - scale_2).to(x.dtype))
-        return out.addcmul_(delta, mask)
+        return out.addcmul_(delta, masks.expanded)
 
     @staticmethod
-    def _level_masks(mask: torch.Tensor, dtype: torch.dtype) -> dict[str, torch.Tensor]:
-        """The ``1x1xHxW`` mask at every layer's resolution and layout, expanded to its channels.
+    def _level_masks(mask: torch.Tensor, dtype: torch.dtype) -> dict[str, LevelMask]:
+        """The ``1x1xHxW`` mask at every layer's resolution and layout.
 
         Area resampling (2x2 averages, exact since H and W are multiples of 4); ``phases``: the
-        full-resolution mask as 2x2 phases (``pixel_unshuffle``), tiled over the channel groups.
+        full-resolution mask as 2x2 phases (``pixel_unshuffle``). ``expanded``: tiled over the layer's
+        channels (broadcasting a one-channel mask is slow for bfloat16); ``weights``: for the
+        region statistics.
         """
         mask = mask.float()
         half = F.avg_pool2d(mask, 2)
         quarter = F.avg_pool2d(half, 2)
         phases = F.pixel_unshuffle(mask, 2)
 
-        def expanded(m: torch.Tensor, channels: int) -> torch.Tensor:
-            return _channels_last(m.to(dtype).expand(1, channels, *m.shape[-2:]))
+        def level(m: torch.Tensor, channels: int) -> LevelMask:
+            repeats = channels // m.shape[1]
+            return LevelMask(_channels_last(m.to(dtype).repeat(1, repeats, 1, 1)), region_weights(m, dtype))
 
-        return {
-            "residual": expanded(quarter, 32),
-            "up1": expanded(half, 16),
-            "up2": _channels_last(phases.to(dtype).repeat(1, 8, 1, 1)),
-            "out": _channels_last(phases.to(dtype).repeat(1, 3, 1, 1)),
-        }
+        return {"residual": level(quarter, 32), "up1": level(half, 16), "up2": level(phases, 32),
+                "out": level(phases, 12)}
 
     def forward(
         self,
@@ -201,13 +209,15 @@ class MagentaTransformer(nn.Module):
         """Stylize ``image`` (``1x3xHxW``, [0,1], H and W multiples of 4).
 
         ``first`` alone styles every pixel. With ``second`` and ``mask`` (``1x1xHxW`` in [0,1]), each
-        CIN uses ``mask * first + (1 - mask) * second`` per pixel, the mask being resized to the
-        layer's resolution (area-like when shrinking). Returns ``1x3xHxW`` in [0,1], image's dtype.
+        CIN normalizes the person (weight ``mask``) and the background (weight ``1 - mask``) with their
+        own statistics, applies ``first``'s and ``second``'s gamma/beta to them and mixes the two by the
+        mask, resized to the layer's resolution (area-like when shrinking): a region's look does not
+        depend on the other region's style. Returns ``1x3xHxW`` in [0,1], image's dtype.
         """
         height, width = image.shape[-2:]
         if height % 4 or width % 4 or height < 8 or width < 8:
             raise ValueError(f"MagentaTransformer needs H and W that are multiples of 4 and >= 8, got {height}x{width}")
-        masks: dict[str, torch.Tensor] = {}
+        masks: dict[str, LevelMask] = {}
         if second is not None and mask is not None:
             masks = self._level_masks(mask, image.dtype)
         # 9x9 input conv and first stride-2 conv on the phases; reflect padding of the full-resolution
@@ -229,7 +239,7 @@ class MagentaTransformer(nn.Module):
         # second upsampling stays in phases: its output feeds the output conv's phase kernel directly
         x = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), self.up2_kernel)
         x = torch.relu_(self._norm(x, norm + 1, first, second, masks.get("up2"), phases=4))
-        x = F.conv2d(reflect_pad_phases(x, 4), self.out_kernel)
+        x = F.conv2d(_reflect_pad_phases(x, 4), self.out_kernel)
         x = torch.sigmoid_(self._norm(x, norm + 2, first, second, masks.get("out"), phases=4))
         return F.pixel_shuffle(x, 2)
 
@@ -290,4 +300,5 @@ def load_transformer(random_weights: bool = False) -> MagentaTransformer:
         net.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         raise WeightsError(f"{TRANSFORM_FILE} does not match the Magenta transformer: {exc}", hint=INSTALL_HINT) from exc
+    net.weights_sha256 = TRANSFORM_SHA256
     return net.eval().to(memory_format=torch.channels_last)

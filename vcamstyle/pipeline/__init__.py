@@ -6,6 +6,7 @@
 - ``images``: the one loader for user pictures (backgrounds, styles, render inputs).
 - ``referenced``: the pictures a configuration names (key paths, stages) and their checks.
 - ``framing``: camera frames into an output of another shape (cover / contain, never stretched).
+- ``style_size``: ``style.size: auto``, the network resolution chosen from measured frame times.
 
 Frame layout and dtype conversions live in ``vcamstyle.frames``, below every package.
 Public face: the names in ``__all__``; other packages import only those.
@@ -30,4 +31,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "FrameFitter": "framing",
     "aspect_differs": "framing",
     "describe_fit": "framing",
+    "AUTO_BOUNDS": "style_size",
+    "SizeBounds": "style_size",
+    "StyleSizeController": "style_size",
 })

@@ -13,7 +13,7 @@ resolution runs where it is cheapest: OpenCV on ``uint8`` on the CPU (``composit
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -132,6 +132,13 @@ class Pipeline:
         """A pipeline with new parts that keeps the smoothed mask when the segmenter is unchanged."""
         state = self._mask_state if segmenter is self.segmenter else None
         return Pipeline(segmenter, stylizer, settings, self.device, state)
+
+    def set_style_size(self, size: int) -> None:
+        """Run the style network at short side ``size`` from the next frame (``style.size: auto``).
+        The smoothed stylized image is dropped (it has the old size); the mask is kept."""
+        if size != self.settings.style_size:
+            self.settings = replace(self.settings, style_size=int(size))
+            self._styled_state = None
 
     def reset(self) -> None:
         """Forget temporal state (e.g. after the camera came back)."""

@@ -36,6 +36,7 @@ from vcamstyle.models import (
 from vcamstyle.pipeline.core import MaskSettings, PipelineSettings, RegionPlan
 from vcamstyle.pipeline.images import file_digest, load_picture
 from vcamstyle.pipeline.referenced import region_references, region_references_of
+from vcamstyle.pipeline.style_size import initial_style_size
 
 log = logging.getLogger(__name__)
 
@@ -130,8 +131,11 @@ def style_items(region: Any) -> list[tuple[Path, float]]:
 class Engine:
     """Builds scenes. Thread-safe: ``build`` may run in the reload thread while frames are processed."""
 
-    def __init__(self, random_weights: bool = False) -> None:
+    def __init__(self, random_weights: bool = False, cpu_flags: frozenset[str] | None = None) -> None:
+        """``cpu_flags``: the CPU's feature flags for the precision policy (None: read ``/proc/cpuinfo``;
+        tests inject them so every precision path runs on every machine)."""
         self.random_weights = random_weights
+        self.cpu_flags = cpu_flags
         self._lock = threading.Lock()
         self._segmenters: dict[tuple, Segmenter] = {}
         self._stylizers: dict[tuple, Stylizer] = {}
@@ -143,7 +147,7 @@ class Engine:
     def _options(self, device: torch.device, weights_dir: Path | None, precision: str) -> BuildOptions:
         return BuildOptions(device=device, weights_dir=weights_dir, random_weights=self.random_weights,
                             half=compute.use_half(device, precision),
-                            cpu_bfloat16=compute.use_cpu_bfloat16(device, precision))
+                            cpu_bfloat16=compute.use_cpu_bfloat16(device, precision, self.cpu_flags))
 
     def segmenter(self, name: str, device: torch.device, weights_dir: Path | None, precision: str = "auto") -> Segmenter:
         key = (name, str(device), str(weights_dir), precision)
@@ -225,7 +229,7 @@ class Engine:
             settings = PipelineSettings(
                 output_size=output_size,
                 mask=MaskSettings(seg.smoothing, seg.threshold, seg.softness, seg.feather),
-                style_size=int(config.style.size),
+                style_size=initial_style_size(config.style.size),
                 preserve_color=bool(config.style.preserve_color),
                 style_smoothing=float(config.style.smoothing),
                 input_smoothing=float(config.style.smoothing),

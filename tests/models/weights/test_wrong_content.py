@@ -9,7 +9,6 @@ is reported as what it is.
 from __future__ import annotations
 
 import gzip
-import io
 from pathlib import Path
 
 import pytest
