@@ -155,3 +155,11 @@ def test_auto_style_size_follows_frame_times_and_shows_in_status(config_file: Pa
     fixed = Service(config_file, max_frames=3, publish=False)
     assert fixed.run() == 0
     assert fixed.style_size.controller is None and fixed.status()["style_size"] == 200 and not fixed.status()["style_size_auto"]
+
+
+def test_status_names_the_segmenter_that_auto_chose(config_file: Path) -> None:
+    """``segmentation.model: auto`` (the default) shows the model in use, not the word auto."""
+    service = Service(config_file, max_frames=2, publish=False)
+    assert service.run() == 0
+    assert service.scene is not None and service.scene.config.segmentation.model == "auto"
+    assert service.status()["segmentation"] == "selfie_landscape (auto)"  # a wide output: the 16:9 model

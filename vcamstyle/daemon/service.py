@@ -323,7 +323,7 @@ class Service(LiveReload):
             "person": self.describe_region("person"),
             "background": self.describe_region("background"),
             "method": config.style.method if config else None,
-            "segmentation": config.segmentation.model if config else None,
+            "segmentation": self._segmentation_in_use(),
             "device": str(self.scene.device) if self.scene else None,
             "threads": self.threads.threads if self.threads else None,
             **self.style_size.status(),
@@ -334,6 +334,13 @@ class Service(LiveReload):
             "last_error": self.last_error,
             **self.idle_keeper.status(),
         }
+
+    def _segmentation_in_use(self) -> str | None:
+        """The segmenter the scene runs; ``segmentation.model: auto`` shows the one it chose."""
+        if self.scene is None:
+            return None
+        name = self.scene.segmenter.name
+        return f"{name} (auto)" if self.scene.config.segmentation.model == "auto" else name
 
     def write_status(self) -> None:
         """Publish status.json (and put a vanished pidfile back); a failed write (full or vanished runtime
