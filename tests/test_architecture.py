@@ -152,6 +152,28 @@ def test_control_commands_do_not_import_torch_or_opencv() -> None:
     assert loaded == "[]"
 
 
+def test_the_offline_default_path_does_not_import_torchvision() -> None:
+    """torchvision (1.3 s of import, it pulls in torch._dynamo) is only for ``unet_resnet18``: the daemon's
+    modules, the model registry and the offline default scene (selfie + Magenta) never load it; building
+    ``unet_resnet18`` does (so the check can see it)."""
+    loaded = _fresh_python(
+        "import sys, tempfile, pathlib\n"
+        "import vcamstyle.cli, vcamstyle.daemon.service\n"
+        "from vcamstyle.config import ensure_config, load_config, override\n"
+        "from vcamstyle.models import BuildOptions, create_segmenter, list_models\n"
+        "from vcamstyle.pipeline import Engine\n"
+        "path = pathlib.Path(tempfile.mkdtemp()) / 'config.yaml'\n"
+        "ensure_config(path)\n"
+        "scene = Engine().build(override(load_config(path), {'device': 'cpu'}), (180, 320), None)\n"
+        "assert scene.segmenter is not None and scene.stylizer is not None\n"
+        "assert 'unet_resnet18' in list_models('segmenter')\n"
+        "print('torchvision' in sys.modules)\n"
+        "create_segmenter('unet_resnet18', BuildOptions(random_weights=True))\n"
+        "print('torchvision' in sys.modules)"
+    )
+    assert loaded.splitlines()[-2:] == ["False", "True"]
+
+
 @pytest.mark.parametrize("first", ["vcamstyle.models.registry", "vcamstyle.models.magenta", "vcamstyle.models.unet",
                                    "vcamstyle.models.avatarnet", "vcamstyle.models"])
 def test_model_registration_has_no_import_cycle(first: str) -> None:

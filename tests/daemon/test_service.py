@@ -163,3 +163,31 @@ def test_status_names_the_segmenter_that_auto_chose(config_file: Path) -> None:
     assert service.run() == 0
     assert service.scene is not None and service.scene.config.segmentation.model == "auto"
     assert service.status()["segmentation"] == "selfie_landscape (auto)"  # a wide output: the 16:9 model
+
+
+def test_no_segmenter_until_a_reload_needs_the_mask(config_file: Path, caplog) -> None:
+    """Both regions ``original``: no segmentation model is loaded and status says so; a reload to a
+    background blur builds it in the reload thread and status names it."""
+    import logging
+
+    plain = config_file.read_text().replace("effect: color", "effect: original")
+    config_file.write_text(plain)
+    service = Service(config_file, publish=False)
+    with caplog.at_level(logging.INFO, logger="vcamstyle.pipeline"):
+        service.start()
+    try:
+        assert service.scene is not None and service.scene.segmenter is None and service.pipeline.segmenter is None
+        assert service.status()["segmentation"] == "none (not needed)"
+        assert not any("loading segmenter" in r.getMessage() for r in caplog.records)
+
+        config_file.write_text(plain.replace("background:\n  effect: original", "background:\n  effect: blur"))
+        with caplog.at_level(logging.INFO, logger="vcamstyle.pipeline"):
+            service._reload()
+        assert service._pending is not None and service._pending.stages == frozenset({"effects"})
+        assert service.status()["segmentation"] == "none (not needed)"  # not swapped in yet
+        service._apply_pending()
+        assert any("loading segmenter selfie_landscape" in r.getMessage() for r in caplog.records)
+        assert service.pipeline.segmenter is service.scene.segmenter is not None and service.pipeline.uses_mask
+        assert service.status()["segmentation"] == "selfie_landscape (auto)"  # 160x96: the 16:9 model
+    finally:
+        service.shutdown()

@@ -57,6 +57,8 @@ OUTPUT_SLACK = 0.25
 SINK_BACKOFF_MAX_S = 5.0
 #: A failing status or log write is reported at most this often.
 WRITE_FAILURE_LOG_S = 30.0
+#: What ``status`` shows as the segmentation while no region needs the person mask (no model loaded).
+NO_SEGMENTER = "none (not needed)"
 
 
 class Service(LiveReload):
@@ -336,9 +338,12 @@ class Service(LiveReload):
         }
 
     def _segmentation_in_use(self) -> str | None:
-        """The segmenter the scene runs; ``segmentation.model: auto`` shows the one it chose."""
+        """The segmenter the scene runs; ``segmentation.model: auto`` shows the one it chose; none is loaded
+        while no region needs the person mask (e.g. both ``original``)."""
         if self.scene is None:
             return None
+        if self.scene.segmenter is None:
+            return NO_SEGMENTER
         name = self.scene.segmenter.name
         return f"{name} (auto)" if self.scene.config.segmentation.model == "auto" else name
 

@@ -14,8 +14,6 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.models import resnet18
-from torchvision.models.resnet import BasicBlock
 
 from vcamstyle.frames import resize
 from vcamstyle.models.checkpoint import (
@@ -46,6 +44,8 @@ class ResNet18Backbone(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
+        from torchvision.models import resnet18  # heavy (pulls in torch._dynamo): only when this model is built
+
         trunk = resnet18(weights=None)
         self.conv1 = trunk.conv1
         self.bn1 = trunk.bn1
@@ -72,6 +72,8 @@ class DecoderBlock(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
+        from torchvision.models.resnet import BasicBlock  # see ResNet18Backbone
+
         self.deconv = nn.ConvTranspose2d(in_channels, out_channels, kernel_size=4, stride=2, padding=1)
         residual = nn.Sequential(
             nn.Conv2d(2 * out_channels, out_channels, kernel_size=1, bias=False),

@@ -113,8 +113,11 @@ class Analysis:
 class Pipeline:
     """Runs one frame at a time. Swap settings or models between frames with ``replace``."""
 
-    def __init__(self, segmenter: Segmenter, stylizer: Stylizer | None, settings: PipelineSettings,
+    def __init__(self, segmenter: Segmenter | None, stylizer: Stylizer | None, settings: PipelineSettings,
                  device: torch.device, mask_state: torch.Tensor | None = None) -> None:
+        """``segmenter`` may be None only when ``mask_needed(settings)`` is False (no segmentation runs)."""
+        if segmenter is None and mask_needed(settings):
+            raise ValueError("these settings need the person mask: a segmenter is required")
         self.segmenter = segmenter
         self.stylizer = stylizer
         self.settings = settings
@@ -128,7 +131,7 @@ class Pipeline:
         #: False when both regions get the same picture: then no segmentation runs (``mask_needed``).
         self.uses_mask = mask_needed(settings)
 
-    def replace(self, segmenter: Segmenter, stylizer: Stylizer | None, settings: PipelineSettings) -> "Pipeline":
+    def replace(self, segmenter: Segmenter | None, stylizer: Stylizer | None, settings: PipelineSettings) -> "Pipeline":
         """A pipeline with new parts that keeps the smoothed mask when the segmenter is unchanged."""
         state = self._mask_state if segmenter is self.segmenter else None
         return Pipeline(segmenter, stylizer, settings, self.device, state)

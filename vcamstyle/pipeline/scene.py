@@ -33,7 +33,7 @@ from vcamstyle.models import (
     create_segmenter,
     create_stylizer,
 )
-from vcamstyle.pipeline.core import MaskSettings, PipelineSettings, RegionPlan
+from vcamstyle.pipeline.core import MaskSettings, PipelineSettings, RegionPlan, mask_needed
 from vcamstyle.pipeline.images import file_digest, load_picture
 from vcamstyle.pipeline.referenced import region_references, region_references_of
 from vcamstyle.pipeline.style_size import initial_style_size
@@ -71,11 +71,12 @@ def segmenter_name(configured: str, output_size: tuple[int, int]) -> str:
 
 @dataclass(frozen=True)
 class Scene:
-    """Everything the frame loop needs for one configuration."""
+    """Everything the frame loop needs for one configuration. ``segmenter`` is None when no part of the
+    output depends on the person mask (``mask_needed``): then none is loaded."""
 
     config: Any
     device: torch.device
-    segmenter: Segmenter
+    segmenter: Segmenter | None
     stylizer: Stylizer | None
     settings: PipelineSettings
     references: tuple[Reference, ...] = ()
@@ -216,11 +217,12 @@ class Engine:
         return RegionPlan(effect=region.effect, blur=float(region.blur), color=color, image=image, style=style)
 
     def build(self, config: Any, output_size: tuple[int, int], weights_dir: Path | None) -> Scene:
-        """A complete scene for ``config`` at ``output_size = (H, W)``; raises ``VcamstyleError`` on failure."""
+        """A complete scene for ``config`` at ``output_size = (H, W)``; raises ``VcamstyleError`` on failure.
+
+        The segmenter is built only when the output depends on the mask (``mask_needed``): with both
+        regions ``original``, for example, the scene has none and no segmentation model is loaded."""
         with self._lock:
             device = compute.resolve_device(config.device)
-            segmenter = self.segmenter(segmenter_name(config.segmentation.model, output_size), device, weights_dir,
-                                       config.precision)
             references = region_references(config)
             digests = {key: _digest(path) for key, path, _ in references}
             needs_style = "style" in (config.person.effect, config.background.effect)
@@ -237,5 +239,8 @@ class Engine:
                 person=self._region("person", config.person, stylizer, device, output_size, digests),
                 background=self._region("background", config.background, stylizer, device, output_size, digests),
             )
+            segmenter = None
+            if mask_needed(settings):
+                segmenter = self.segmenter(segmenter_name(seg.model, output_size), device, weights_dir, config.precision)
             refs = tuple(Reference(key, path, digests[key], stage) for key, path, stage in references)
             return Scene(config, device, segmenter, stylizer, settings, refs)
