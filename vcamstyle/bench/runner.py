@@ -257,7 +257,8 @@ def run_seed_comparison(config: Config, frames: int = 100, warmup: int = 10, ran
         compute.set_torch_runs_networks(pipeline.torch_runs_networks)
         current_size = short_side_size(height, width, scene.settings.style_size, multiple=2)
         seed_network = None if seed_size == "output" else current_size
-        baseline = baseline_for_scene(scene, config, network_size=seed_network)
+        baseline = baseline_for_scene(scene, config, network_size=seed_network,
+                                      segmenter=scene.segmenter or engine.segmenter_for(config, (height, width), weights_dir))
         device = scene.device
         runners = {"current": pipeline.process, "seed": baseline.process}
         totals: dict[str, list[float]] = {"current": [], "seed": []}
@@ -371,14 +372,18 @@ def region_style_path(config: Any, region_name: str) -> Path:
 
 
 def baseline_for_scene(scene: Any, config: Any, network_size: tuple[int, int] | None = None,
-                       style_side: int | None = None) -> SeedBaseline:
+                       style_side: int | None = None, segmenter: Any = None) -> SeedBaseline:
     """The seed baseline over a built ``vcamstyle.pipeline.scene.Scene`` (its segmenter, stylizer, device), with
-    the configured regions' first style images and strengths."""
+    the configured regions' first style images and strengths. ``segmenter``: the one to use when the scene
+    has none (it needs no mask: the same style in both regions; the seed segments every frame anyway)."""
     check_seed_method(config.style.method)
     if scene.stylizer is None:
         raise ConfigError("the configuration styles no region", hint="set person.effect and background.effect to style")
     paths = [region_style_path(config, name) for name in ("person", "background")]
     styles = [prepared_style(path, scene.device, style_side) for path in paths]
     strengths = [float(config.person.strength), float(config.background.strength)]
-    return build_seed_baseline(config.style.method, scene.stylizer, scene.segmenter, scene.device, styles,
+    segmenter = segmenter if segmenter is not None else scene.segmenter
+    if segmenter is None:
+        raise ValueError("the scene has no segmenter: pass the one the seed baseline should use")
+    return build_seed_baseline(config.style.method, scene.stylizer, segmenter, scene.device, styles,
                                strengths, network_size)

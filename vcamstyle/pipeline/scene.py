@@ -165,6 +165,16 @@ class Engine:
             self._codes.clear()  # codes belong to one stylizer instance
         return self._stylizers[key]
 
+    def segmenter_for(self, config: Any, output_size: tuple[int, int], weights_dir: Path | None) -> Segmenter:
+        """The segmenter ``config`` names for ``output_size = (H, W)`` (``auto`` resolved), built even where
+        a scene needs none (the seed baseline always segments); the engine's loaded one when unchanged."""
+        with self._lock:
+            return self._segmenter_for(config, output_size, weights_dir)
+
+    def _segmenter_for(self, config: Any, output_size: tuple[int, int], weights_dir: Path | None) -> Segmenter:
+        return self.segmenter(segmenter_name(config.segmentation.model, output_size),
+                              compute.resolve_device(config.device), weights_dir, config.precision)
+
     @staticmethod
     def _cached(cache: OrderedDict, key: tuple, limit: int, make: Any) -> tuple[Any, bool]:
         """``(value, made)``: ``cache[key]`` when present (a ``None`` digest in the key never hits), else ``make()``."""
@@ -239,8 +249,6 @@ class Engine:
                 person=self._region("person", config.person, stylizer, device, output_size, digests),
                 background=self._region("background", config.background, stylizer, device, output_size, digests),
             )
-            segmenter = None
-            if mask_needed(settings):
-                segmenter = self.segmenter(segmenter_name(seg.model, output_size), device, weights_dir, config.precision)
+            segmenter = self._segmenter_for(config, output_size, weights_dir) if mask_needed(settings) else None
             refs = tuple(Reference(key, path, digests[key], stage) for key, path, stage in references)
             return Scene(config, device, segmenter, stylizer, settings, refs)
