@@ -2,7 +2,7 @@
 ``scripts/e2e.sh`` start them there with ``VCAMSTYLE_E2E=1``); in a normal test run they are skipped.
 
 One daemon (``vm_daemon``) serves the whole session: the guest is emulated and a daemon start costs
-minutes (torch import), so tests reuse it and restart it only where restarting is the point.
+about a minute (mostly importing torch), so tests reuse it and restart it only where restarting is the point.
 """
 
 from __future__ import annotations
