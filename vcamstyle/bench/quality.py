@@ -134,7 +134,9 @@ def _halo(runner: Runner, clip: Clip, reference: list[np.ndarray]) -> tuple[int,
     (so an outline of the person painted into the background counts as halo)."""
     c = runner.config
     as_person = {"background.effect": c.person.effect, "background.strength": c.person.strength}
-    as_background = {"person.effect": c.background.effect, "person.strength": c.background.strength}
+    # the background's style everywhere, the face included (face_strength 1: styled like the rest)
+    as_background = {"person.effect": c.background.effect, "person.strength": c.background.strength,
+                     "person.face_strength": 1.0}
     if c.person.style:
         as_person["background.style"] = [{"image": str(r.image), "weight": r.weight} for r in c.person.style]
     if c.background.style:
