@@ -9,7 +9,9 @@
 #   - "native": the machine as it is (bfloat16 for the style network where the CPU has it).
 #
 # Each kind runs with `style.size: auto` (the default) and with the size pinned at 256 (the old
-# default), so both the frame rate auto holds and the cost at a fixed size are visible.
+# default), so both the frame rate auto holds and the cost at a fixed size are visible; then auto once
+# more pinned to one core with one thread (`taskset -c 0`: a machine half as fast), to show the size
+# auto chooses falling on the slower machine and rising on the faster one.
 #
 #   benchmarks/cpu_kinds.sh [RUNS] [FRAMES]        (default 3 runs of 300 frames; JSON lines in $OUT_DIR)
 set -euo pipefail
@@ -24,20 +26,23 @@ from camera import bench_config, camera_video
 print(bench_config(camera_video(640, 360), Path('$OUT_DIR')))")
 grep -o 'avx512_bf16\|amx_bf16' /proc/cpuinfo | sort -u | tr '\n' ' ' || true
 echo "(CPU bfloat16 flags above; none printed: an AVX2/AVX-512 CPU without bfloat16)"
-run() {  # kind size run
-  local kind=$1 size=$2 n=$3 env=() args=(--config "$CONFIG" --frames "$FRAMES" --json)
+run() {  # kind size run [cores]
+  local kind=$1 size=$2 n=$3 cores=${4:-all} env=() args=(--config "$CONFIG" --frames "$FRAMES" --json) pin=()
+  if [ "$cores" = 1 ]; then pin=(taskset -c 0); args+=(--threads 1); fi
   if [ "$kind" = avx2 ]; then
     env=(ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2)
     args+=(--precision float32)
   fi
   [ "$size" = auto ] || args+=(--size "$size")
-  echo "== $kind, style.size $size, run $n; load before: $(cat /proc/loadavg)"
-  env "${env[@]}" python -m vcamstyle bench "${args[@]}" | tee "$OUT_DIR/$kind-$size-$n.txt" | head -n -1
-  tail -n 1 "$OUT_DIR/$kind-$size-$n.txt" >> "$OUT_DIR/results.jsonl"
+  local name="$kind-$size-$n-cores-$cores"
+  echo "== $kind, style.size $size, run $n, cores: $cores; load before: $(cat /proc/loadavg)"
+  env "${env[@]}" "${pin[@]}" python -m vcamstyle bench "${args[@]}" | tee "$OUT_DIR/$name.txt" | head -n -1
+  tail -n 1 "$OUT_DIR/$name.txt" >> "$OUT_DIR/results.jsonl"
   echo "   load after: $(cat /proc/loadavg)"
 }
 for kind in avx2 native; do
   for size in auto 256; do
     for n in $(seq 1 "$RUNS"); do run "$kind" "$size" "$n"; done
   done
+  run "$kind" auto 1 1
 done

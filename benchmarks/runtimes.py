@@ -4,14 +4,16 @@
 - ``transformer``: the Magenta transformer, two styles, in torch vs onnxruntime (float32), and torch
   bfloat16 where the CPU has it;
 - ``pipelining``: segmentation of frame t+1 on a second thread while frame t is stylized, vs one
-  after the other (per-frame wall time; at most one frame in flight between the stages).
+  after the other (per-frame wall time; at most one frame in flight between the stages);
+- ``threading``: the whole default pipeline with torch's glue at two threads or one, and
+  onnxruntime's threads sleeping between operators or spinning within a run.
 
 Every variant runs once per round, in alternating order, on the same inputs, so machine drift hits
 all alike. To behave like an AVX2-only CPU on a newer one, run with ``ATEN_CPU_CAPABILITY=avx2
 ONEDNN_MAX_CPU_ISA=AVX2`` (torch's kernels; onnxruntime's MLAS picks its kernels from the CPU itself
 and cannot be limited, so its numbers there are the newer CPU's).
 
-    python benchmarks/runtimes.py [--rounds 40] [--threads 2] [--size 256x456] [--only segmenter,transformer,pipelining]
+    python benchmarks/runtimes.py [--rounds 40] [--threads 2] [--size 256x456] [--only segmenter,transformer,pipelining,threading]
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from vcamstyle.compute import cpu_has_native_bfloat16  # noqa: E402
@@ -117,12 +120,58 @@ def pipelining(rounds: int, height: int, width: int) -> None:
     pool.shutdown()
 
 
+def threading_policy(rounds: int, height: int) -> None:
+    """The default pipeline (float32: both networks in onnxruntime) at 640x360, ``style.size`` ``height``:
+    torch's glue with two threads or one, and onnxruntime's threads sleeping between operators or
+    spinning within a run (stopping when it ends), alternating frame by frame."""
+    import onnxruntime as ort
+    from skimage import data
+
+    from vcamstyle import compute
+    from vcamstyle.config import parse_config
+    from vcamstyle.frames import shrink
+    from vcamstyle.pipeline import Engine, Pipeline
+
+    config = parse_config("precision: float32\n", Path(__file__).resolve().parents[1] / "config" / "bench.yaml")
+    scene = Engine().build(config, (360, 640), None)
+    pipeline = Pipeline(scene.segmenter, scene.stylizer, scene.settings, scene.device)
+    pipeline.set_style_size(height)
+    transformer = scene.stylizer.run
+    graph = transformer._graphs["two"]
+
+    def session(spin: bool) -> ort.InferenceSession:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads, options.inter_op_num_threads = 2, 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+        if spin:
+            options.add_session_config_entry("session.force_spinning_stop", "1")
+        return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+
+    sessions = {False: session(False), True: session(True)}
+    rng = np.random.default_rng(0)
+    still = shrink(data.astronaut(), (360, 640)).astype(np.int16)
+    frames = [np.clip(still + rng.integers(-4, 5, still.shape), 0, 255).astype(np.uint8) for _ in range(8)]
+    count = iter(range(1 << 30))
+
+    def variant(torch_threads: int, spin: bool) -> Callable[[], object]:
+        def run() -> object:
+            compute.set_threads(2)
+            compute.set_torch_runs_networks(torch_threads == 2)
+            transformer._session = lambda kind: sessions[spin]
+            return pipeline.process(frames[next(count) % len(frames)])
+        return run
+
+    report(f"default pipeline, 640x360, style size {height}, per frame (onnxruntime 2 threads)", alternate({
+        "torch glue 2 threads": variant(2, False), "torch glue 1 thread": variant(1, False),
+        "2 threads, ort spins in run": variant(2, True), "1 thread, ort spins in run": variant(1, True)}, rounds))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--size", default="256x456", help="network input HxW for the transformer")
-    parser.add_argument("--only", default="segmenter,transformer,pipelining")
+    parser.add_argument("--only", default="segmenter,transformer,pipelining,threading")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -138,6 +187,8 @@ def main() -> None:
         transformer(args.rounds, height, width)
     if "pipelining" in parts:
         pipelining(args.rounds, height, width)
+    if "threading" in parts:
+        threading_policy(args.rounds, height)
     with open("/proc/loadavg") as handle:
         print(f"load average at end: {handle.read().strip()}")
 

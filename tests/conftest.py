@@ -39,6 +39,20 @@ ZEN4_FLAGS = AVX2_ONLY_FLAGS | {"avx512f", "avx512_bf16"}
 
 
 @pytest.fixture(autouse=True)
+def restored_thread_policy() -> Iterator[None]:
+    """The thread policy (``compute.set_threads``) and torch's count as they were before each test."""
+    import torch
+
+    from vcamstyle import compute
+
+    saved = (compute._network_threads, compute._torch_networks, torch.get_num_threads())
+    yield
+    compute._network_threads, compute._torch_networks = saved[0], saved[1]
+    if torch.get_num_threads() != saved[2]:
+        torch.set_num_threads(saved[2])
+
+
+@pytest.fixture(autouse=True)
 def injected_cpu_flags(monkeypatch: pytest.MonkeyPatch) -> frozenset[str]:
     """Every test runs on the same pretend CPU, whatever machine runs the suite."""
     from vcamstyle import compute

@@ -301,8 +301,8 @@ def bench(config: Optional[Path] = ConfigOption,
                                   "output.height": height, "style.size": size, "device": device, "precision": precision,
                                   "threads": threads})
     if threads is not None:
-        import torch
-        torch.set_num_threads(threads)
+        from vcamstyle import compute
+        compute.set_threads(threads)
     if seed_baseline:
         from vcamstyle.daemon import threads_for
         with threads_for(cfg.threads):

@@ -61,7 +61,7 @@ def test_threads_setting_reaches_torch_and_status(config_file: Path, monkeypatch
     from vcamstyle.daemon import threads
 
     applied: list[int] = []
-    monkeypatch.setattr(threads, "set_torch_threads", applied.append)
+    monkeypatch.setattr(threads, "set_network_threads", applied.append)
     before = torch.get_num_threads()
     config_file.write_text(config_file.read_text() + "threads: 1\n")
     fixed = Service(config_file, max_frames=3, publish=False)

@@ -301,8 +301,26 @@ def test_content_vector_is_smoothed_and_reset(stylizer, codes):
     fresh_other = stylizer.predictor(other)
     expected = torch.lerp(first_code, fresh_other, stylizer.content_ema)
     assert torch.allclose(after_change, expected, atol=1e-5)  # one EMA step, not a jump
+    stylizer.stylize(other, mask, region, None)  # no new prediction: the vector glides on towards it
+    expected = torch.lerp(expected, fresh_other, stylizer.content_ema)
+    assert torch.allclose(stylizer._content_code, expected, atol=1e-5)
     stylizer.reset()
     assert stylizer._content_code is None
+
+
+def test_predictor_runs_once_per_content_code_every_calls(stylizer, codes, monkeypatch):
+    stylizer.reset()
+    calls = []
+    predict = stylizer.predictor
+    monkeypatch.setattr(stylizer, "predictor", lambda image: calls.append(1) or predict(image))
+    content = _resized(data.astronaut(), 64, 64)
+    mask = torch.ones(1, 1, 64, 64)
+    for _ in range(3 * stylizer.content_code_every):
+        stylizer.stylize(content, mask, RegionStyle(codes["coffee"], 0.5), None)
+    assert stylizer.content_code_every == 30 and len(calls) == 3
+    for _ in range(5):  # full strength never needs the content's own vector
+        stylizer.stylize(content, mask, RegionStyle(codes["coffee"], 1.0), None)
+    assert len(calls) == 3
 
 
 # ----------------------------------------------------------------------------------------- codes, weights
@@ -347,6 +365,7 @@ def test_random_weights_build_keeps_the_interface(codes):
 def test_reduced_precision_path_keeps_statistics_in_float32(stylizer, codes):
     """The float16 path (used on CUDA with ``half``), exercised on the CPU at a small size."""
     half = magenta.MagentaStylizer(magenta.load_transformer(), stylizer.predictor, dtype=torch.float16)
+    stylizer.reset()  # both start from this content's own vector (the shared fixture kept earlier tests')
     content = _resized(data.astronaut(), 64, 96)
     mask = torch.zeros(1, 1, 64, 96)
     mask[..., :48] = 1.0

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from vcamstyle.models.subpixel import (
     phase_conv_kernel,
     reflect_pad_phases,
+    unshuffled_input_kernel,
     upsample_conv_kernel,
 )
 
@@ -94,3 +95,15 @@ def test_phase_conv_kernel_rejects_unsupported_shapes():
         phase_conv_kernel(torch.zeros(1, 1, 3, 3), stride=3)
     with pytest.raises(ValueError, match="square"):
         phase_conv_kernel(torch.zeros(1, 1, 3, 5))
+
+
+@pytest.mark.parametrize("kernel", [3, 5])
+def test_unshuffled_input_kernel_is_the_phase_conv_as_one_stride_two_conv(kernel):
+    g = _generator()
+    image = torch.randn(1, 3, 14, 18, generator=g)
+    phase_kernel = torch.randn(8, 12, kernel, kernel, generator=g)
+    expected = F.conv2d(F.pixel_unshuffle(image, 2), phase_kernel)
+    got = F.conv2d(image, unshuffled_input_kernel(phase_kernel), stride=2)
+    torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
+    with pytest.raises(ValueError, match="phase kernel"):
+        unshuffled_input_kernel(torch.zeros(8, 6, 3, 3))

@@ -101,7 +101,7 @@ def run_description(config: Config, width: int, height: int, device: torch.devic
         "background": config.summary_region("background"),
         "style_size": config.style.size,
         "random_weights": random_weights,
-        "threads": torch.get_num_threads(),
+        "threads": compute.network_threads(),
     }
 
 
@@ -131,6 +131,7 @@ def run_bench(config: Config, frames: int = 100, warmup: int = 10, random_weight
         engine = Engine(random_weights=random_weights)
         scene = engine.build(config, (height, width), resolve_weights_dir(str(config.weights_dir) if config.weights_dir else None))
         pipeline = Pipeline(scene.segmenter, scene.stylizer, scene.settings, scene.device)
+        compute.set_torch_runs_networks(pipeline.torch_runs_networks)
         controller = _auto_size(config, pipeline, fps)
         stages = StageTimes(window=frames)
         totals: list[float] = []
@@ -253,6 +254,7 @@ def run_seed_comparison(config: Config, frames: int = 100, warmup: int = 10, ran
         weights_dir = resolve_weights_dir(str(config.weights_dir) if config.weights_dir else None)
         scene = engine.build(config, (height, width), weights_dir)
         pipeline = Pipeline(scene.segmenter, scene.stylizer, scene.settings, scene.device)
+        compute.set_torch_runs_networks(pipeline.torch_runs_networks)
         current_size = short_side_size(height, width, scene.settings.style_size, multiple=2)
         seed_network = None if seed_size == "output" else current_size
         baseline = baseline_for_scene(scene, config, network_size=seed_network)

@@ -213,10 +213,11 @@ class Service(LiveReload):
     def _set_threads(self, config: Config) -> None:
         """Fixed thread count, or a tuner for ``threads: auto`` (kept across reloads that leave it); then
         the ``style.size: auto`` controller, which follows every new pipeline (start and reload call this)."""
+        compute.set_torch_runs_networks(self.pipeline.torch_runs_networks)
         counts = thread_counts(config.threads)
         if self.threads is None or self.threads.counts != counts:
             if self._threads_before is None:
-                self._threads_before = thread_policy.get_torch_threads()
+                self._threads_before = thread_policy.get_network_threads()
             self.threads = ThreadTuner(counts)
             log.info("threads: %s (%s)", config.threads, ", ".join(map(str, self.threads.counts)))
         self.style_size.configure(config, self._geometry[2], self.pipeline, self.threads)
@@ -387,7 +388,8 @@ class Service(LiveReload):
         self.phase = "stopping"
         sdnotify.stopping()
         if self._threads_before is not None:  # in-process runs (benchmarks, tests) get torch back as it was
-            thread_policy.set_torch_threads(self._threads_before)
+            compute.set_torch_runs_networks(True)
+            thread_policy.set_network_threads(self._threads_before)
         deadline = time.monotonic() + STOP_TIMEOUT_S
         with self._swap_lock:
             pending, self._pending = self._pending, None

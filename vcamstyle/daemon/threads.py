@@ -20,7 +20,7 @@ import os
 import statistics
 from typing import Callable, Iterator, Sequence
 
-import torch
+from vcamstyle import compute
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +33,15 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def get_torch_threads() -> int:
-    """torch's intra-op thread count for the calling thread."""
-    return torch.get_num_threads()
+def get_network_threads() -> int:
+    """The networks' thread count (``compute.network_threads``)."""
+    return compute.network_threads()
 
 
-def set_torch_threads(count: int) -> None:
-    """torch's intra-op thread count, for the calling thread's parallel regions (the frame loop)."""
-    torch.set_num_threads(count)
+def set_network_threads(count: int) -> None:
+    """The networks' thread count from the next frame on (``compute.set_threads``: onnxruntime's
+    sessions, and torch's intra-op threads while torch runs a network)."""
+    compute.set_threads(count)
 
 
 class ThreadTuner:
@@ -55,14 +56,14 @@ class ThreadTuner:
 
     def __init__(self, counts: Sequence[int], apply: Callable[[int], None] | None = None,
                  window: int = 15, period: int = 300, margin: float = 0.08) -> None:
-        """``apply(count)`` sets the thread count (default: ``set_torch_threads``)."""
+        """``apply(count)`` sets the thread count (default: ``set_network_threads``)."""
         options = sorted({int(c) for c in counts if int(c) >= 1})
         if not options:
             raise ValueError(f"need at least one thread count >= 1, got {list(counts)}")
         if window < 3 or period < 0 or not 0 <= margin < 1:
             raise ValueError("window must be >= 3, period >= 0 and margin in [0, 1)")
         self.counts = options
-        self.apply = apply if apply is not None else (lambda count: set_torch_threads(count))
+        self.apply = apply if apply is not None else (lambda count: set_network_threads(count))
         self.window, self.period, self.margin = window, period, margin
         self.current = options[-1]
         self._candidate: int | None = None
@@ -152,11 +153,11 @@ def thread_counts(setting: int | str, cores: int | None = None) -> list[int]:
 @contextlib.contextmanager
 def threads_for(setting: int | str) -> Iterator[int]:
     """Run a block (``bench``) with the thread count a ``threads`` setting means: the number, or for
-    ``auto`` the most the tuner would start with; torch's previous count is restored afterwards."""
-    before = get_torch_threads()
+    ``auto`` the most the tuner would start with; the previous count is restored afterwards."""
+    before = get_network_threads()
     count = thread_counts(setting)[-1]
-    set_torch_threads(count)
+    set_network_threads(count)
     try:
         yield count
     finally:
-        set_torch_threads(before)
+        set_network_threads(before)

@@ -119,11 +119,13 @@ class MagentaStylizer:
     region's style everywhere (the caller composites its own effect there); two ``None`` regions
     return the content unchanged.
 
-    Content vector: computed from the content frame (centre square, 256x256) every
-    ``content_code_every`` calls that need it, and smoothed as ``v = (1 - a) * v + a * v_new`` with
-    ``a = content_ema`` (default 0.5 every 6th call: a time constant of about 10 frames, a third of a
-    second at 30 fps), which keeps flicker low and costs a sixth of a predictor run per frame.
-    ``reset()`` forgets it (call it when the camera or scene changes).
+    Content vector: the predictor's vector of the content frame (centre square, 256x256), computed
+    every ``content_code_every`` calls that need it (default 30: once a second at 30 fps; a predictor
+    run costs about a third of a transformer pass, so running it every few frames made those frames
+    the slow ones). Every call the vector in use moves ``v = (1 - a) * v + a * v_latest`` with
+    ``a = content_ema`` (default 0.15: a time constant of about 6 frames), so a new prediction
+    blends in over a fifth of a second instead of as a step. ``reset()`` forgets it (call it when
+    the camera or scene changes).
     """
 
     name = "magenta"
@@ -135,8 +137,8 @@ class MagentaStylizer:
         predictor: StylePredictor,
         device: torch.device | str = "cpu",
         dtype: torch.dtype = torch.float32,
-        content_ema: float = 0.5,
-        content_code_every: int = 6,
+        content_ema: float = 0.15,
+        content_code_every: int = 30,
         runtime: str = "torch",
     ) -> None:
         if not 0.0 < content_ema <= 1.0 or content_code_every < 1:
@@ -157,6 +159,7 @@ class MagentaStylizer:
         self.content_ema = content_ema
         self.content_code_every = content_code_every
         self._content_code: torch.Tensor | None = None
+        self._content_latest: torch.Tensor | None = None
         self._calls_since_content_code = 0
 
     # ---- style codes
@@ -188,22 +191,23 @@ class MagentaStylizer:
     # ---- content code
 
     def reset(self) -> None:
-        """Forget the content vector's moving average."""
+        """Forget the content vector and its latest prediction."""
         self._content_code = None
+        self._content_latest = None
         self._calls_since_content_code = 0
 
     def _content_vector(self, content: torch.Tensor) -> torch.Tensor:
         """The smoothed predictor vector of the content frames (``1x100`` float32 on the device)."""
-        due = self._content_code is None or self._calls_since_content_code + 1 >= self.content_code_every
-        if not due:
-            self._calls_since_content_code += 1
-            return self._content_code
-        fresh = self.predictor(content).to(self.device)
-        if self._content_code is None:
-            self._content_code = fresh
+        due = self._content_latest is None or self._calls_since_content_code + 1 >= self.content_code_every
+        if due:
+            self._content_latest = self.predictor(content).to(self.device)
+            self._calls_since_content_code = 0
         else:
-            self._content_code = torch.lerp(self._content_code, fresh, self.content_ema)
-        self._calls_since_content_code = 0
+            self._calls_since_content_code += 1
+        if self._content_code is None:
+            self._content_code = self._content_latest
+        else:
+            self._content_code = torch.lerp(self._content_code, self._content_latest, self.content_ema)
         return self._content_code
 
     # ---- stylize

@@ -81,6 +81,9 @@ def min_filter(x: torch.Tensor, radius: int) -> torch.Tensor:
     """
     if radius <= 0:
         return x
+    if torch.onnx.is_in_onnx_export():  # one MaxPool node instead of 4r slices and minimums
+        padded = F.pad(x, (radius, radius, radius, radius), mode="replicate")
+        return -F.max_pool2d(-padded, 2 * radius + 1, stride=1)
     height, width = x.shape[-2:]
     padded = F.pad(x, (radius, radius, radius, radius), mode="replicate")
     rows = padded[..., 0:height, :]
@@ -113,8 +116,12 @@ def region_affines(x_hat: torch.Tensor, moments: Moments, weights: torch.Tensor,
     ``x_hat``'s resolution and phase layout.
     """
     channels = x_hat.shape[1]
-    rows = x_hat.permute(0, 2, 3, 1).reshape(-1, channels)  # a view for channels-last
-    sums = torch.stack([weights.t().mm(rows), weights.t().mm(rows * rows)]).float()  # 2 x 2P x C'
+    if torch.onnx.is_in_onnx_export():  # ONNX tensors are NCHW: C' x hw is free, hw x C' a transpose
+        flat = x_hat.reshape(channels, -1)
+        sums = torch.stack([flat.mm(weights).t(), (flat * flat).mm(weights).t()]).float()
+    else:
+        rows = x_hat.permute(0, 2, 3, 1).reshape(-1, channels)  # a view for channels-last
+        sums = torch.stack([weights.t().mm(rows), weights.t().mm(rows * rows)]).float()  # 2 x 2P x C'
     # keep each phase's own weights: entry [region, p, c*P + p]
     sums = sums.view(2, 2, phases, channels // phases, phases).diagonal(dim1=2, dim2=4)  # 2 x 2 x C x P
     first_hat, second_hat = sums[0], sums[1]

@@ -18,6 +18,7 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
+from vcamstyle.compute import network_threads
 from vcamstyle.models.magenta_transformer import NORM_CHANNELS, MagentaTransformer, NormParams
 from vcamstyle.models.onnx_export import cpu_session, export_onnx
 
@@ -73,8 +74,8 @@ _EXPORTED: dict[str, tuple[bytes, bytes]] = {}
 class OrtTransformer:
     """``MagentaTransformer.forward`` in onnxruntime (CPU, float32); same call, same result to ~1e-5.
 
-    Runs with as many threads as torch is set to use at call time (``threads: auto`` changes that
-    while running), one session per count, made when first needed. ``cache_key``: the weights'
+    Runs with ``compute.network_threads()`` threads at call time (``threads: auto`` changes that while
+    running), one session per count, made when first needed. ``cache_key``: the weights'
     identity (the file's sha256) when they are the shipped ones, so the export happens once per process.
     """
 
@@ -89,7 +90,7 @@ class OrtTransformer:
         self._session("two")  # the common case, ready before the first frame
 
     def _session(self, kind: str) -> ort.InferenceSession:
-        key = (kind, torch.get_num_threads())
+        key = (kind, network_threads())
         if key not in self._sessions:
             self._sessions[key] = cpu_session(self._graphs[kind], key[1])
         return self._sessions[key]

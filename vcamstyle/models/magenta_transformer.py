@@ -30,6 +30,7 @@ from vcamstyle.models.onnx_weights import (
 from vcamstyle.models.subpixel import (
     phase_conv_kernel,
     reflect_pad_phases,
+    unshuffled_input_kernel,
     upsample_conv_kernel,
 )
 
@@ -75,12 +76,22 @@ def _styled(params: NormParams, index: int, phases: int, gain: torch.Tensor,
     return gamma * gain, beta + gamma * offset
 
 
-def _reflect_pad_phases(x: torch.Tensor, pad: int) -> torch.Tensor:
-    """``reflect_pad_phases``; while exporting to ONNX its literal definition (the exporter mistranslates
-    the in-place copies of the fast version)."""
+def _phase_conv(x: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """``conv2d(pixel_unshuffle(x, 2), kernel, bias)`` for a full-resolution ``x`` already padded.
+
+    torch: the phases, then the conv (oneDNN is fastest on the phases' wider channels). ONNX export:
+    one stride-2 conv on ``x`` (onnxruntime's 6-d transpose for ``pixel_unshuffle`` cost as much as
+    the conv itself)."""
     if torch.onnx.is_in_onnx_export():
-        return F.pixel_unshuffle(F.pad(F.pixel_shuffle(x, 2), (pad,) * 4, mode="reflect"), 2)
-    return reflect_pad_phases(x, pad)
+        return F.conv2d(x, unshuffled_input_kernel(kernel), bias, stride=2)
+    return F.conv2d(_channels_last(F.pixel_unshuffle(x, 2)), kernel, bias)
+
+
+def _out_conv(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """The 9x9 output conv of phases ``x`` (reflect padding 4 at full resolution) -> phases."""
+    if torch.onnx.is_in_onnx_export():  # the exporter mistranslates the fast padding's in-place copies
+        return _phase_conv(F.pad(F.pixel_shuffle(x, 2), (4,) * 4, mode="reflect"), kernel)
+    return F.conv2d(reflect_pad_phases(x, 4), kernel)
 
 
 def _conv(cin: int, cout: int, kernel: int, stride: int = 1, bias: bool = True) -> nn.Conv2d:
@@ -222,8 +233,7 @@ class MagentaTransformer(nn.Module):
             masks = self._level_masks(mask, image.dtype)
         # 9x9 input conv and first stride-2 conv on the phases; reflect padding of the full-resolution
         # top row/left column equals replicate padding of the phases
-        x = _channels_last(F.pixel_unshuffle(F.pad(image, (4, 4, 4, 4), mode="reflect"), 2))
-        x = torch.relu_(F.conv2d(x, self.in_kernel, self.in_bias))
+        x = torch.relu_(_phase_conv(F.pad(image, (4, 4, 4, 4), mode="reflect"), self.in_kernel, self.in_bias))
         x = torch.relu_(F.conv2d(F.pad(x, (1, 0, 1, 0), mode="replicate"), self.down_kernel, self.contract[1].bias))
         # a 3x3 stride-2 conv on an even size never reads the bottom/right padding row/column
         x = torch.relu_(self.contract[2](F.pad(x, (1, 0, 1, 0), mode="reflect")))
@@ -239,7 +249,7 @@ class MagentaTransformer(nn.Module):
         # second upsampling stays in phases: its output feeds the output conv's phase kernel directly
         x = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), self.up2_kernel)
         x = torch.relu_(self._norm(x, norm + 1, first, second, masks.get("up2"), phases=4))
-        x = F.conv2d(_reflect_pad_phases(x, 4), self.out_kernel)
+        x = _out_conv(x, self.out_kernel)
         x = torch.sigmoid_(self._norm(x, norm + 2, first, second, masks.get("out"), phases=4))
         return F.pixel_shuffle(x, 2)
 

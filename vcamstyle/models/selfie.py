@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import onnxruntime as ort
 import torch
 
+from vcamstyle.compute import network_threads
 from vcamstyle.errors import WeightsError
 from vcamstyle.frames import resize
 from vcamstyle.models.onnx_export import cpu_session, export_onnx
@@ -83,17 +85,20 @@ def read_model_file(model: SelfieModel) -> bytes:
 _ONNX_CACHE: dict[str, bytes] = {}
 
 
-def _onnx_runner(model: SelfieModel, net: torch.nn.Module, example: torch.Tensor,
-                 threads: int) -> Callable[[torch.Tensor], torch.Tensor]:
-    """``net`` exported to ONNX and run by onnxruntime's CPU provider with ``threads`` threads that
-    sleep between runs (no busy-waiting that would take the cores from torch's style network)."""
+def _onnx_runner(model: SelfieModel, net: torch.nn.Module, example: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``net`` exported to ONNX and run by onnxruntime's CPU provider with ``compute.network_threads()``
+    threads at each call (one session per count, made when first needed), threads that sleep between
+    runs (no busy-waiting that would take the cores from the style network)."""
     data = _ONNX_CACHE.get(model.sha256)
     if data is None:
         data = _ONNX_CACHE[model.sha256] = export_onnx(net, (example,), ["image"], ["mask"])
-    session = cpu_session(data, threads)
+    sessions: dict[int, ort.InferenceSession] = {}
 
     def run(x: torch.Tensor) -> torch.Tensor:
-        (mask,) = session.run(None, {"image": x.contiguous().numpy()})
+        threads = network_threads()
+        if threads not in sessions:
+            sessions[threads] = cpu_session(data, threads)
+        (mask,) = sessions[threads].run(None, {"image": x.contiguous().numpy()})
         return torch.from_numpy(mask)
 
     return run
@@ -131,7 +136,6 @@ class SelfieSegmenter:
         device: torch.device | str = "cpu",
         half: bool = False,
         runtime: str = "onnxruntime",
-        threads: int = 2,
     ) -> None:
         from vcamstyle.models.tflite_graph import (  # imports `tflite`: lazily
             build_module,
@@ -159,7 +163,7 @@ class SelfieSegmenter:
         if self.runtime not in RUNTIMES:
             raise ValueError(f"unknown segmenter runtime {runtime!r}; use one of {', '.join(RUNTIMES)}")
         if self.runtime == "onnxruntime":
-            self._run = _onnx_runner(model, net, self._example(), max(1, threads))
+            self._run = _onnx_runner(model, net, self._example())
         elif self.runtime == "torchscript":
             with torch.inference_mode():
                 self._run = _trace_and_freeze(net, self._example())
@@ -196,7 +200,7 @@ class SelfieSegmenter:
 def _create(model: SelfieModel, options: BuildOptions) -> SelfieSegmenter:
     if options.random_weights:
         log.debug("%s: the model is embedded; random_weights has no effect", model.name)
-    return SelfieSegmenter(model, device=options.device, half=options.half, threads=torch.get_num_threads())
+    return SelfieSegmenter(model, device=options.device, half=options.half)
 
 
 @register_segmenter(

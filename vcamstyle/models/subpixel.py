@@ -62,6 +62,21 @@ def phase_conv_kernel(weight: torch.Tensor, offset: int = 0, stride: int = 1) ->
     return out
 
 
+def unshuffled_input_kernel(kernel: torch.Tensor) -> torch.Tensor:
+    """A kernel for ``pixel_unshuffle(x, 2)`` (``Cout x Cin*4 x k x k``, input channel ``c*4 + dy*2 + dx``)
+    -> the same convolution as a stride-2 ``Cout x Cin x 2k x 2k`` kernel on ``x`` itself.
+
+    Tap ``(u, v)`` of input phase ``(dy, dx)`` reads full-resolution pixel ``(2u + dy, 2v + dx)``, so
+    ``conv2d(x, result, stride=2) == conv2d(pixel_unshuffle(x, 2), kernel)``: one convolution instead
+    of a 6-d transpose and a convolution (what the ONNX export uses; onnxruntime's transposes are slow).
+    """
+    cout, channels, k, k2 = kernel.shape
+    if channels % 4 or k != k2:
+        raise ValueError(f"expected a Cout x Cin*4 x k x k phase kernel, got {tuple(kernel.shape)}")
+    phases = kernel.reshape(cout, channels // 4, 2, 2, k, k)  # o, c, dy, dx, u, v
+    return phases.permute(0, 1, 4, 2, 5, 3).reshape(cout, channels // 4, 2 * k, 2 * k).contiguous()
+
+
 def upsample_conv_kernel(weight: torch.Tensor) -> torch.Tensor:
     """Kernel that does "nearest x2 upsample, then 3x3 conv" as one 3x3 conv at the low resolution.
 

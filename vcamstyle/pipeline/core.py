@@ -143,6 +143,16 @@ class Pipeline:
         state = self._mask_state if segmenter is self.segmenter else None
         return Pipeline(segmenter, stylizer, settings, self.device, state)
 
+    @property
+    def torch_runs_networks(self) -> bool:
+        """Whether torch runs one of the networks this pipeline uses on the CPU (the bfloat16 transformer,
+        the seed methods, a TorchScript segmenter), rather than only the glue around onnxruntime's
+        (the threads policy gives torch one thread then: ``compute.set_torch_runs_networks``)."""
+        if self.device.type != "cpu":
+            return True
+        used = [self.stylizer] + ([self.segmenter] if self.uses_mask else [])
+        return any(getattr(model, "runtime", "torch") not in ("onnxruntime",) for model in used if model is not None)
+
     def set_style_size(self, size: int) -> None:
         """Run the style network at short side ``size`` from the next frame (``style.size: auto``).
         The smoothed stylized image is dropped (it has the old size); the mask is kept."""
