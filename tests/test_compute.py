@@ -81,3 +81,9 @@ def test_onnxruntime_transformer_runs_with_the_policys_count(offline_models):
     compute.set_threads(1)
     run(torch.rand(1, 3, 32, 48), params)
     assert ("one", 1) in run._sessions
+
+
+def test_cpu_kind_names_the_kernels_and_bfloat16_from_the_given_flags():
+    assert compute.cpu_kind(frozenset({"avx2", "fma"})).endswith(", no native bfloat16")
+    assert compute.cpu_kind(frozenset({"avx512f", "avx512_bf16"})).endswith(", native bfloat16")
+    assert compute.cpu_kind(frozenset()).startswith(f"torch kernels {torch.backends.cpu.get_cpu_capability()}")

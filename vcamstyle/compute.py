@@ -59,6 +59,14 @@ def host_cpu_flags() -> frozenset[str]:
     return cpu_flags()
 
 
+def cpu_kind(flags: frozenset[str] | None = None) -> str:
+    """What a benchmark says about the CPU it ran on: the vector extensions torch's kernels use (an
+    environment such as ``ATEN_CPU_CAPABILITY=avx2`` lowers them) and whether bfloat16 is native,
+    e.g. ``torch kernels AVX2, no native bfloat16``. ``flags``: as for ``cpu_has_native_bfloat16``."""
+    bf16 = "native bfloat16" if cpu_has_native_bfloat16(flags) else "no native bfloat16"
+    return f"torch kernels {torch.backends.cpu.get_cpu_capability()}, {bf16}"
+
+
 def cpu_has_native_bfloat16(flags: frozenset[str] | None = None) -> bool:
     """Whether this CPU runs bfloat16 convolutions in hardware (AVX512-BF16: AMD Zen 4 and later,
     Intel Cooper Lake; AMX: Intel Sapphire Rapids and later). Elsewhere bfloat16 is emulated and slower.

@@ -18,3 +18,14 @@ def test_unstyled_regions_are_refused_for_the_seed_comparison(tmp_path: Path) ->
     with pytest.raises(ConfigError, match="person.effect"):
         runner.region_style_path(config, "person")
     assert runner.region_style_path(config, "background").name == "stained_glass.png"
+
+
+def test_the_report_says_which_kind_of_cpu_it_ran_on() -> None:
+    report = {"width": 640, "height": 360, "device": "cpu", "threads": 2, "precision": "float32", "frames": 3,
+              "fps": 30.0, "frame_ms": {"median": 33.0, "p95": 40.0}, "person": "original",
+              "background": "blur", "segmentation": "auto", "method": None,
+              "cpu": "torch kernels AVX2, no native bfloat16",
+              "stage_ms": {"segment": {"median": 3.0, "p95": 4.0}}}
+    lines = runner.format_report(report).splitlines()
+    assert lines[2] == "CPU: torch kernels AVX2, no native bfloat16"
+    assert lines[3].split() == ["stage", "median", "ms", "p95", "ms"]

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from vcamstyle.frames import resize, to_tensor
 from vcamstyle.models.base import RegionStyle
-from vcamstyle.pipeline import composite_cv
+from vcamstyle.pipeline import composite, composite_cv
 from vcamstyle.pipeline.core import (
     EFFECTS,
     MaskSettings,
@@ -143,6 +143,34 @@ def test_guided_upsample_keeps_a_step_sharper_than_bilinear() -> None:
     # Away from the edge the colours are the low-resolution output's: 0.1 + 0.8 * (1 - guide).
     assert abs(int(out[row, 10, 0]) - round(255 * (0.1 + 0.8 * (1 - 30 / 255)))) <= 2
     assert abs(int(out[row, 120, 0]) - round(255 * (0.1 + 0.8 * (1 - 220 / 255)))) <= 2
+
+
+PERSON_PAINT, BACKGROUND_PAINT = (0.9, 0.3, 0.1), (0.1, 0.4, 0.8)
+
+
+@pytest.mark.parametrize("guide_edge", [True, False], ids=["edge in the guide", "flat guide"])
+def test_guided_upsample_keeps_each_regions_colour_beyond_the_feather(guide_edge: bool) -> None:
+    """Issue 13 (halo): a stylized image with two flat styles split at the silhouette, upsampled from the
+    default network size (256x456) to 640x360: 5 px or more from the boundary (beyond the default
+    4 px feather) every pixel is its own region's colour within 2/255, in both compositors. With a
+    flat guide the fit spreads the step over 4 px each side (89, 65, 41, 17 of 255 at 1-4 px); the
+    guide's own edge makes it sharp. So the upsampling does not widen the halo."""
+    height, width, low_h, low_w = 360, 640, 256, 456
+    styled = torch.empty(1, 3, low_h, low_w)
+    styled[..., : low_w // 2] = torch.tensor(PERSON_PAINT).view(1, 3, 1, 1)
+    styled[..., low_w // 2:] = torch.tensor(BACKGROUND_PAINT).view(1, 3, 1, 1)
+    frame = np.full((height, width, 3), 120.0)
+    if guide_edge:
+        frame[:, width // 2:] = 60.0
+    frame = np.clip(frame + np.random.default_rng(0).normal(0, 3, frame.shape), 0, 255).astype(np.uint8)
+    low_guide = to_tensor(cv2.resize(frame, (low_w, low_h), interpolation=cv2.INTER_AREA))
+    with_cv = composite_cv.guided_upsample(styled, low_guide, frame)
+    with_torch = composite.guided_upsample(styled, low_guide, to_tensor(frame))
+    with_torch = (with_torch[0].permute(1, 2, 0).numpy() * 255).round()
+    for out in (with_cv.astype(np.float32), with_torch):
+        person, background = out[:, : width // 2 - 4], out[:, width // 2 + 4:]
+        assert np.abs(person - np.array(PERSON_PAINT) * 255).max() <= 2
+        assert np.abs(background - np.array(BACKGROUND_PAINT) * 255).max() <= 2
 
 
 def test_guided_upsample_at_the_same_size_returns_the_output() -> None:

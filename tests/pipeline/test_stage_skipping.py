@@ -67,6 +67,8 @@ CASES = {
     "same colour": (RegionPlan("color", color=(1, 2, 3)), RegionPlan("color", color=(1, 2, 3)), 0, 0),
     "same picture": (RegionPlan("image", image=PICTURE), RegionPlan("image", image=PICTURE), 0, 0),
     "same style": (RegionPlan("style", style=RED_STYLE), RegionPlan("style", style=RED_STYLE), 0, 1),
+    # the face keeps more of itself: it is found in the person mask, so the mask is needed
+    "same style, face spared": (RegionPlan("style", style=RED_STYLE), RegionPlan("style", style=RED_STYLE), 1, 1),
     "two colours": (RegionPlan("color", color=(1, 2, 3)), RegionPlan("color", color=(9, 9, 9)), 1, 0),
     "blur background": (RegionPlan("original"), RegionPlan("blur"), 1, 0),
     "styled person": (RegionPlan("style", style=RED_STYLE), RegionPlan("original"), 1, 1),
@@ -80,7 +82,9 @@ def test_stages_run_only_when_used(case: str, compose: str, monkeypatch: pytest.
         monkeypatch.setattr(Pipeline, "_compose_cpu", Pipeline._compose_torch)
     person, background, segments, stylizes = CASES[case]
     segmenter, stylizer = CountingSegmenter(), CountingStylizer()
-    settings = PipelineSettings(output_size=SIZE, person=person, background=background, style_size=32)
+    face_strength = 0.3 if case == "same style, face spared" else None
+    settings = PipelineSettings(output_size=SIZE, person=person, background=background, style_size=32,
+                                face_strength=face_strength)
     pipeline = Pipeline(segmenter, stylizer, settings, CPU)
     assert pipeline.uses_mask is mask_needed(settings) is bool(segments)
     frame = np.random.default_rng(0).integers(0, 256, (*SIZE, 3), dtype=np.uint8)
@@ -93,3 +97,5 @@ def test_stages_run_only_when_used(case: str, compose: str, monkeypatch: pytest.
                 "same style": np.full_like(frame, (255, 0, 0))}.get(case)
     if expected is not None:
         assert np.abs(result.image.astype(int) - expected).max() <= 1  # the same picture everywhere
+    if case == "same style, face spared":  # the face is in the person (left half), the right stays styled
+        assert np.abs(result.image[:, 3 * SIZE[1] // 4:].astype(int) - (255, 0, 0)).max() <= 1

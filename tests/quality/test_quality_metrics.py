@@ -84,17 +84,17 @@ def test_off_blend_is_zero_on_any_mix_and_measures_the_rest() -> None:
     assert qm.off_blend(green, p, b)[0, 0] == pytest.approx(60 / np.sqrt(3), abs=1e-3)
 
 
-def _edge_scene(rim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Person left of column 40, background right; the output has a green rim ``rim`` px wide outside."""
-    h, w = 60, 80
+def _edge_scene(rim: int, w: int = 80) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Person left of column ``w / 2``, background right; the output has a green rim ``rim`` px wide outside."""
+    h, edge = 60, w // 2
     alpha = np.zeros((h, w), np.float32)
-    alpha[:, :40] = 1
+    alpha[:, :edge] = 1
     p = np.zeros((h, w, 3), np.uint8)
     p[:] = (200, 40, 40)
     b = np.zeros((h, w, 3), np.uint8)
     b[:] = (40, 40, 200)
     out = np.where(alpha[..., None] > 0.5, p, b)
-    out[:, 40:40 + rim] = (40, 220, 40)
+    out[:, edge:edge + rim] = (40, 220, 40)
     return out, p, b, alpha
 
 
@@ -124,3 +124,16 @@ def test_halo_width_measures_each_side_against_its_own_floor() -> None:
     profile[24:28] = [20, 19, 17, 10]  # outside: 3 bands above 10 + 6, then the floor
     profile[20:24] = [30, 30, 30, 30]  # inside: at its floor (30), no halo although above the outside's
     assert qm.halo_width(profile) == 3
+
+
+def test_the_benchmark_takes_the_halo_floor_beyond_the_style_networks_reach() -> None:
+    """The style network repaints the background for 20-40 px around the person; a floor taken at
+    18-24 px (the metric's defaults) lies inside such a band and calls it no halo. The benchmark
+    looks out to ``HALO_REACH`` and takes the floor from the outermost ``HALO_FLOOR_BANDS``."""
+    from vcamstyle.bench.quality import HALO_FLOOR_BANDS, HALO_REACH
+
+    out, p, b, alpha = _edge_scene(30, w=200)
+    deviation, distance = qm.off_blend(out, p, b), qm.signed_distance(alpha)
+    assert qm.halo_width(qm.halo_profile(deviation, distance)) == 0  # the defaults miss it
+    profile = qm.halo_profile(deviation, distance, reach=HALO_REACH)
+    assert qm.halo_width(profile, floor_bands=HALO_FLOOR_BANDS) == 30

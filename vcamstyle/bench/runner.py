@@ -102,6 +102,7 @@ def run_description(config: Config, width: int, height: int, device: torch.devic
         "style_size": config.style.size,
         "random_weights": random_weights,
         "threads": compute.network_threads(),
+        "cpu": compute.cpu_kind() if device.type == "cpu" else None,
     }
 
 
@@ -186,6 +187,8 @@ def format_report(report: dict[str, Any]) -> str:
              f"person: {report['person']}; background: {report['background']}; segmentation: {report['segmentation']}"
              + (f"; method: {report['method']} at short side {_size_text(report)}" if report["method"] else ""),
              f"{'stage':<16}{'median ms':>10}{'p95 ms':>10}"]
+    if report.get("cpu"):
+        lines.insert(2, f"CPU: {report['cpu']}")
     for stage, values in report["stage_ms"].items():
         lines.append(f"{stage:<16}{values['median']:>10.2f}{values['p95']:>10.2f}")
     return "\n".join(lines)

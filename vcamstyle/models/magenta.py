@@ -246,10 +246,12 @@ class MagentaStylizer:
         two_regions = len(regions) == 2 and not (strengths[0] == strengths[1] and torch.equal(vectors[0], vectors[1]))
         height, width = content.shape[-2:]
         padded, _ = pad_to_multiple(content, self.size_multiple)
-        if two_regions:
+        if two_regions or (len(regions) == 1 and splits(mask)):
+            # per-region statistics also when only one region is styled: its look must not depend on
+            # the other region's content (a blurred or original background, the person's clothes)
             mask = resize(mask.to(self.device, torch.float32), (height, width)).clamp(0.0, 1.0)
             padded_mask, _ = pad_to_multiple(mask, self.size_multiple)
-            second = self.transformer.norm_params(vectors[1])
+            second = self.transformer.norm_params(vectors[1]) if two_regions else first
             styled = self.run(padded.to(self.dtype), first, second, padded_mask.to(self.dtype))
         else:
             styled = self.run(padded.to(self.dtype), first)
@@ -260,6 +262,11 @@ class MagentaStylizer:
         if strengths[0] == 1.0:
             return styled.contiguous()
         return torch.lerp(content, styled, strengths[0]).contiguous()
+
+
+def splits(mask: torch.Tensor) -> bool:
+    """Whether ``mask`` (``1x1xHxW``, [0,1]) has both a person and a background part (is not uniform)."""
+    return bool(mask.amin() < mask.amax())
 
 
 def _precision(options: BuildOptions) -> torch.dtype:

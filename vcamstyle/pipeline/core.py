@@ -73,10 +73,13 @@ def mask_needed(settings: PipelineSettings) -> bool:
     """Whether any part of the output depends on the person mask.
 
     Not when both regions get the same picture: both ``original``, the same ``color``, the same
-    ``image``, or the same style at the same strength. ``blur`` always needs it (the person is kept out
-    of the background blur), as does any pair of different effects.
+    ``image``, or the same style at the same strength with no face strength below it (the face is
+    found in the person mask). ``blur`` always needs it (the person is kept out of the background
+    blur), as does any pair of different effects.
     """
     p, b = settings.person, settings.background
+    if face_spared(settings):
+        return True
     if p.effect != b.effect:
         return True
     if p.effect == "original":
@@ -88,6 +91,13 @@ def mask_needed(settings: PipelineSettings) -> bool:
     if p.effect == "style":
         return p.style is None or b.style is None or p.style.code is not b.style.code or p.style.strength != b.style.strength
     return True
+
+
+def face_spared(settings: PipelineSettings) -> bool:
+    """Whether the person is styled with a lower strength on the face (``face_strength``)."""
+    style = settings.person.style if settings.person.effect == "style" else None
+    return (style is not None and settings.face_strength is not None and style.strength > 0
+            and settings.face_strength < style.strength)
 
 
 @dataclass
@@ -219,9 +229,9 @@ class Pipeline:
         """``styled`` with the face region taken back towards ``content`` so that the face's effective
         strength is ``face_strength`` (the stylizer gave it the person's; ``1x3xhxw`` in [0,1])."""
         s = self.settings
-        person = s.person.style if s.person.effect == "style" else None
-        if person is None or s.face_strength is None or s.face_strength >= person.strength or person.strength <= 0:
+        if not face_spared(s):
             return styled
+        person = s.person.style
         face = composite.face_region(mask.float())
         return torch.lerp(styled, content.to(styled.dtype), face.mul_(1 - s.face_strength / person.strength).to(styled.dtype))
 
