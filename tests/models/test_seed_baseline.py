@@ -390,12 +390,12 @@ def test_comparison_report_has_both_sides_and_the_speedup(tiny_config: Path) -> 
 
 
 def test_comparison_with_one_style_everywhere_still_segments_for_the_seed(tiny_config: Path) -> None:
-    """The same style at the same strength in both regions: the current pipeline needs no mask (its scene
-    has no segmenter), the seed baseline segments every frame as the seed did."""
+    """The same style at the same strength in both regions and no face sparing: the current pipeline needs
+    no mask (its scene has no segmenter), the seed baseline segments every frame as the seed did."""
     from vcamstyle.pipeline import Engine
 
     same = "  effect: style\n  style: styles/waves.png\n  strength: 1.0\n"
-    tiny_config.write_text(tiny_config.read_text() + f"person:\n{same}background:\n{same}")
+    tiny_config.write_text(tiny_config.read_text() + f"person:\n{same}  face_strength: 1.0\nbackground:\n{same}")
     config = load_config(tiny_config)
     assert Engine(random_weights=True).build(config, (HEIGHT, WIDTH), None).segmenter is None
     report = runner.run_seed_comparison(config, frames=2, warmup=1, random_weights=True)
