@@ -137,3 +137,17 @@ def test_the_benchmark_takes_the_halo_floor_beyond_the_style_networks_reach() ->
     assert qm.halo_width(qm.halo_profile(deviation, distance)) == 0  # the defaults miss it
     profile = qm.halo_profile(deviation, distance, reach=HALO_REACH)
     assert qm.halo_width(profile, floor_bands=HALO_FLOOR_BANDS) == 30
+
+
+def test_mask_scores_refuse_a_run_that_computed_no_mask() -> None:
+    """A run whose regions need no mask skips segmentation: scoring its empty masks would report an IoU
+    of a segmenter that never ran (the per-segmenter scores once did that)."""
+    from vcamstyle.bench import quality
+    from vcamstyle.bench.quality_clips import Clip
+
+    alpha = np.zeros((8, 8), np.float32)
+    alpha[2:6, 2:6] = 1.0
+    clip = Clip("square", [np.zeros((8, 8, 3), np.uint8)] * 3, [alpha] * 3, 3, None, [])
+    with pytest.raises(ValueError, match="no mask"):
+        quality._mean_iou([np.zeros((8, 8), np.float32)] * 3, clip)
+    assert quality._mean_iou([alpha] * 3, clip) == pytest.approx(1.0)

@@ -110,6 +110,10 @@ class Runner:
 
 
 def _mean_iou(masks: list[np.ndarray], clip: Clip) -> float:
+    """Mean IoU of the pipeline's masks against the truth (first frame skipped: the EMA starts there)."""
+    if not any(mask.any() for mask in masks[1:]):
+        raise ValueError(f"{clip.name}: every mask is empty: the run computed no mask (a configuration where "
+                         "no region needs one skips segmentation)")
     return float(np.mean([qm.mask_iou(m, a) for m, a in zip(masks[1:], clip.alphas[1:])]))
 
 
@@ -172,8 +176,10 @@ def measure_clip(runner: Runner, finder: FaceFinder, clip: Clip) -> dict[str, An
     row["warp_ratio"] = row["warp"] / row["warp_naive"]
     row["iou"] = _mean_iou(masks, clip)
     for name in SEGMENTERS:
+        # a colour background needs the mask (both regions original would skip segmentation) and costs
+        # no style network
         _, seg_masks = runner.run(clip, {"segmentation.model": name, "person.effect": "original",
-                                         "background.effect": "original"})
+                                         "background.effect": "color"})
         row[f"iou_{name}"] = _mean_iou(seg_masks, clip)
     row["person_vs_background_style"] = _independence(runner, clip, outputs[:SHORT_RUN], "person")
     row["background_vs_person_style"] = _independence(runner, clip, outputs[:SHORT_RUN], "background")

@@ -41,9 +41,13 @@ class AutoStyleSize:
             self._threads.discard()
 
     def record(self, frame_ms: float) -> None:
-        """One frame's processing time (outside thread-count trials)."""
-        if self.controller is not None and not (self._threads is not None and self._threads.measuring):
-            self.controller.record(frame_ms)
+        """One frame's processing time (outside thread-count trials, and only while a region is styled:
+        a frame without the style network says nothing about its size, which then stays as it is)."""
+        if self.controller is None or (self._threads is not None and self._threads.measuring):
+            return
+        if self._pipeline is not None and not self._pipeline.stylizes:
+            return
+        self.controller.record(frame_ms)
 
     def status(self) -> dict[str, Any]:
         """``style_size``: the size in use; ``style_size_auto``: whether ``auto`` chose it."""

@@ -147,6 +147,11 @@ class Pipeline:
         return Pipeline(segmenter, stylizer, settings, self.device, state)
 
     @property
+    def stylizes(self) -> bool:
+        """Whether the style network runs: a stylizer and a region whose effect is ``style``."""
+        return self.stylizer is not None and "style" in (self.settings.person.effect, self.settings.background.effect)
+
+    @property
     def torch_runs_networks(self) -> bool:
         """Whether torch runs one of the networks this pipeline uses on the CPU (the bfloat16 transformer,
         the seed methods, a TorchScript segmenter), rather than only the glue around onnxruntime's
