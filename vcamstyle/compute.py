@@ -62,7 +62,8 @@ def host_cpu_flags() -> frozenset[str]:
 def cpu_kind(flags: frozenset[str] | None = None) -> str:
     """What a benchmark says about the CPU it ran on: the vector extensions torch's kernels use (an
     environment such as ``ATEN_CPU_CAPABILITY=avx2`` lowers them) and whether bfloat16 is native,
-    e.g. ``torch kernels AVX2, no native bfloat16``. ``flags``: as for ``cpu_has_native_bfloat16``."""
+    e.g. ``torch kernels AVX2, no native bfloat16``; whether bfloat16 is used is the precision's
+    business (``precision: float32`` on a bfloat16 CPU). ``flags``: as for ``cpu_has_native_bfloat16``."""
     bf16 = "native bfloat16" if cpu_has_native_bfloat16(flags) else "no native bfloat16"
     return f"torch kernels {torch.backends.cpu.get_cpu_capability()}, {bf16}"
 
