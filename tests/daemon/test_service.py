@@ -191,3 +191,24 @@ def test_no_segmenter_until_a_reload_needs_the_mask(config_file: Path, caplog) -
         assert service.status()["segmentation"] == "selfie_landscape (auto)"  # 160x96: the 16:9 model
     finally:
         service.shutdown()
+
+
+def test_a_config_saved_while_the_daemon_starts_is_reloaded(config_file: Path, monkeypatch) -> None:
+    """The models load for a while after the file is read: a save in that time must not be lost (the
+    watcher's first look at the file comes after the load)."""
+    real = Service._build_scene
+    edited = {"done": False}
+
+    def build_then_save(self: Service, config, size):
+        scene = real(self, config, size)
+        if not edited["done"]:
+            edited["done"] = True
+            config_file.write_text(config_file.read_text().replace("effect: color", "effect: blur"))
+        return scene
+
+    monkeypatch.setattr(Service, "_build_scene", build_then_save)
+    service = Service(config_file, max_frames=300, publish=False,
+                      on_frame=lambda s: s.stop_event.set() if s.reloads_applied else None)
+    assert service.run() == 0
+    assert service.reloads_applied == 1
+    assert service.scene.config.background.effect == "blur"

@@ -39,7 +39,7 @@ from vcamstyle.daemon.transaction import (
     output_geometry,
 )
 from vcamstyle.daemon.preflight import check_output
-from vcamstyle.daemon.watcher import ConfigWatcher
+from vcamstyle.daemon.watcher import ConfigWatcher, signature
 from vcamstyle.devices import CameraSource, FrameSink, placeholder_frame
 from vcamstyle.errors import SourceError, VcamstyleError
 from vcamstyle.models.weights import resolve_weights_dir
@@ -139,6 +139,7 @@ class Service(LiveReload):
         """Load the config; check and open the output first (the usual first-run problem), then the
         camera, then the models. Errors here are fatal, except a camera that is not there yet."""
         compute.keep_freed_memory()
+        read_as = signature(self.config_path)
         config = load_config(self.config_path)
         check_output(config)
         self.source = self._start_camera(config)
@@ -150,7 +151,7 @@ class Service(LiveReload):
         self.pipeline = Pipeline(self.scene.segmenter, self.scene.stylizer, self.scene.settings, self.scene.device)
         self._set_threads(config)
         self.watcher = ConfigWatcher(self.config_path, self._reload,
-                                     extra_paths=lambda: referenced_paths(self.scene)).start()
+                                     extra_paths=lambda: referenced_paths(self.scene), read_as=read_as).start()
 
     # ---------------------------------------------------------------- frame loop
     def _next_frame(self) -> tuple[np.ndarray | None, float]:

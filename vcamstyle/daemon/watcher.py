@@ -75,8 +75,11 @@ class ConfigWatcher:
     """Calls ``on_change()`` from its own thread whenever ``path`` changes on disk or ``request()`` is called."""
 
     def __init__(self, path: Path, on_change: Callable[[], None], debounce_ms: int = 60,
-                 poll_s: float = 0.5, extra_paths: Callable[[], Iterable[Path]] | None = None) -> None:
-        """``extra_paths``: returns the other files whose changes count (the referenced pictures)."""
+                 poll_s: float = 0.5, extra_paths: Callable[[], Iterable[Path]] | None = None,
+                 read_as: Signature | None = None) -> None:
+        """``extra_paths``: returns the other files whose changes count (the referenced pictures);
+        ``read_as``: the config's ``signature`` when the running configuration was read from it (the
+        models load in between: a save in that time is a change, reloaded once the watcher starts)."""
         self.path = Path(os.path.abspath(Path(path).expanduser()))  # never resolved: links are followed each time
         self.on_change = on_change
         self.debounce_ms = debounce_ms
@@ -86,6 +89,9 @@ class ConfigWatcher:
         self._requested = threading.Event()
         self._threads: list[threading.Thread] = []
         self._signatures = self._current_signatures()
+        if read_as is not None and read_as != self._signatures[self.path]:
+            log.info("the config file changed while the daemon started: reloading it")
+            self._requested.set()
 
     def _paths(self) -> list[Path]:
         """The config file, then the referenced pictures."""
