@@ -457,3 +457,15 @@ def test_min_filter_is_the_windowed_minimum_with_the_border_ignored():
     reference = -torch.nn.functional.max_pool2d(-x, 5, 1, 2)  # max_pool pads with -inf: border ignored
     assert torch.equal(min_filter(x, 2), reference)
     assert torch.equal(min_filter(x, 0), x)
+
+
+def test_the_predictor_follows_the_network_thread_count(stylizer):
+    """The content vector's predictor runs with ``compute.network_threads()`` like the transformer and
+    the segmenter (it had two threads whatever ``threads:`` said)."""
+    from vcamstyle import compute
+
+    content = _resized(data.astronaut(), 64, 96)
+    for count in (1, 3, 1):
+        compute.set_threads(count)
+        assert stylizer.predictor.session.get_session_options().intra_op_num_threads == count
+        assert stylizer.predictor(content).shape == (1, magenta.STYLE_DIM)

@@ -26,6 +26,7 @@ from onnxruntime.capi.onnxruntime_pybind11_state import (
     InvalidProtobuf as OrtInvalidProtobuf,
 )
 
+from vcamstyle.compute import network_threads
 from vcamstyle.errors import WeightsError
 from vcamstyle.frames import pad_to_multiple, resize
 from vcamstyle.models.base import RegionStyle
@@ -37,6 +38,7 @@ from vcamstyle.models.magenta_transformer import (  # noqa: F401 - the file name
     load_transformer,
 )
 from vcamstyle.models.magenta_ort import OrtTransformer
+from vcamstyle.models.onnx_export import cpu_session
 from vcamstyle.models.onnx_weights import INSTALL_HINT, load_verified_model
 from vcamstyle.models.registry import BuildOptions, register_stylizer
 from vcamstyle.models.style_shape import bounded_style_size, check_style_shape
@@ -65,20 +67,27 @@ class StylePredictor:
     """The shipped ``arbitrary_predict.onnx`` (int8 MobileNetV2) run by onnxruntime on the CPU.
 
     ``predictor(image)``: ``1x3xHxW`` RGB [0,1] (any device) -> ``1x100`` float32 style vector on the CPU.
-    The image is centre-cropped to a square and resized to 256x256, the graph's fixed input.
+    The image is centre-cropped to a square and resized to 256x256, the graph's fixed input. Runs with
+    ``compute.network_threads()`` threads at call time (one session per count, made when first needed),
+    threads that sleep between runs.
     """
 
-    def __init__(self, model_bytes: bytes, threads: int = 2) -> None:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        # no busy-waiting after a run: the threads would steal the CPU from torch's transformer pass
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    def __init__(self, model_bytes: bytes) -> None:
+        self._data = model_bytes
+        self._sessions: dict[int, ort.InferenceSession] = {}
         try:
-            self.session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+            session = self.session
         except (OrtFail, OrtInvalidGraph, OrtInvalidProtobuf) as exc:
             raise WeightsError(f"onnxruntime cannot load {PREDICT_FILE}: {exc}", hint=INSTALL_HINT) from exc
-        self.input_name = self.session.get_inputs()[0].name
+        self.input_name = session.get_inputs()[0].name
+
+    @property
+    def session(self) -> ort.InferenceSession:
+        """The session for the current ``compute.network_threads()``."""
+        threads = network_threads()
+        if threads not in self._sessions:
+            self._sessions[threads] = cpu_session(self._data, threads)
+        return self._sessions[threads]
 
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
         if image.dim() != 4 or image.shape[0] != 1 or image.shape[1] != 3:
@@ -89,10 +98,10 @@ class StylePredictor:
         return torch.from_numpy(np.asarray(vector, dtype=np.float32).reshape(1, STYLE_DIM).copy())
 
 
-def load_predictor(threads: int = 2) -> StylePredictor:
+def load_predictor() -> StylePredictor:
     """The style predictor from the installed package (sha256-checked)."""
     _, data = load_verified_model(PREDICT_FILE, PREDICT_SHA256)
-    return StylePredictor(data, threads=threads)
+    return StylePredictor(data)
 
 
 # --------------------------------------------------------------------------------------------------
