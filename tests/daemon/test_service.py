@@ -212,3 +212,45 @@ def test_a_config_saved_while_the_daemon_starts_is_reloaded(config_file: Path, m
     assert service.run() == 0
     assert service.reloads_applied == 1
     assert service.scene.config.background.effect == "blur"
+
+
+def test_a_camera_swap_restarts_the_content_vector(config_file: Path, make_video, tmp_path: Path, monkeypatch) -> None:
+    """The Magenta content vector (predicted every 30 styled frames) comes from the new camera's first
+    frame after a reload that opens another camera, not from the old camera's for up to a second."""
+    from vcamstyle.models import magenta
+
+    styled = tmp_path / "style.png"
+    import cv2
+
+    cv2.imwrite(str(styled), np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    config_file.write_text(config_file.read_text().replace(
+        "person:\n  effect: original\nbackground:\n  effect: color\n",
+        f"person:\n  effect: style\n  style: {styled}\n  strength: 0.5\n"
+        f"background:\n  effect: style\n  style: {styled}\n  strength: 0.5\nstyle:\n  size: 64\n"))
+    predicted_at: list[int] = []
+    real = magenta.MagentaStylizer._content_vector
+
+    def recording(self, content):
+        calls_before = self._calls_since_content_code
+        vector = real(self, content)
+        if self._calls_since_content_code == 0 and (calls_before or self._content_latest is not None):
+            predicted_at.append(service.frames)
+        return vector
+
+    monkeypatch.setattr(magenta.MagentaStylizer, "_content_vector", recording)
+    other = make_video(tmp_path / "other.mp4", frames=20, size=(192, 96))
+    service = Service(config_file, max_frames=300, publish=False)
+    swapped: dict[str, int | None] = {"at": None}
+
+    def on_frame(s: Service) -> None:
+        if s.frames == 40 and swapped["at"] is None:
+            config_file.write_text(config_file.read_text().replace(str(tmp_path / "camera.mp4"), str(other)))
+            s._reload()
+            swapped["at"] = s.frames
+        if swapped["at"] is not None and s.frames >= swapped["at"] + 5:
+            s.stop_event.set()
+
+    service.on_frame = on_frame
+    assert service.run() == 0
+    assert service.reloads_applied >= 1
+    assert any(40 <= frame <= 42 for frame in predicted_at), predicted_at

@@ -325,3 +325,26 @@ def test_segmenter_is_called_once_per_frame() -> None:
     for _ in range(4):
         pipeline.process(_content())
     assert segmenter.calls == 4
+
+
+def test_reset_forgets_the_stylizers_state_too() -> None:
+    """``reset`` (another camera) also resets a stylizer that keeps state across frames (Magenta's content
+    vector); stylizers without state have no ``reset`` and are left alone."""
+
+    @dataclass
+    class StatefulStylizer(ColorStylizer):
+        resets: int = 0
+
+        def reset(self) -> None:
+            self.resets += 1
+
+    stateful = StatefulStylizer()
+    settings = _settings(RegionPlan("style", style=RegionStyle(RED)), RegionPlan("style", style=RegionStyle(GREEN)))
+    pipeline = Pipeline(HalfSegmenter(), stateful, settings, CPU)
+    pipeline.process(_content())
+    pipeline.reset()
+    assert stateful.resets == 1
+    stateless = Pipeline(HalfSegmenter(), ColorStylizer(), settings, CPU)
+    stateless.process(_content())
+    stateless.reset()  # no reset method: nothing to forget
+    assert stateless.process(_content()).image.shape == (HEIGHT, WIDTH, 3)

@@ -201,6 +201,8 @@ class LiveReload:
         self._geometry = p.geometry
         self.scene = p.scene
         self.pipeline = self.pipeline.replace(p.scene.segmenter, p.scene.stylizer, p.scene.settings)
+        if p.source is not None:
+            self.pipeline.reset()  # another camera: nothing learnt from the old one's frames applies
         self._set_threads(p.config)
         self.config_error = None
         if p.source is not None and self.runtime_error and self.runtime_error.startswith("camera:"):

@@ -284,6 +284,7 @@ class Service(LiveReload):
         change = keeper.update(self.sink, self.scene.config.output, self.frames == 0 and self.pipeline, width, height)
         if change == WAKE:
             self.source, self._last_seq = self._start_camera(self.scene.config), 0  # a new camera counts from 1
+            self.pipeline.reset()  # the picture may have changed entirely while the camera was off
         elif change == SLEEP and self.source is not None:
             self.source = self.source.close()  # released (its light goes off); close() returns None
         if keeper.idle:

@@ -169,10 +169,14 @@ class Pipeline:
             self._styled_state = None
 
     def reset(self) -> None:
-        """Forget temporal state (e.g. after the camera came back)."""
+        """Forget temporal state (e.g. after the camera came back or another camera was opened), the
+        stylizer's too (the Magenta content vector: ``reset`` where a stylizer has one)."""
         self._mask_state = None
         self._styled_state = None
         self._input_state = None
+        reset_stylizer = getattr(self.stylizer, "reset", None)
+        if reset_stylizer is not None:
+            reset_stylizer()
 
     def _clock(self) -> float:
         if self.device.type == "cuda":
