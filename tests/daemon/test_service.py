@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -99,27 +100,39 @@ def test_a_status_file_that_cannot_be_written_is_logged_and_survived(config_file
     assert caplog.text.count("cannot write the status file") == 1  # reported, not once per frame
 
 
+def _swap_camera_at(frame: int, config_file: Path, old: Path, new: Path, frames_after: int,
+                    each: Callable[[Service, dict], None] | None = None) -> tuple[Callable[[Service], None], dict]:
+    """An ``on_frame`` that, after output frame ``frame``, points the config at camera ``new`` and reloads
+    at once, then stops ``frames_after`` frames later; ``each(service, swapped)`` runs first every frame.
+    Returns it and ``swapped`` (``at``: the frame count at the swap)."""
+    swapped: dict[str, int | None] = {"at": None, "first_seq": None}
+
+    def on_frame(s: Service) -> None:
+        if each is not None:
+            each(s, swapped)
+        if s.frames == frame and swapped["at"] is None:
+            config_file.write_text(config_file.read_text().replace(str(old), str(new)))
+            s._reload()
+            swapped["at"] = s.frames
+        if swapped["at"] is not None and s.frames >= swapped["at"] + frames_after:
+            s.stop_event.set()
+
+    return on_frame, swapped
+
+
 def test_a_camera_swap_restarts_the_frame_counter(config_file: Path, make_video, tmp_path: Path) -> None:
     """Issue 10, fault 1: after a camera change the loop waited for the new camera's counter to pass
     the old one's. A reload that opens another camera must deliver its frames at once."""
     from vcamstyle.config import load_config
 
     service = Service(config_file, max_frames=200, publish=False)
-    seen: list[int] = []
-    swapped: dict[str, int | None] = {"at": None, "first_seq": None}
     other = make_video(tmp_path / "other.mp4", frames=20, size=(192, 96))
 
-    def on_frame(s: Service) -> None:
-        seen.append(s.frames)
+    def first_seq(s: Service, swapped: dict) -> None:
         if swapped["at"] is not None and swapped["first_seq"] is None:
             swapped["first_seq"] = s._last_seq  # the sequence number of the first frame after the swap
-        if s.frames == 40:
-            config_file.write_text(config_file.read_text().replace(str(tmp_path / "camera.mp4"), str(other)))
-            s._reload()
-            swapped["at"] = s.frames
-        if swapped["at"] is not None and s.frames >= swapped["at"] + 10:
-            s.stop_event.set()
 
+    on_frame, swapped = _swap_camera_at(40, config_file, tmp_path / "camera.mp4", other, 10, first_seq)
     service.on_frame = on_frame
     assert service.run() == 0
     assert swapped["at"] == 40
@@ -240,16 +253,7 @@ def test_a_camera_swap_restarts_the_content_vector(config_file: Path, make_video
     monkeypatch.setattr(magenta.MagentaStylizer, "_content_vector", recording)
     other = make_video(tmp_path / "other.mp4", frames=20, size=(192, 96))
     service = Service(config_file, max_frames=300, publish=False)
-    swapped: dict[str, int | None] = {"at": None}
-
-    def on_frame(s: Service) -> None:
-        if s.frames == 40 and swapped["at"] is None:
-            config_file.write_text(config_file.read_text().replace(str(tmp_path / "camera.mp4"), str(other)))
-            s._reload()
-            swapped["at"] = s.frames
-        if swapped["at"] is not None and s.frames >= swapped["at"] + 5:
-            s.stop_event.set()
-
+    on_frame, _ = _swap_camera_at(40, config_file, tmp_path / "camera.mp4", other, 5)
     service.on_frame = on_frame
     assert service.run() == 0
     assert service.reloads_applied >= 1
