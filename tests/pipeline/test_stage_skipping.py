@@ -72,6 +72,10 @@ CASES = {
     "two colours": (RegionPlan("color", color=(1, 2, 3)), RegionPlan("color", color=(9, 9, 9)), 1, 0),
     "blur background": (RegionPlan("original"), RegionPlan("blur"), 1, 0),
     "styled person": (RegionPlan("style", style=RED_STYLE), RegionPlan("original"), 1, 1),
+    # strength 0 is the camera picture: no style network runs (style.size auto must not count such frames)
+    "style at strength 0": (RegionPlan("style", style=RegionStyle(RED, 0.0)), RegionPlan("blur"), 1, 0),
+    "same style at strength 0": (RegionPlan("style", style=RegionStyle(RED, 0.0)),
+                                 RegionPlan("style", style=RegionStyle(RED, 0.0)), 0, 0),
 }
 
 
@@ -87,6 +91,7 @@ def test_stages_run_only_when_used(case: str, compose: str, monkeypatch: pytest.
                                 face_strength=face_strength)
     pipeline = Pipeline(segmenter, stylizer, settings, CPU)
     assert pipeline.uses_mask is mask_needed(settings) is bool(segments)
+    assert pipeline.stylizes is bool(stylizes)
     frame = np.random.default_rng(0).integers(0, 256, (*SIZE, 3), dtype=np.uint8)
     for _ in range(4):
         result = pipeline.process(frame)
@@ -94,7 +99,7 @@ def test_stages_run_only_when_used(case: str, compose: str, monkeypatch: pytest.
     assert stylizer.calls == 4 * stylizes
     assert result.image.shape == frame.shape and result.mask.shape == SIZE
     expected = {"both original": frame, "same colour": np.full_like(frame, (1, 2, 3)), "same picture": PICTURE,
-                "same style": np.full_like(frame, (255, 0, 0))}.get(case)
+                "same style": np.full_like(frame, (255, 0, 0)), "same style at strength 0": frame}.get(case)
     if expected is not None:
         assert np.abs(result.image.astype(int) - expected).max() <= 1  # the same picture everywhere
     if case == "same style, face spared":  # the face is in the person (left half), the right stays styled

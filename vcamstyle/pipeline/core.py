@@ -93,6 +93,12 @@ def mask_needed(settings: PipelineSettings) -> bool:
     return True
 
 
+def _styles(settings: PipelineSettings) -> tuple[RegionStyle | None, RegionStyle | None]:
+    """The person's and the background's style (None where the region's effect is not ``style``)."""
+    return tuple(plan.style if plan.effect == "style" else None  # type: ignore[return-value]
+                 for plan in (settings.person, settings.background))
+
+
 def face_spared(settings: PipelineSettings) -> bool:
     """Whether the person is styled with a lower strength on the face (``face_strength``)."""
     style = settings.person.style if settings.person.effect == "style" else None
@@ -148,8 +154,10 @@ class Pipeline:
 
     @property
     def stylizes(self) -> bool:
-        """Whether the style network runs: a stylizer and a region whose effect is ``style``."""
-        return self.stylizer is not None and "style" in (self.settings.person.effect, self.settings.background.effect)
+        """Whether the style network runs: a stylizer and a region whose effect is ``style`` at a strength
+        above 0 (strength 0 is the camera picture)."""
+        return self.stylizer is not None and any(
+            style is not None and style.strength > 0 for style in _styles(self.settings))
 
     @property
     def torch_runs_networks(self) -> bool:
@@ -212,9 +220,8 @@ class Pipeline:
             times["mask"] = (t2 - t1) * 1000
 
         analysis = Analysis(low)
-        person = s.person.style if s.person.effect == "style" else None
-        background = s.background.style if s.background.effect == "style" else None
-        if self.stylizer is not None and (person is not None or background is not None):
+        person, background = _styles(s)
+        if self.stylizes:
             small = self._shrunk(frame, short_side_size(h, w, s.style_size, multiple=2))
             if low is None:  # the same style in both regions: any mask gives the same picture
                 small_mask = torch.ones_like(small[:, :1])
