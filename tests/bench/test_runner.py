@@ -29,3 +29,25 @@ def test_the_report_says_which_kind_of_cpu_it_ran_on() -> None:
     lines = runner.format_report(report).splitlines()
     assert lines[2] == "CPU: torch kernels AVX2, no native bfloat16"
     assert lines[3].split() == ["stage", "median", "ms", "p95", "ms"]
+
+
+def test_the_bench_sizes_style_only_while_a_style_network_runs(tmp_path: Path) -> None:
+    """``bench`` runs the daemon's ``style.size: auto`` only where a region is styled at a strength
+    above 0 (strength 0 runs no network: its fast frames would drive the size up)."""
+    import torch
+
+    from vcamstyle.models import RegionStyle
+    from vcamstyle.pipeline.core import Pipeline, PipelineSettings, RegionPlan
+
+    path = tmp_path / "c.yaml"
+    path.write_text("device: cpu\nstyle:\n  size: auto\n")
+    config = load_config(path)
+
+    def pipeline(strength: float) -> Pipeline:
+        style = RegionStyle(torch.zeros(1, 3, 1, 1), strength)
+        settings = PipelineSettings(output_size=(36, 64), person=RegionPlan("style", style=style),
+                                    background=RegionPlan("style", style=style))
+        return Pipeline(None, object(), settings, torch.device("cpu"))  # type: ignore[arg-type]
+
+    assert runner._auto_size(config, pipeline(0.0), 15.0) is None
+    assert runner._auto_size(config, pipeline(0.5), 15.0) is not None

@@ -113,8 +113,9 @@ MAX_SETTLE = 900
 
 
 def _auto_size(config: Config, pipeline: Pipeline, fps: float) -> StyleSizeController | None:
-    """The daemon's ``style.size: auto`` controller over ``pipeline`` (None for a fixed size or no style)."""
-    if config.style.size != "auto" or pipeline.stylizer is None:
+    """The daemon's ``style.size: auto`` controller over ``pipeline`` (None for a fixed size or where no
+    style network runs)."""
+    if config.style.size != "auto" or not pipeline.stylizes:
         return None
     return StyleSizeController(fps, pipeline.set_style_size)
 
