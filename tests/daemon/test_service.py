@@ -258,3 +258,21 @@ def test_a_camera_swap_restarts_the_content_vector(config_file: Path, make_video
     assert service.run() == 0
     assert service.reloads_applied >= 1
     assert any(40 <= frame <= 42 for frame in predicted_at), predicted_at
+
+
+def test_the_networks_sessions_are_made_for_the_configured_thread_count(config_file: Path, tmp_path: Path) -> None:
+    """The thread count applies before the models load: onnxruntime sessions made while building (the
+    Magenta transformer's, its predictor's) are the ones the frames use, not ones for torch's default."""
+    import cv2
+
+    style = tmp_path / "style.png"
+    cv2.imwrite(str(style), np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    config_file.write_text(config_file.read_text().replace(
+        "person:\n  effect: original\n", f"person:\n  effect: style\n  style: {style}\n")
+        + "threads: 1\nprecision: float32\nstyle:\n  size: 64\n")
+    service = Service(config_file, max_frames=3, publish=False)
+    assert service.run() == 0
+    stylizer = service.scene.stylizer
+    assert stylizer.runtime == "onnxruntime"
+    assert {threads for _, threads in stylizer.run._sessions} == {1}
+    assert set(stylizer.predictor._sessions) == {1}

@@ -147,6 +147,7 @@ class Service(LiveReload):
         self.sink = open_sink(config, self._geometry)
         log.info("output: %s", self.sink.describe())
         width, height, _ = self._geometry
+        self._tune_threads(config)  # before the models: the sessions they make are for this count
         self.scene = self._build_scene(config, (height, width))
         self.pipeline = Pipeline(self.scene.segmenter, self.scene.stylizer, self.scene.settings, self.scene.device)
         self._set_threads(config)
@@ -217,13 +218,17 @@ class Service(LiveReload):
         """Fixed thread count, or a tuner for ``threads: auto`` (kept across reloads that leave it); then
         the ``style.size: auto`` controller, which follows every new pipeline (start and reload call this)."""
         compute.set_torch_runs_networks(self.pipeline.torch_runs_networks)
+        self._tune_threads(config)
+        self.style_size.configure(config, self._geometry[2], self.pipeline, self.threads)
+
+    def _tune_threads(self, config: Config) -> None:
+        """A new ``ThreadTuner`` (which applies its first count) when ``threads`` asks for other counts."""
         counts = thread_counts(config.threads)
         if self.threads is None or self.threads.counts != counts:
             if self._threads_before is None:
                 self._threads_before = thread_policy.get_network_threads()
             self.threads = ThreadTuner(counts)
             log.info("threads: %s (%s)", config.threads, ", ".join(map(str, self.threads.counts)))
-        self.style_size.configure(config, self._geometry[2], self.pipeline, self.threads)
 
     @property
     def last_error(self) -> str | None:
