@@ -276,3 +276,16 @@ def test_the_networks_sessions_are_made_for_the_configured_thread_count(config_f
     assert stylizer.runtime == "onnxruntime"
     assert {threads for _, threads in stylizer.run._sessions} == {1}
     assert set(stylizer.predictor._sessions) == {1}
+
+
+def test_a_reload_drops_a_thread_comparison_under_way(config_file: Path) -> None:
+    """A reload changes the work per frame (another model, precision, effects): a ``threads: auto`` trial
+    begun before it would compare frame times of two different pipelines."""
+    config_file.write_text(config_file.read_text() + "threads: auto\nstyle:\n  size: 192\n")
+    service = Service(config_file, max_frames=2, publish=False)
+    assert service.run() == 0
+    tuner = service.threads
+    tuner.counts = [1, 2]  # whatever this machine has
+    tuner.current, tuner._phase, tuner._candidate, tuner._samples = 2, "trial", 1, [5.0] * 4
+    service._set_threads(service.scene.config)
+    assert service.threads is tuner and tuner.threads == 2 and tuner._samples == []

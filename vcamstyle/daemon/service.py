@@ -218,17 +218,21 @@ class Service(LiveReload):
         """Fixed thread count, or a tuner for ``threads: auto`` (kept across reloads that leave it); then
         the ``style.size: auto`` controller, which follows every new pipeline (start and reload call this)."""
         compute.set_torch_runs_networks(self.pipeline.torch_runs_networks)
-        self._tune_threads(config)
+        if not self._tune_threads(config):
+            self.threads.discard()  # the work per frame changed: a comparison under way would mix two pipelines
         self.style_size.configure(config, self._geometry[2], self.pipeline, self.threads)
 
-    def _tune_threads(self, config: Config) -> None:
-        """A new ``ThreadTuner`` (which applies its first count) when ``threads`` asks for other counts."""
+    def _tune_threads(self, config: Config) -> bool:
+        """A new ``ThreadTuner`` (which applies its first count) when ``threads`` asks for other counts;
+        returns whether it made one."""
         counts = thread_counts(config.threads)
         if self.threads is None or self.threads.counts != counts:
             if self._threads_before is None:
                 self._threads_before = thread_policy.get_network_threads()
             self.threads = ThreadTuner(counts)
             log.info("threads: %s (%s)", config.threads, ", ".join(map(str, self.threads.counts)))
+            return True
+        return False
 
     @property
     def last_error(self) -> str | None:
