@@ -188,6 +188,7 @@ def test_no_segmenter_until_a_reload_needs_the_mask(config_file: Path, caplog) -
     service = Service(config_file, publish=False)
     with caplog.at_level(logging.INFO, logger="vcamstyle.pipeline"):
         service.start()
+    service.watcher.stop()  # the test drives the reload itself; the watcher's own would race it (another thread)
     try:
         assert service.scene is not None and service.scene.segmenter is None and service.pipeline.segmenter is None
         assert service.status()["segmentation"] == "none (not needed)"

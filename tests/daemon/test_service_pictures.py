@@ -86,6 +86,8 @@ def test_reload_re_reads_a_background_replaced_in_place(picture_config, grace_ho
     config, background = picture_config
     service = Service(config, publish=False)
     service.start()
+    service.watcher.stop()  # this test drives the reloads itself: the watcher's own reload of the picture
+    # (test_the_watcher_sees_a_referenced_picture_in_another_folder) would race it, reading a half-written file
     try:
         before = service.scene.settings.background.image
         service._reload()
