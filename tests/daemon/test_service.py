@@ -111,6 +111,8 @@ def _swap_camera_at(frame: int, config_file: Path, old: Path, new: Path, frames_
         if each is not None:
             each(s, swapped)
         if s.frames == frame and swapped["at"] is None:
+            if s.watcher is not None:  # this reload is the test's: the watcher's own of the same edit would race it
+                s.watcher.stop()
             config_file.write_text(config_file.read_text().replace(str(old), str(new)))
             s._reload()
             swapped["at"] = s.frames
