@@ -26,7 +26,6 @@ from onnxruntime.capi.onnxruntime_pybind11_state import (
     InvalidProtobuf as OrtInvalidProtobuf,
 )
 
-from vcamstyle.compute import network_threads
 from vcamstyle.errors import WeightsError
 from vcamstyle.frames import pad_to_multiple, resize
 from vcamstyle.models.base import RegionStyle
@@ -38,7 +37,7 @@ from vcamstyle.models.magenta_transformer import (  # noqa: F401 - the file name
     load_transformer,
 )
 from vcamstyle.models.magenta_ort import OrtTransformer
-from vcamstyle.models.onnx_export import cpu_session
+from vcamstyle.models.onnx_export import threads_session
 from vcamstyle.models.onnx_weights import INSTALL_HINT, load_verified_model
 from vcamstyle.models.registry import BuildOptions, register_stylizer
 from vcamstyle.models.style_shape import bounded_style_size, check_style_shape
@@ -84,10 +83,7 @@ class StylePredictor:
     @property
     def session(self) -> ort.InferenceSession:
         """The session for the current ``compute.network_threads()``."""
-        threads = network_threads()
-        if threads not in self._sessions:
-            self._sessions[threads] = cpu_session(self._data, threads)
-        return self._sessions[threads]
+        return threads_session(self._sessions, self._data)
 
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
         if image.dim() != 4 or image.shape[0] != 1 or image.shape[1] != 3:

@@ -12,6 +12,8 @@ from typing import Sequence
 import onnxruntime as ort
 import torch
 
+from vcamstyle.compute import network_threads
+
 
 def export_onnx(module: torch.nn.Module, args: tuple[torch.Tensor, ...], input_names: Sequence[str],
                 output_names: Sequence[str], dynamic_axes: dict[str, dict[int, str]] | None = None) -> bytes:
@@ -37,3 +39,12 @@ def cpu_session(data: bytes, threads: int) -> ort.InferenceSession:
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+
+
+def threads_session(sessions: dict[int, ort.InferenceSession], data: bytes) -> ort.InferenceSession:
+    """The CPU session of ``data`` for ``compute.network_threads()``, kept in ``sessions`` (one per thread
+    count, made when first needed: ``threads: auto`` changes the count while running)."""
+    threads = network_threads()
+    if threads not in sessions:
+        sessions[threads] = cpu_session(data, threads)
+    return sessions[threads]

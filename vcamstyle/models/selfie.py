@@ -23,10 +23,9 @@ from typing import Callable
 import onnxruntime as ort
 import torch
 
-from vcamstyle.compute import network_threads
 from vcamstyle.errors import WeightsError
 from vcamstyle.frames import resize
-from vcamstyle.models.onnx_export import cpu_session, export_onnx
+from vcamstyle.models.onnx_export import export_onnx, threads_session
 from vcamstyle.models.registry import BuildOptions, register_segmenter
 
 log = logging.getLogger(__name__)
@@ -95,10 +94,7 @@ def _onnx_runner(model: SelfieModel, net: torch.nn.Module, example: torch.Tensor
     sessions: dict[int, ort.InferenceSession] = {}
 
     def run(x: torch.Tensor) -> torch.Tensor:
-        threads = network_threads()
-        if threads not in sessions:
-            sessions[threads] = cpu_session(data, threads)
-        (mask,) = sessions[threads].run(None, {"image": x.contiguous().numpy()})
+        (mask,) = threads_session(sessions, data).run(None, {"image": x.contiguous().numpy()})
         return torch.from_numpy(mask)
 
     return run
