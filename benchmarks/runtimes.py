@@ -1,8 +1,8 @@
 """Same-process, frame-by-frame alternating comparisons behind the CPU choices (issue 12):
 
 - ``segmenter``: the selfie model in onnxruntime vs the traced TorchScript graph (256x256);
-- ``transformer``: the Magenta transformer, two styles, in torch vs onnxruntime (float32), and torch
-  bfloat16 where the CPU has it;
+- ``transformer``: the Magenta transformer, two style streams, in torch vs onnxruntime (float32), and
+  torch bfloat16 where the CPU has it;
 - ``pipelining``: segmentation of frame t+1 on a second thread while frame t is stylized, vs one
   after the other (per-frame wall time; at most one frame in flight between the stages);
 - ``threading``: the whole default pipeline with torch's glue at two threads or one, and
@@ -75,18 +75,19 @@ def _inputs(height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def transformer(rounds: int, height: int, width: int) -> None:
     net = magenta.load_transformer()
-    image, mask = _inputs(height, width)
-    first, second = net.norm_params(torch.randn(1, 100)), net.norm_params(torch.randn(1, 100))
+    image, _ = _inputs(height, width)
+    with torch.inference_mode():
+        streams = net.norm_params(torch.randn(2, 100))
     in_ort = OrtTransformer(net, cache_key=net.weights_sha256)
     channels_last = image.contiguous(memory_format=torch.channels_last)
-    variants = {"torch float32": lambda: net(channels_last, first, second, mask),
-                "onnxruntime float32": lambda: in_ort(image, first, second, mask)}
+    variants = {"torch float32": lambda: net(channels_last, streams),
+                "onnxruntime float32": lambda: in_ort(image, streams)}
     if cpu_has_native_bfloat16():
         bf16 = magenta.load_transformer().to(torch.bfloat16)
-        bf_image, bf_mask = channels_last.to(torch.bfloat16), mask.to(torch.bfloat16)
-        variants["torch bfloat16"] = lambda: bf16(bf_image, first, second, bf_mask)
+        bf_image = channels_last.to(torch.bfloat16)
+        variants["torch bfloat16"] = lambda: bf16(bf_image, streams)
     with torch.inference_mode():
-        report(f"Magenta transformer, two styles, {width}x{height}", alternate(variants, rounds))
+        report(f"Magenta transformer, two style streams, {width}x{height}", alternate(variants, rounds))
 
 
 def pipelining(rounds: int, height: int, width: int) -> None:
@@ -137,7 +138,7 @@ def threading_policy(rounds: int, height: int) -> None:
     pipeline = Pipeline(scene.segmenter, scene.stylizer, scene.settings, scene.device)
     pipeline.set_style_size(height)
     transformer = scene.stylizer.run
-    graph = transformer._graphs["two"]
+    graph = transformer._graph
 
     def session(spin: bool) -> ort.InferenceSession:
         options = ort.SessionOptions()
@@ -157,7 +158,7 @@ def threading_policy(rounds: int, height: int) -> None:
         def run() -> object:
             compute.set_threads(2)
             compute.set_torch_runs_networks(torch_threads == 2)
-            transformer._session = lambda kind: sessions[spin]
+            transformer._sessions[2] = sessions[spin]
             return pipeline.process(frames[next(count) % len(frames)])
         return run
 

@@ -155,17 +155,14 @@ def split_runs(stylizer, codes):
     }
 
 
-def test_each_region_gets_its_own_style(split_runs):
+def test_each_region_gets_its_own_picture(split_runs):
+    """Two different regions: two pictures, the person's then the background's, each exactly the whole
+    frame in that region's style (what a lone styled region gets)."""
     two, person_only, background_only = split_runs["two"], split_runs["person_only"], split_runs["background_only"]
-    left, right = (slice(None), slice(None), slice(None), slice(0, 96)), (slice(None), slice(None), slice(None), slice(160, 256))
-    assert (person_only - background_only)[left].abs().mean() > 0.1  # the two styles really differ
-    # each region has its own instance-norm statistics; convolutions still see a little across the edge
-    assert (two - person_only)[left].abs().mean() < 0.4 * (two - background_only)[left].abs().mean()
-    assert (two - background_only)[right].abs().mean() < 0.4 * (two - person_only)[right].abs().mean()
-    # colour statistics: each region's mean colour is the one of its own style's run
-    for region, own, other in ((left, person_only, background_only), (right, background_only, person_only)):
-        mean_colour = two[region].mean(dim=(2, 3))
-        assert (mean_colour - own[region].mean(dim=(2, 3))).norm() < (mean_colour - other[region].mean(dim=(2, 3))).norm()
+    assert two.shape == (2, 3, 256, 256) and person_only.shape == background_only.shape == (1, 3, 256, 256)
+    assert (person_only - background_only).abs().mean() > 0.1  # the two styles really differ
+    torch.testing.assert_close(two[:1], person_only, atol=1e-5, rtol=0)
+    torch.testing.assert_close(two[1:], background_only, atol=1e-5, rtol=0)
 
 
 def _ellipse_mask(height: int, width: int) -> torch.Tensor:
@@ -178,47 +175,44 @@ def _ellipse_mask(height: int, width: int) -> torch.Tensor:
 
 @pytest.mark.parametrize("photo", sorted(PHOTOS))
 def test_a_region_does_not_depend_on_the_other_regions_style(stylizer, codes, photo):
-    """Issue 13: with whole-frame statistics a brick background moved the person's colours by about
-    20/255. Each region now has its own statistics: changing one region's style leaves the other
-    region's interior (8+ pixels from the edge) within 3/255 on average (measured 1.2-2.9), and the
-    whole region within 7/255 (measured 2.3-5.9: the convolutions near the edge see the other region)."""
+    """Issue 13: mixing both styles in one pass moved the person's colours by about 20/255 under a brick
+    background (whole-frame statistics), and by 2-6/255 near the edge even with per-region statistics
+    (the convolutions saw the other style's features). Each region now has its own stream: changing one
+    region's style leaves the other region's picture unchanged, everywhere, edge included."""
     content = _resized(PHOTOS[photo](), 192, 256)
     mask = _ellipse_mask(192, 256)
-    inside = torch.nn.functional.avg_pool2d(mask, 17, 1, 8, count_include_pad=False) > 0.999
-    outside = torch.nn.functional.avg_pool2d(mask, 17, 1, 8, count_include_pad=False) < 0.001
-    person, background = RegionStyle(codes["coffee"], 1.0), RegionStyle(codes["hubble"], 1.0)
+    person, background = RegionStyle(codes["coffee"], 1.0), RegionStyle(codes["hubble"], 0.8)
     other = RegionStyle(codes["brick"], 1.0)
+    stylizer.reset()
     base = stylizer.stylize(content, mask, person, background)
-    changes = {
-        "person": ((stylizer.stylize(content, mask, person, other) - base).abs().mean(1, keepdim=True), inside, mask > 0.5),
-        "background": ((stylizer.stylize(content, mask, other, background) - base).abs().mean(1, keepdim=True),
-                       outside, mask < 0.5),
-    }
-    for region, (change, interior, whole) in changes.items():
-        assert change[interior].mean().item() * 255 < 3.0, region
-        assert change[whole].mean().item() * 255 < 7.0, region
+    new_background = stylizer.stylize(content, mask, person, other)
+    new_person = stylizer.stylize(content, mask, other, background)
+    torch.testing.assert_close(new_background[:1], base[:1], atol=1e-5, rtol=0)
+    torch.testing.assert_close(new_person[1:], base[1:], atol=1e-5, rtol=0)
     # the changed region itself really changed
-    assert changes["person"][0][outside].mean().item() * 255 > 20.0
+    assert (new_background[1:] - base[1:]).abs().mean().item() * 255 > 20.0
+    assert (new_person[:1] - base[:1]).abs().mean().item() * 255 > 20.0
 
 
 @pytest.mark.parametrize("photo", sorted(PHOTOS))
 def test_a_region_looks_the_same_whether_or_not_the_other_is_styled(stylizer, codes, photo):
-    """Issue 13: with one region styled (the other blurred, a colour, the original) the network ran with
-    whole-frame statistics, so the person's look depended on whether the background was styled (a
-    blurred background moved it by 8-10/255 in the quality benchmark). A lone styled region now has
-    its own statistics too: its interior (8+ pixels from the edge at 192x256) stays near the
-    two-region run's; what is left is the convolutions seeing the other region's styled features
-    (measured: person 2.2-5.7, background 1.3-1.5 of 255; whole-frame statistics gave 7.4-17.7 and
-    3.1-4.9)."""
+    """Issue 13: with one region styled (the other blurred, a colour, the original) its look must be the
+    one it has when both are styled (a blurred background moved the person by 8-10/255 while the network
+    mixed the regions). The lone region's picture is the same stream: equal to float rounding."""
     content = _resized(PHOTOS[photo](), 192, 256)
     mask = _ellipse_mask(192, 256)
-    inside = torch.nn.functional.avg_pool2d(mask, 17, 1, 8, count_include_pad=False) > 0.999
-    outside = torch.nn.functional.avg_pool2d(mask, 17, 1, 8, count_include_pad=False) < 0.001
     person, background = RegionStyle(codes["coffee"], 1.0), RegionStyle(codes["brick"], 1.0)
     both = stylizer.stylize(content, mask, person, background)
-    for alone, interior, bound in ((stylizer.stylize(content, mask, person, None), inside, 6.5),
-                                   (stylizer.stylize(content, mask, None, background), outside, 2.5)):
-        assert (alone - both).abs().mean(1, keepdim=True)[interior].mean().item() * 255 < bound
+    torch.testing.assert_close(stylizer.stylize(content, mask, person, None), both[:1], atol=1e-5, rtol=0)
+    torch.testing.assert_close(stylizer.stylize(content, mask, None, background), both[1:], atol=1e-5, rtol=0)
+
+
+def test_two_same_regions_give_one_picture(stylizer, codes):
+    content = _resized(_grace_hopper(), 120, 100)
+    region = RegionStyle(codes["coffee"], 1.0)
+    one = stylizer.stylize(content, _ellipse_mask(120, 100), region, RegionStyle(codes["coffee"], 1.0))
+    assert one.shape == (1, 3, 120, 100)
+    torch.testing.assert_close(one, stylizer.stylize(content, _ellipse_mask(120, 100), region, None), atol=1e-6, rtol=0)
 
 
 def test_two_regions_take_one_transformer_pass(stylizer, codes, monkeypatch):
@@ -233,8 +227,8 @@ def test_two_regions_take_one_transformer_pass(stylizer, codes, monkeypatch):
     content = _resized(data.astronaut(), 128, 128)
     mask = torch.zeros(1, 1, 128, 128)
     mask[..., 40:90, 30:100] = 1.0
-    stylizer.stylize(content, mask, RegionStyle(codes["coffee"], 1.0), RegionStyle(codes["brick"], 0.7))
-    assert len(calls) == 1
+    out = stylizer.stylize(content, mask, RegionStyle(codes["coffee"], 1.0), RegionStyle(codes["brick"], 0.7))
+    assert len(calls) == 1 and calls[0][1].streams == 2 and out.shape == (2, 3, 128, 128)
 
 
 def test_float32_on_the_cpu_runs_in_onnxruntime_and_matches_torch(stylizer, codes):
@@ -252,14 +246,14 @@ def test_float32_on_the_cpu_runs_in_onnxruntime_and_matches_torch(stylizer, code
         magenta.MagentaStylizer(stylizer.transformer, stylizer.predictor, runtime="tvm")
 
 
-def test_uniform_mask_equals_single_style(stylizer, codes):
+def test_the_mask_does_not_change_the_pictures(stylizer, codes):
+    """Each picture is the whole frame in its region's style: the mask only tells the caller where to
+    show which."""
     content = _resized(_grace_hopper(), 120, 100)
     person, background = RegionStyle(codes["coffee"], 1.0), RegionStyle(codes["hubble"], 1.0)
     ones, zeros = torch.ones(1, 1, 120, 100), torch.zeros(1, 1, 120, 100)
-    only_person = stylizer.stylize(content, ones, person, None)
-    only_background = stylizer.stylize(content, ones, background, None)
-    assert torch.allclose(stylizer.stylize(content, ones, person, background), only_person, atol=1e-5)
-    assert torch.allclose(stylizer.stylize(content, zeros, person, background), only_background, atol=1e-5)
+    torch.testing.assert_close(stylizer.stylize(content, ones, person, background),
+                               stylizer.stylize(content, zeros, person, background), atol=1e-6, rtol=0)
 
 
 # ----------------------------------------------------------------------------------------- strength
@@ -271,8 +265,8 @@ def test_strength_zero_keeps_the_region_and_strength_grows_monotonically(stylize
     mask = torch.zeros(1, 1, 192, 256)
     mask[..., :128] = 1.0
     out = stylizer.stylize(content, mask, RegionStyle(codes["coffee"], 0.0), RegionStyle(codes["hubble"], 1.0))
-    torch.testing.assert_close(out[..., :128], content[..., :128], atol=1e-5, rtol=0)
-    assert (out[..., 160:] - content[..., 160:]).abs().mean() > 0.1
+    torch.testing.assert_close(out[:1], content, atol=1e-5, rtol=0)
+    assert (out[1:] - content).abs().mean() > 0.1
 
     distances = []
     for strength in (0.0, 0.25, 0.5, 0.75, 1.0):
@@ -387,7 +381,7 @@ def test_any_size_in_same_size_out(stylizer, codes):
     mask[..., 60:200, 100:250] = 1.0
     mask = torch.nn.functional.avg_pool2d(mask, 9, stride=1, padding=4)  # a soft edge
     out = stylizer.stylize(content, mask, RegionStyle(codes["brick"], 0.8), RegionStyle(codes["hubble"], 1.0))
-    assert out.shape == (1, 3, 250, 333) and out.dtype == torch.float32
+    assert out.shape == (2, 3, 250, 333) and out.dtype == torch.float32
     assert torch.isfinite(out).all()
     assert out.min().item() >= 0.0 and out.max().item() <= 1.0
 
@@ -430,9 +424,8 @@ def test_bfloat16_two_regions_stay_close_to_float32(stylizer, bfloat16_stylizer,
     full = stylizer.stylize(content, mask, person, background)
     reduced = bfloat16_stylizer.stylize(content, mask, person, background)
     difference = (reduced - full).abs()
-    # measured: 0.0016 in the person, 0.0004 in the background, against a style change of 0.32
-    assert difference[..., 40:, 150:330].mean().item() < 0.005
-    assert difference[..., :, :150].mean().item() < 0.005
+    assert difference.shape == (2, 3, 256, 456)
+    assert difference[0].mean().item() < 0.005 and difference[1].mean().item() < 0.005
     assert difference.max().item() < 0.1
     assert (full - content).abs().mean().item() > 50 * difference.mean().item()
 
@@ -448,15 +441,6 @@ def test_smallest_sizes_still_run_through_the_stylizer(stylizer, codes):
     """The stylizer pads to a multiple of 4; 8x8 is the smallest the transformer takes."""
     out = stylizer.stylize(torch.rand(1, 3, 8, 8), torch.ones(1, 1, 8, 8), RegionStyle(codes["coffee"], 1.0), None)
     assert out.shape == (1, 3, 8, 8) and torch.isfinite(out).all()
-
-
-def test_min_filter_is_the_windowed_minimum_with_the_border_ignored():
-    from vcamstyle.models.magenta_norms import min_filter
-
-    x = torch.rand(1, 4, 9, 13)
-    reference = -torch.nn.functional.max_pool2d(-x, 5, 1, 2)  # max_pool pads with -inf: border ignored
-    assert torch.equal(min_filter(x, 2), reference)
-    assert torch.equal(min_filter(x, 0), x)
 
 
 def test_the_predictor_follows_the_network_thread_count(stylizer):

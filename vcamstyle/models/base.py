@@ -78,6 +78,9 @@ class Stylizer(Protocol):
         ``background`` where it is 0, in one pass where the method allows it.
 
         A ``None`` region is not styled (its pixels are unspecified in the output; the caller composites
-        another effect there). Returns ``1x3xHxW`` RGB in [0,1], same size as ``content``.
+        another effect there). Returns ``Bx3xHxW`` RGB in [0,1], same size as ``content``: ``B`` 1, one
+        picture for every styled region (mixed by ``mask`` if the method mixes in one picture), or ``B``
+        2, the person's picture then the background's, each the whole frame in that region's style
+        (the caller composites them with its full-resolution mask).
         """
         ...

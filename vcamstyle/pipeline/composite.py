@@ -41,7 +41,7 @@ MOTION_SCALE = 0.06
 
 def still_smoothing(styled: torch.Tensor, content: torch.Tensor,
                     previous: tuple[torch.Tensor, torch.Tensor] | None, amount: float) -> torch.Tensor:
-    """Motion-gated temporal smoothing of a stylized frame (``1x3xhxw``, [0,1]).
+    """Motion-gated temporal smoothing of stylized pictures (``Bx3xhxw``, [0,1]) of one content frame.
 
     Where the content (``1x3xhxw``) barely changed since the previous frame, keep up to ``amount`` of
     the previous stylized frame; where it moved, keep none (no ghosting). Stylization amplifies camera
@@ -170,11 +170,12 @@ _YUV_TO_RGB = torch.linalg.inv(_RGB_TO_YUV)
 def preserve_color(stylized: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
     """Luminance-only transfer: the stylized image's luma (Y) with the content's chroma (U, V), BT.601.
 
-    Both ``1x3xHxW`` RGB [0,1] on any device; returns the same layout clamped to [0,1].
+    ``stylized``: ``Bx3xHxW``, ``content`` ``1x3xHxW``, RGB [0,1] on any device; returns ``Bx3xHxW``
+    clamped to [0,1].
     """
     m = _RGB_TO_YUV.to(stylized.device, stylized.dtype)
     y = torch.einsum("ij,bjhw->bihw", m[:1], stylized)
-    uv = torch.einsum("ij,bjhw->bihw", m[1:], content)
+    uv = torch.einsum("ij,bjhw->bihw", m[1:], content.to(stylized.dtype)).expand(stylized.shape[0], -1, -1, -1)
     yuv = torch.cat([y, uv], dim=1)
     rgb = torch.einsum("ij,bjhw->bihw", _YUV_TO_RGB.to(stylized.device, stylized.dtype), yuv)
     return rgb.clamp_(0, 1)

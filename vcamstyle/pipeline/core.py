@@ -118,8 +118,8 @@ class FrameResult:
 @dataclass
 class Analysis:
     """Low-resolution results of one frame: the processed mask ``1x1xhxw`` (``None`` when nothing uses
-    it: no segmentation ran) and, when a region is styled, the stylized image and its guide
-    (``1x3xh'xw'`` in [0,1])."""
+    it: no segmentation ran) and, when a region is styled, the stylized pictures (``Bx3xh'xw'`` in [0,1]:
+    one for every styled region, or the person's and the background's) and their guide (``1x3xh'xw'``)."""
 
     low_mask: torch.Tensor | None
     styled: torch.Tensor | None = None
@@ -243,13 +243,15 @@ class Pipeline:
 
     def _spare_face(self, styled: torch.Tensor, content: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """``styled`` with the face region taken back towards ``content`` so that the face's effective
-        strength is ``face_strength`` (the stylizer gave it the person's; ``1x3xhxw`` in [0,1])."""
+        strength is ``face_strength`` (the stylizer gave it the person's). ``styled``: ``Bx3xhxw`` in [0,1],
+        the person's picture first; only that one changes."""
         s = self.settings
         if not face_spared(s):
             return styled
         person = s.person.style
         face = composite.face_region(mask.float())
-        return torch.lerp(styled, content.to(styled.dtype), face.mul_(1 - s.face_strength / person.strength).to(styled.dtype))
+        spared = torch.lerp(styled[:1], content.to(styled.dtype), face.mul_(1 - s.face_strength / person.strength).to(styled.dtype))
+        return spared if styled.shape[0] == 1 else torch.cat([spared, styled[1:]])
 
     def process(self, frame: np.ndarray) -> FrameResult:
         """``frame``: ``HxWx3 uint8 RGB`` at the output size."""
@@ -291,13 +293,13 @@ class Pipeline:
             return self._compose_unmasked(frame)
         size = frame.shape[:2]
         mask = composite_cv.upsample_mask(a.low_mask, size)
-        styled = None
+        styled: list[np.ndarray] = []
         if a.styled is not None:
-            styled = composite_cv.guided_upsample(a.styled, a.styled_guide, frame)
+            styled = composite_cv.guided_upsample_each(a.styled, a.styled_guide, frame)
 
-        def region(plan: RegionPlan, low_weight: torch.Tensor) -> np.ndarray:
-            if plan.effect == "style" and styled is not None:
-                return styled
+        def region(plan: RegionPlan, low_weight: torch.Tensor, picture: int) -> np.ndarray:
+            if plan.effect == "style" and styled:
+                return styled[picture]
             if plan.effect == "blur":
                 return composite_cv.blur_background(frame, low_weight, plan.blur)
             if plan.effect == "color":
@@ -306,8 +308,8 @@ class Pipeline:
                 return plan.image
             return frame
 
-        person = region(self.settings.person, a.low_mask)
-        background = region(self.settings.background, 1 - a.low_mask)
+        person = region(self.settings.person, a.low_mask, 0)
+        background = region(self.settings.background, 1 - a.low_mask, -1)
         return composite_cv.blend(person, background, mask), mask
 
     # ------------------------------------------------------------------ GPU: torch at full resolution
@@ -328,9 +330,9 @@ class Pipeline:
         if a.styled is not None:
             styled = composite.guided_upsample(a.styled.float(), a.styled_guide.float(), content)
 
-        def region(plan: RegionPlan, weight: torch.Tensor) -> torch.Tensor:
+        def region(plan: RegionPlan, weight: torch.Tensor, picture: int) -> torch.Tensor:
             if plan.effect == "style" and styled is not None:
-                return styled
+                return styled[picture].unsqueeze(0)
             if plan.effect == "blur":
                 return composite.blur_strong(content, plan.blur, weight)
             if plan.effect == "color":
@@ -340,5 +342,5 @@ class Pipeline:
                 return self._device_asset(("image", id(plan.image)), lambda: to_tensor(plan.image, self.device))
             return content
 
-        out = composite.blend(region(self.settings.person, mask), region(self.settings.background, 1 - mask), mask)
+        out = composite.blend(region(self.settings.person, mask, 0), region(self.settings.background, 1 - mask, -1), mask)
         return to_numpy(out), mask[0, 0].float().cpu().numpy()
