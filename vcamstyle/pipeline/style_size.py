@@ -3,7 +3,7 @@
 The style network's cost grows with its pixel count, about the square of ``style.size`` (its short
 side). A fixed size is either too slow for a small CPU or wastes a fast one, so with ``auto`` the
 frame loop reports each frame's processing time and ``StyleSizeController`` moves the size within
-``SizeBounds`` (160..384 in steps of 32 by default) to hold the output frame rate:
+``SizeBounds`` (128..384 in steps of 32 by default) to hold the output frame rate:
 
 - every ``window`` frames it takes the median and the 90th percentile of the frame times;
 - too slow (median above ``slow`` x the frame interval, or the 90th percentile above ``spiky`` x it):
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 class SizeBounds:
     """The sizes ``auto`` may choose: ``low``..``high`` in steps of ``step``, starting at ``start``."""
 
-    low: int = 160
+    low: int = 128
     high: int = 384
     step: int = 32
     start: int = 256
