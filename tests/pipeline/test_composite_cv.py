@@ -180,6 +180,19 @@ def test_guided_upsample_at_the_same_size_returns_the_output() -> None:
     assert np.array_equal(out, composite_cv.float_to_u8(composite_cv.tensor_to_hwc(low_output)))
 
 
+def test_guided_upsample_each_fits_every_picture_on_its_own() -> None:
+    """Two pictures with one guide (a style stream per region): the same as one call per picture, and
+    different pictures stay different (no channel mixing)."""
+    frame = _step_frame(64, 96)
+    guide = resize(to_tensor(frame), (32, 48))
+    pictures = _rand(2, 3, 32, 48)
+    each = composite_cv.guided_upsample_each(pictures, guide, frame)
+    assert len(each) == 2 and all(p.shape == (64, 96, 3) and p.dtype == np.uint8 for p in each)
+    for picture, alone in zip(each, (composite_cv.guided_upsample(pictures[i : i + 1], guide, frame) for i in range(2))):
+        assert np.array_equal(picture, alone)
+    assert np.abs(each[0].astype(np.int16) - each[1]).mean() > 5
+
+
 # ------------------------------------------------------------------------------------------ float_to_u8
 
 def test_float_to_u8_rounds_and_saturates() -> None:

@@ -61,24 +61,16 @@ def blur_background(frame: np.ndarray, low_weight: torch.Tensor | None, radius: 
     return cv2.resize(small_u8, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def guided_upsample_each(low_outputs: torch.Tensor, low_guide: torch.Tensor, frame: np.ndarray) -> list[np.ndarray]:
+def guided_upsample_each(low_outputs: torch.Tensor, low_guide: torch.Tensor, frame: np.ndarray,
+                         radius: int = 1, eps: float = 1e-3) -> list[np.ndarray]:
     """``guided_upsample`` of every picture of ``low_outputs`` (``Bx3xhxw``, one guide): ``B`` ``HxWx3 uint8``.
-    One call per picture: OpenCV's resize and filters are 2-4x slower per channel on six channels than on three."""
-    return [guided_upsample(low_outputs[i : i + 1], low_guide, frame) for i in range(low_outputs.shape[0])]
-
-
-def guided_upsample(low_output: torch.Tensor, low_guide: torch.Tensor, frame: np.ndarray,
-                    radius: int = 1, eps: float = 1e-3) -> np.ndarray:
-    """Edge-aware upsampling of ``low_output`` to ``frame``'s size (fast guided filter, the same fit as
-    ``composite.guided_upsample``): local linear coefficients ``output ~ a * grey(guide) + b`` are fitted
-    at half the stylized resolution with box filters, upsampled, and applied to the sharp full-resolution grey frame.
-    Everything runs in OpenCV on float32 (a few milliseconds at 720p). Returns ``HxWx3 uint8``."""
+    The guide's statistics and the full-resolution grey frame are computed once; each picture is fitted
+    with three-channel calls (OpenCV's resize and filters were 2-4x slower per channel on six channels)."""
     h, w = frame.shape[:2]
-    p = tensor_to_hwc(low_output)
-    if p.shape[:2] == (h, w):
-        return float_to_u8(p)
-    half = (p.shape[1] // composite.GUIDE_SUBSAMPLE, p.shape[0] // composite.GUIDE_SUBSAMPLE)
-    p = cv2.resize(p, half, interpolation=cv2.INTER_AREA)
+    pictures = [tensor_to_hwc(low_outputs[i : i + 1]) for i in range(low_outputs.shape[0])]
+    if pictures[0].shape[:2] == (h, w):
+        return [float_to_u8(p) for p in pictures]
+    half = (pictures[0].shape[1] // composite.GUIDE_SUBSAMPLE, pictures[0].shape[0] // composite.GUIDE_SUBSAMPLE)
     grey_low = cv2.cvtColor(cv2.resize(tensor_to_hwc(low_guide), half, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
     k = (2 * radius + 1, 2 * radius + 1)
 
@@ -86,15 +78,30 @@ def guided_upsample(low_output: torch.Tensor, low_guide: torch.Tensor, frame: np
         return cv2.boxFilter(x, -1, k, borderType=cv2.BORDER_REPLICATE)
 
     mean_i = box(grey_low)
-    mean_p = box(p)
-    cov_ip = box(p * grey_low[..., None]) - mean_p * mean_i[..., None]
     var_i = box(grey_low * grey_low) - mean_i * mean_i
-    a = cov_ip / (var_i + eps)[..., None]
-    b = mean_p - a * mean_i[..., None]
-    a_up = cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR)
-    b_up = cv2.resize(b, (w, h), interpolation=cv2.INTER_LINEAR)
     grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32) * (1.0 / 255.0)
-    return float_to_u8(cv2.add(cv2.multiply(a_up, cv2.merge([grey, grey, grey])), b_up))
+    grey3 = cv2.merge([grey, grey, grey])
+    out = []
+    for picture in pictures:
+        p = cv2.resize(picture, half, interpolation=cv2.INTER_AREA)
+        mean_p = box(p)
+        cov_ip = box(p * grey_low[..., None]) - mean_p * mean_i[..., None]
+        a = cov_ip / (var_i + eps)[..., None]
+        b = mean_p - a * mean_i[..., None]
+        a_up = cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR)
+        b_up = cv2.resize(b, (w, h), interpolation=cv2.INTER_LINEAR)
+        out.append(float_to_u8(cv2.add(cv2.multiply(a_up, grey3), b_up)))
+    return out
+
+
+def guided_upsample(low_output: torch.Tensor, low_guide: torch.Tensor, frame: np.ndarray,
+                    radius: int = 1, eps: float = 1e-3) -> np.ndarray:
+    """Edge-aware upsampling of ``low_output`` to ``frame``'s size (fast guided filter, the same fit as
+    ``composite.guided_upsample``): local linear coefficients ``output ~ a * grey(guide) + b`` are fitted
+    at half the stylized resolution with box filters, upsampled, and applied to the sharp full-resolution grey frame.
+    Everything runs in OpenCV on float32 (a few milliseconds at 720p). ``low_output``: ``1x3xhxw``; returns
+    ``HxWx3 uint8``."""
+    return guided_upsample_each(low_output, low_guide, frame, radius, eps)[0]
 
 
 def float_to_u8(image: np.ndarray) -> np.ndarray:
