@@ -91,9 +91,8 @@ def consecutive_difference(pipe: Pipeline, frame: np.ndarray, frames: int = 10) 
 
 #: Consecutive frames of a static, noisy scene differ by less than this (mean uint8 levels) with the
 #: default smoothing; the camera noise alone is about 3.2 levels. Measured: 5.3 with whole-frame
-#: instance-norm statistics, 6.2 since each region has its own (issue 12: a region's colours no longer
-#: follow the other region's style; its statistics come from fewer pixels, so camera noise moves them
-#: a little more).
+#: instance-norm statistics in one mixed pass, 6.2 with per-region statistics in that pass, 1.8 with a
+#: style stream per region (whole-frame statistics per stream, and the still-scene denoising since).
 TEMPORAL_BOUND = 6.5
 
 
