@@ -51,3 +51,17 @@ def test_the_bench_sizes_style_only_while_a_style_network_runs(tmp_path: Path) -
 
     assert runner._auto_size(config, pipeline(0.0), 15.0) is None
     assert runner._auto_size(config, pipeline(0.5), 15.0) is not None
+
+
+@pytest.mark.parametrize(("fps", "said"), [(30.0, "holding 30 fps"), (29.5, "holding 30 fps"),
+                                           (21.4, "aiming at 30 fps, not reached at this size")])
+def test_the_auto_size_line_says_whether_the_frame_rate_was_held(fps: float, said: str) -> None:
+    """At the floor on a slow CPU the controller cannot reach the output rate: the report says so
+    instead of claiming to hold it."""
+    report = {"width": 640, "height": 360, "device": "cpu", "threads": 2, "precision": "float32", "frames": 3,
+              "fps": fps, "frame_ms": {"median": 1000 / fps, "p95": 50.0}, "person": "style",
+              "background": "style", "segmentation": "auto", "method": "magenta", "style_size": 128,
+              "style_size_auto": {"warmup_frames": 120, "sizes": {"128": 3}, "final": 128, "target_fps": 30.0},
+              "stage_ms": {}}
+    line = runner.format_report(report).splitlines()[1]
+    assert line.endswith(f"at short side auto -> 128 (3 frames); settled after 120 warm-up frames, {said}")
