@@ -21,6 +21,7 @@ except ModuleNotFoundError:  # run from a source checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from vcamstyle.bench import quality
 from vcamstyle.config import load_config, override
+from vcamstyle.errors import VcamstyleError
 
 
 def main() -> None:
@@ -33,9 +34,16 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    config = override(load_config(args.config), {"device": "cpu"}) if args.config else quality.default_config()
-    options = quality.QualityOptions(still=args.still, moving=args.moving, aspects=tuple(args.aspects.split(",")),
-                                     photos=tuple(args.photos.split(",")))
+    try:
+        options = quality.QualityOptions(still=args.still, moving=args.moving,
+                                         aspects=tuple(a for a in args.aspects.split(",") if a),
+                                         photos=tuple(p for p in args.photos.split(",") if p))
+    except ValueError as exc:
+        parser.error(str(exc))  # exit status 2, with the usage line
+    try:
+        config = override(load_config(args.config), {"device": "cpu"}) if args.config else quality.default_config()
+    except VcamstyleError as exc:
+        parser.exit(1, f"error: {exc}\n")
     report = quality.run_quality(config, options)
     print(quality.format_quality(report))
     if args.json:

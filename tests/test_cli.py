@@ -373,3 +373,29 @@ def test_bench_runs_with_the_configured_threads(isolated_xdg, monkeypatch: pytes
         assert invoke("bench", "-c", str(config)).exit_code == 0
     assert seen == [1, 3]
     assert torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize("extra", [["--width", "1280"], ["--threads", "1"], ["--random-weights"], ["--soak"],
+                                   ["--height", "720", "--latency"]])
+def test_bench_quality_refuses_options_it_would_ignore(isolated_xdg, monkeypatch: pytest.MonkeyPatch,
+                                                       extra: list[str]) -> None:
+    """``bench --quality`` measures its own clips with the real weights: a size, thread count, random
+    weights or another mode given with it is refused (exit 2) rather than silently ignored."""
+    from vcamstyle.bench import quality
+
+    monkeypatch.setattr(quality, "run_quality", lambda *a, **k: pytest.fail("the benchmark must not run"))
+    result = runner.invoke(cli.app, ["bench", "--quality", *extra])
+    assert result.exit_code == 2
+    assert "cannot be combined with --quality" in result.output and extra[0] in result.output
+
+
+def test_bench_quality_takes_the_options_it_uses(isolated_xdg, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vcamstyle.bench import quality
+
+    seen = []
+    monkeypatch.setattr(quality, "run_quality", lambda cfg: seen.append(cfg) or {"fake": True})
+    monkeypatch.setattr(quality, "format_quality", lambda report: "quality table")
+    result = runner.invoke(cli.app, ["bench", "--quality", "--size", "160", "--segmentation", "selfie"])
+    assert result.exit_code == 0, result.output
+    assert "quality table" in result.output
+    assert seen[0].style.size == 160 and seen[0].segmentation.model == "selfie" and seen[0].device == "cpu"

@@ -276,12 +276,20 @@ def bench(config: Optional[Path] = ConfigOption,
           soak: bool = typer.Option(False, "--soak", help="10,000 frames with a reload every 500: memory and file descriptors."),
           quality: bool = typer.Option(False, "--quality", help="Image quality on clips built from real photos: "
                                        "temporal stability, region independence, halo, mask IoU, face legibility "
-                                       "(CPU, a few minutes; needs the test extra).")) -> None:
+                                       "(CPU, a few minutes; needs the test extra; takes --config, --method, "
+                                       "--segmentation, --size, --device, --precision, --json).")) -> None:
     """Measure the pipeline over the configured camera (a file works), without a sink."""
     setup_logging("WARNING")
     from vcamstyle.bench import runner as bench_module
     from vcamstyle.config import override
     if quality:
+        ignored = [name for name, given in (("--width", width), ("--height", height), ("--threads", threads),
+                                            ("--random-weights", random_weights or None),
+                                            ("--seed-baseline", seed_baseline or None), ("--latency", latency or None),
+                                            ("--soak", soak or None)) if given is not None]
+        if ignored:
+            raise typer.BadParameter(f"{', '.join(ignored)} cannot be combined with --quality: it measures its own "
+                                     "clips (640x360 and 640x480) with the real weights", param_hint="--quality")
         from vcamstyle.bench import quality as quality_module
         cfg = override(load(config), {"segmentation.model": segmentation, "style.method": method, "style.size": size,
                                       "device": device or "cpu", "precision": precision})

@@ -59,13 +59,16 @@ def short_side_size(height: int, width: int, short_side: int, multiple: int = 1)
     return h, w
 
 
-def pad_to_multiple(image: torch.Tensor, multiple: int, mode: str = "reflect") -> tuple[torch.Tensor, tuple[int, int]]:
-    """Pad ``BxCxHxW`` on the bottom/right to a multiple of ``multiple``; returns the padded tensor and (H, W).
+def pad_to_multiple(image: torch.Tensor, multiple: int, mode: str = "reflect",
+                    minimum: int = 0) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Pad ``BxCxHxW`` on the bottom/right to a multiple of ``multiple`` and to at least ``minimum`` on
+    each side; returns the padded tensor and (H, W).
 
     Crop the result back with ``out[..., :H, :W]``.
     """
     h, w = image.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
+    ph, pw = max(minimum - h, 0), max(minimum - w, 0)
+    ph, pw = ph + (-(h + ph)) % multiple, pw + (-(w + pw)) % multiple
     if ph == 0 and pw == 0:
         return image, (h, w)
     if mode == "reflect" and (ph >= h or pw >= w):

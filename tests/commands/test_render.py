@@ -67,3 +67,19 @@ def test_render_reads_images_with_the_picture_loader(tmp_path: Path, grace_hoppe
     Image.fromarray(grey.astype(np.uint16) * 257).save(scan)
     (frame,) = list(read_frames(scan))
     assert np.abs(frame[..., 0].astype(int) - grey).max() <= 1
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (5, 7)])
+def test_render_styles_a_tiny_image(tmp_path: Path, shape: tuple[int, int]) -> None:
+    """The default config (magenta) on an image smaller than the network's 8x8 minimum: padded and
+    cropped back, written at the input's size (it raised in the transformer)."""
+    import cv2
+
+    from vcamstyle import paths
+    from vcamstyle.config import parse_config
+
+    image = tmp_path / "tiny.png"
+    cv2.imwrite(str(image), np.random.default_rng(1).integers(0, 256, (*shape, 3), dtype=np.uint8))
+    out = tmp_path / "out.png"
+    render_file(parse_config("device: cpu\n", paths.template_config_path()), image, out)
+    assert cv2.imread(str(out)).shape == (*shape, 3)

@@ -437,10 +437,40 @@ def test_transformer_refuses_sizes_it_cannot_run(stylizer, codes, shape):
         transformer(torch.rand(1, 3, *shape), transformer.norm_params(codes["coffee"]))
 
 
-def test_smallest_sizes_still_run_through_the_stylizer(stylizer, codes):
-    """The stylizer pads to a multiple of 4; 8x8 is the smallest the transformer takes."""
-    out = stylizer.stylize(torch.rand(1, 3, 8, 8), torch.ones(1, 1, 8, 8), RegionStyle(codes["coffee"], 1.0), None)
-    assert out.shape == (1, 3, 8, 8) and torch.isfinite(out).all()
+@pytest.mark.parametrize("shape", [(8, 8), (1, 1), (5, 7), (2, 9), (9, 3)])
+def test_smallest_sizes_still_run_through_the_stylizer(stylizer, codes, shape):
+    """The stylizer pads to a multiple of 4 and up to 8x8, the smallest the transformer takes, and crops
+    back (1x1 and 5x7 raised in the transformer: ``vcamstyle render`` of a tiny image crashed)."""
+    content = torch.rand(1, 3, *shape)
+    out = stylizer.stylize(content, torch.ones(1, 1, *shape), RegionStyle(codes["coffee"], 1.0),
+                           RegionStyle(codes["hubble"], 1.0))
+    assert out.shape == (2, 3, *shape) and torch.isfinite(out).all()
+    assert (out - content).abs().mean().item() > 0.01  # styled, not passed through
+
+
+def test_a_region_at_strength_zero_runs_no_stream(stylizer, codes, monkeypatch):
+    """Strength 0 is the camera picture: the transformer runs one stream (the other region's), not two,
+    and the strength-0 region's picture is the content exactly."""
+    stylizer.reset()
+    content = _resized(data.astronaut(), 64, 96)
+    mask = torch.ones(1, 1, 64, 96)
+    streams = []
+    original = stylizer.transformer.norm_params
+
+    def counting_params(vectors):
+        streams.append(vectors.shape[0])
+        return original(vectors)
+
+    monkeypatch.setattr(stylizer.transformer, "norm_params", counting_params)
+    for person, background in ((0.0, 1.0), (1.0, 0.0), (0.0, 0.6), (0.7, 0.0)):
+        out = stylizer.stylize(content, mask, RegionStyle(codes["coffee"], person), RegionStyle(codes["hubble"], background))
+        assert out.shape == (2, 3, 64, 96)
+        zero = 0 if person == 0.0 else 1
+        assert torch.equal(out[zero : zero + 1], content)
+        assert (out[1 - zero] - content).abs().mean().item() > 0.02
+    assert streams == [1, 1, 1, 1]
+    stylizer.stylize(content, mask, RegionStyle(codes["coffee"], 1.0), RegionStyle(codes["hubble"], 1.0))
+    assert streams[-1] == 2
 
 
 def test_the_predictor_follows_the_network_thread_count(stylizer):

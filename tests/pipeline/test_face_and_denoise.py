@@ -69,3 +69,23 @@ def test_still_denoise_off_or_first_frame_returns_the_frame() -> None:
 ])
 def test_segmenter_is_chosen_for_the_aspect_unless_set(configured: str, size: tuple[int, int], expected: str) -> None:
     assert segmenter_name(configured, size) == expected
+
+
+def test_the_templates_comment_says_which_model_auto_chooses() -> None:
+    """The shipped config.yaml documents ``model: auto``; every aspect it names goes to the model it says
+    (it once said 4:3 got the square model, while auto gives 4:3 the landscape one)."""
+    import re
+
+    from vcamstyle import paths
+
+    line = next(text for text in paths.template_config_path().read_text().splitlines()
+                if text.strip().startswith("model: auto"))
+    auto = line.split("#", 1)[1].split("|")[0]
+    landscape, square = auto.split(";")
+    assert "selfie_landscape" in landscape and "selfie " in square + " "
+    named = re.findall(r"(\d+):(\d+)", landscape)
+    assert {f"{w}:{h}" for w, h in named} == {"16:9", "4:3"}
+    for w, h in named:
+        assert segmenter_name("auto", (int(h) * 40, int(w) * 40)) == "selfie_landscape"
+    assert "square" in square and "portrait" in square
+    assert segmenter_name("auto", (480, 480)) == "selfie" and segmenter_name("auto", (640, 360)) == "selfie"

@@ -76,7 +76,18 @@ CASES = {
     "style at strength 0": (RegionPlan("style", style=RegionStyle(RED, 0.0)), RegionPlan("blur"), 1, 0),
     "same style at strength 0": (RegionPlan("style", style=RegionStyle(RED, 0.0)),
                                  RegionPlan("style", style=RegionStyle(RED, 0.0)), 0, 0),
+    # a style at strength 0 is the camera picture, as ``original`` is: the output is the camera frame
+    "person style at 0, background original": (RegionPlan("style", style=RegionStyle(RED, 0.0)),
+                                               RegionPlan("original"), 0, 0),
+    "person original, background style at 0": (RegionPlan("original"),
+                                               RegionPlan("style", style=RegionStyle(RED, 0.0)), 0, 0),
+    "two styles at strength 0": (RegionPlan("style", style=RegionStyle(RED, 0.0)),
+                                 RegionPlan("style", style=RegionStyle(RED.flip(1), 0.0)), 0, 0),
+    "style at 0 beside a colour": (RegionPlan("style", style=RegionStyle(RED, 0.0)),
+                                   RegionPlan("color", color=(9, 9, 9)), 1, 0),
 }
+CAMERA_PICTURE = ("both original", "same style at strength 0", "person style at 0, background original",
+                  "person original, background style at 0", "two styles at strength 0")
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -98,9 +109,28 @@ def test_stages_run_only_when_used(case: str, compose: str, monkeypatch: pytest.
     assert segmenter.calls == 4 * segments
     assert stylizer.calls == 4 * stylizes
     assert result.image.shape == frame.shape and result.mask.shape == SIZE
-    expected = {"both original": frame, "same colour": np.full_like(frame, (1, 2, 3)), "same picture": PICTURE,
-                "same style": np.full_like(frame, (255, 0, 0)), "same style at strength 0": frame}.get(case)
+    expected = {"same colour": np.full_like(frame, (1, 2, 3)), "same picture": PICTURE,
+                "same style": np.full_like(frame, (255, 0, 0)), **{name: frame for name in CAMERA_PICTURE}}.get(case)
     if expected is not None:
         assert np.abs(result.image.astype(int) - expected).max() <= 1  # the same picture everywhere
     if case == "same style, face spared":  # the face is in the person (left half), the right stays styled
         assert np.abs(result.image[:, 3 * SIZE[1] // 4:].astype(int) - (255, 0, 0)).max() <= 1
+
+
+def test_a_face_spared_picture_is_the_persons_only() -> None:
+    """One style in both regions with the face spared: the background keeps the unspared picture (the
+    spared one reached across the feathered edge onto the background's side: up to 38/255 there)."""
+    segmenter, stylizer = CountingSegmenter(), CountingStylizer()
+    settings = PipelineSettings(output_size=SIZE, person=RegionPlan("style", style=RED_STYLE),
+                                background=RegionPlan("style", style=RED_STYLE), style_size=32, face_strength=0.3)
+    pipeline = Pipeline(segmenter, stylizer, settings, CPU)
+    frame = np.full((*SIZE, 3), (0, 200, 0), np.uint8)
+    analysis = pipeline.analyse(frame, {})
+    assert analysis.styled.shape[0] == 2
+    person_picture, background_picture = analysis.styled
+    torch.testing.assert_close(background_picture, RED[0].expand_as(background_picture))  # unspared
+    assert person_picture[1].max().item() > 0.3  # the face took back some of the camera's green
+    result = pipeline.process(frame)
+    outside = result.mask < 0.5
+    # the background's side of the edge: green only in the person's share of the blend
+    assert (result.image[..., 1][outside] <= 255 * result.mask[outside] + 2).all()

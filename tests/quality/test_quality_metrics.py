@@ -139,15 +139,29 @@ def test_the_benchmark_takes_the_halo_floor_beyond_the_style_networks_reach() ->
     assert qm.halo_width(profile, floor_bands=HALO_FLOOR_BANDS) == 30
 
 
-def test_mask_scores_refuse_a_run_that_computed_no_mask() -> None:
-    """A run whose regions need no mask skips segmentation: scoring its empty masks would report an IoU
-    of a segmenter that never ran (the per-segmenter scores once did that)."""
+def test_mask_scores_are_not_applicable_to_a_run_that_computed_no_mask() -> None:
+    """A run whose regions need no mask skips segmentation: its empty masks get no IoU (n/a in the
+    table; ``bench --quality`` on such a config crashed), while a segmenter that ran and found no one
+    scores 0."""
     from vcamstyle.bench import quality
     from vcamstyle.bench.quality_clips import Clip
 
     alpha = np.zeros((8, 8), np.float32)
     alpha[2:6, 2:6] = 1.0
     clip = Clip("square", [np.zeros((8, 8, 3), np.uint8)] * 3, [alpha] * 3, 3, None, [])
-    with pytest.raises(ValueError, match="no mask"):
-        quality._mean_iou([np.zeros((8, 8), np.float32)] * 3, clip)
+    empty = [np.zeros((8, 8), np.float32)] * 3
+    assert quality._mean_iou(empty, clip, computed=False) is None
+    assert quality._mean_iou(empty, clip) == 0.0
     assert quality._mean_iou([alpha] * 3, clip) == pytest.approx(1.0)
+
+    row = {"clip": "square", "size": "8x8", "still": 1.0, "still_naive": 2.0, "still_ratio": 0.5, "warp": 1.0,
+           "warp_naive": 2.0, "warp_ratio": 0.5, "person_vs_background_style": 0.0,
+           "background_vs_person_style": 0.0, "halo_px": 0, "outline_px": 0, "iou": None,
+           "iou_selfie": None, "iou_selfie_landscape": None, "face_share": 1.0}
+    summary = {"still_ratio": 0.5, "warp_ratio": 0.5, "independence": 0.0, "halo_px": 0, "iou": None,
+               "face_share": 1.0, "frame_ms_median": 10.0}
+    report = {"rows": [row], "summary": summary, "targets": quality.TARGETS,
+              "config": {"segmentation": "auto", "person": "original", "background": "original", "style_size": 128}}
+    table = quality.format_quality(report)
+    assert "| mask IoU, configured segmenter (worst) | n/a | >= 0.95 |  |" in table
+    assert "| square | 8x8 |" in table and table.count("n/a") >= 4

@@ -48,6 +48,9 @@ log = logging.getLogger(__name__)
 PREDICT_FILE = "arbitrary_predict.onnx"
 PREDICT_SHA256 = "d832a92a6afc170510252cc5b65836fcf8354909e6f17cf02f8960f4e054a20d"
 PREDICTOR_SIZE = 256
+#: The smallest side the transformer runs at (its reflection pads and two stride-2 convs need it);
+#: smaller pictures are padded up to it and cropped back.
+MIN_SIDE = 8
 
 
 # --------------------------------------------------------------------------------------------------
@@ -246,21 +249,25 @@ class MagentaStylizer:
         if not regions or max(strengths) == 0.0:
             return content
         content = content.to(self.device, torch.float32)
-        content_code = self._content_vector(content) if min(strengths) < 1.0 else None
+        # A region at strength 0 is the content: it runs no stream.
+        streamed = [i for i, s in enumerate(strengths) if s > 0.0]
+        content_code = self._content_vector(content) if min(strengths[i] for i in streamed) < 1.0 else None
 
-        def region_vector(region: RegionStyle, strength: float) -> torch.Tensor:
-            code = region.code.to(self.device, torch.float32).reshape(1, STYLE_DIM)
-            return code if content_code is None else torch.lerp(content_code, code, strength)
+        def region_vector(i: int) -> torch.Tensor:
+            code = regions[i].code.to(self.device, torch.float32).reshape(1, STYLE_DIM)
+            return code if content_code is None else torch.lerp(content_code, code, strengths[i])
 
-        vectors = [region_vector(r, s) for r, s in zip(regions, strengths)]
-        if len(regions) == 2 and strengths[0] == strengths[1] and torch.equal(vectors[0], vectors[1]):
-            vectors, strengths = vectors[:1], strengths[:1]  # one picture serves both regions
+        vectors = [region_vector(i) for i in streamed]
+        if len(regions) == 2 and strengths[0] == strengths[1] and torch.equal(vectors[0], vectors[-1]):
+            streamed, vectors, strengths = streamed[:1], vectors[:1], strengths[:1]  # one picture serves both
         height, width = content.shape[-2:]
-        padded, _ = pad_to_multiple(content, self.size_multiple)
+        padded, _ = pad_to_multiple(content, self.size_multiple, minimum=MIN_SIDE)
         params = self.transformer.norm_params(torch.cat(vectors))
         styled = self.run(padded.to(self.dtype), params)[..., :height, :width].float()
-        pictures = [styled[i : i + 1] if s == 1.0 else torch.lerp(content, styled[i : i + 1], s)
-                    for i, s in enumerate(strengths)]
+        pictures = [content] * len(strengths)
+        for stream, i in enumerate(streamed):
+            picture = styled[stream : stream + 1]
+            pictures[i] = picture if strengths[i] == 1.0 else torch.lerp(content, picture, strengths[i])
         return torch.cat(pictures).contiguous() if len(pictures) > 1 else pictures[0].contiguous()
 
 

@@ -72,7 +72,8 @@ class PipelineSettings:
 def mask_needed(settings: PipelineSettings) -> bool:
     """Whether any part of the output depends on the person mask.
 
-    Not when both regions get the same picture: both ``original``, the same ``color``, the same
+    Not when both regions get the same picture: both the camera's (``original`` or a style at strength
+    0: ``shows_camera``), the same ``color``, the same
     ``image``, or the same style at the same strength with no face strength below it (the face is
     found in the person mask). ``blur`` always needs it (the person is kept out of the background
     blur), as does any pair of different effects.
@@ -80,10 +81,10 @@ def mask_needed(settings: PipelineSettings) -> bool:
     p, b = settings.person, settings.background
     if face_spared(settings):
         return True
+    if shows_camera(p) and shows_camera(b):
+        return False
     if p.effect != b.effect:
         return True
-    if p.effect == "original":
-        return False
     if p.effect == "color":
         return p.color != b.color
     if p.effect == "image":
@@ -91,6 +92,12 @@ def mask_needed(settings: PipelineSettings) -> bool:
     if p.effect == "style":
         return p.style is None or b.style is None or p.style.code is not b.style.code or p.style.strength != b.style.strength
     return True
+
+
+def shows_camera(plan: RegionPlan) -> bool:
+    """Whether the region shows the camera picture unchanged: ``original``, or a style at strength 0."""
+    return plan.effect == "original" or (plan.effect == "style" and plan.style is not None
+                                         and plan.style.strength <= 0)
 
 
 def _styles(settings: PipelineSettings) -> tuple[RegionStyle | None, RegionStyle | None]:
@@ -244,14 +251,19 @@ class Pipeline:
     def _spare_face(self, styled: torch.Tensor, content: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """``styled`` with the face region taken back towards ``content`` so that the face's effective
         strength is ``face_strength`` (the stylizer gave it the person's). ``styled``: ``Bx3xhxw`` in [0,1],
-        the person's picture first; only that one changes."""
+        the person's picture first; only that one changes. When one picture serves both regions and the
+        background is styled too, the background keeps the unspared picture as a second one: the face
+        region reaches the feathered edge, where the background's side would show the spared face's
+        content (up to 38/255 off the background's style there)."""
         s = self.settings
         if not face_spared(s):
             return styled
         person = s.person.style
         face = composite.face_region(mask.float())
         spared = torch.lerp(styled[:1], content.to(styled.dtype), face.mul_(1 - s.face_strength / person.strength).to(styled.dtype))
-        return spared if styled.shape[0] == 1 else torch.cat([spared, styled[1:]])
+        if styled.shape[0] == 1:
+            return torch.cat([spared, styled]) if _styles(s)[1] is not None else spared
+        return torch.cat([spared, styled[1:]])
 
     def process(self, frame: np.ndarray) -> FrameResult:
         """``frame``: ``HxWx3 uint8 RGB`` at the output size."""
