@@ -28,7 +28,7 @@ start=$(date +%s)
 run_guest() {  # $1: exclusive_caps, rest: pytest arguments
   local excl=$1; shift
   "$VM" --exclusive-caps "$excl" --timeout 2400 --env VCAMSTYLE_E2E=1 --env VCAMSTYLE_E2E_EXCLUSIVE_CAPS="$excl" \
-    --env PYTHONPATH="$PWD" -- "$PY" -m pytest -q -p no:cacheprovider -o addopts="" -rs "$@" \
+    --env PYTHONPATH="$PWD" -- "$PY" -m pytest -q -p no:cacheprovider -o addopts="" -rs --durations=20 "$@" \
     >"$OUT/excl$excl.log" 2>&1
   echo $? >"$OUT/excl$excl.rc"
 }
