@@ -35,6 +35,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason=reason))
 
 
+@pytest.fixture(autouse=True)
+def restored_thread_policy() -> Iterator[None]:
+    """Overrides the suite-wide fixture of that name: these tests run the daemon as its own process and
+    never touch this process's thread policy, and importing torch here cost each guest 100-180 s of its
+    first test (and the memory of a second torch beside the daemon's in a 2 GiB guest)."""
+    yield
+
+
+@pytest.fixture(autouse=True)
+def injected_cpu_flags() -> frozenset[str]:
+    """Overrides the suite-wide fixture of that name: the daemon under test is another process, which
+    a monkeypatch here would not reach anyway."""
+    return frozenset()
+
+
 @pytest.fixture(scope="session")
 def e2e_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("e2e")
