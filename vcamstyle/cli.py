@@ -283,10 +283,10 @@ def bench(config: Optional[Path] = ConfigOption,
     from vcamstyle.bench import runner as bench_module
     from vcamstyle.config import override
     if quality:
-        ignored = [name for name, given in (("--width", width), ("--height", height), ("--threads", threads),
-                                            ("--random-weights", random_weights or None),
-                                            ("--seed-baseline", seed_baseline or None), ("--latency", latency or None),
-                                            ("--soak", soak or None)) if given is not None]
+        ignored = [name for name, given in (("--width", width is not None), ("--height", height is not None),
+                                            ("--threads", threads is not None), ("--random-weights", random_weights),
+                                            ("--seed-baseline", seed_baseline), ("--latency", latency),
+                                            ("--soak", soak)) if given]
         if ignored:
             raise typer.BadParameter(f"{', '.join(ignored)} cannot be combined with --quality: it measures its own "
                                      "clips (640x360 and 640x480) with the real weights", param_hint="--quality")

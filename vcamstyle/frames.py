@@ -59,16 +59,25 @@ def short_side_size(height: int, width: int, short_side: int, multiple: int = 1)
     return h, w
 
 
+def padded_size(height: int, width: int, multiple: int, min_size: int = 0) -> tuple[int, int]:
+    """(H, W) rounded up to ``multiple`` and to at least ``min_size``."""
+    def one(n: int) -> int:
+        return max(-(-n // multiple) * multiple, min_size)
+
+    return one(height), one(width)
+
+
 def pad_to_multiple(image: torch.Tensor, multiple: int, mode: str = "reflect",
                     minimum: int = 0) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Pad ``BxCxHxW`` on the bottom/right to a multiple of ``multiple`` and to at least ``minimum`` on
-    each side; returns the padded tensor and (H, W).
+    """Pad ``BxCxHxW`` on the bottom/right to ``padded_size(H, W, multiple, minimum)``; returns the
+    padded tensor and (H, W). Reflection falls back to repeating the edge where the padding is not
+    smaller than the image (tiny frames).
 
     Crop the result back with ``out[..., :H, :W]``.
     """
     h, w = image.shape[-2:]
-    ph, pw = max(minimum - h, 0), max(minimum - w, 0)
-    ph, pw = ph + (-(h + ph)) % multiple, pw + (-(w + pw)) % multiple
+    target_h, target_w = padded_size(h, w, multiple, minimum)
+    ph, pw = target_h - h, target_w - w
     if ph == 0 and pw == 0:
         return image, (h, w)
     if mode == "reflect" and (ph >= h or pw >= w):

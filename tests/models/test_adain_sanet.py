@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from vcamstyle.errors import WeightsError
-from vcamstyle.frames import resize
+from vcamstyle.frames import padded_size, resize
 from vcamstyle.models.adain import AdaINStyleCode, adain, channel_mean_std
 from vcamstyle.models.base import RegionStyle, Stylizer
 from vcamstyle.models.registry import BuildOptions, create_stylizer, get_entry
@@ -22,7 +22,6 @@ from vcamstyle.models.sanet import SANetStyleCode, Transform
 from vcamstyle.models.stylize_common import (
     ComputePolicy,
     feature_mask,
-    padded_size,
     snap_mask,
     style_input_size,
 )

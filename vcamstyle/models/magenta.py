@@ -258,7 +258,7 @@ class MagentaStylizer:
             return code if content_code is None else torch.lerp(content_code, code, strengths[i])
 
         vectors = [region_vector(i) for i in streamed]
-        if len(regions) == 2 and strengths[0] == strengths[1] and torch.equal(vectors[0], vectors[-1]):
+        if len(streamed) == 2 and strengths[0] == strengths[1] and torch.equal(*vectors):
             streamed, vectors, strengths = streamed[:1], vectors[:1], strengths[:1]  # one picture serves both
         height, width = content.shape[-2:]
         padded, _ = pad_to_multiple(content, self.size_multiple, minimum=MIN_SIDE)

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vcamstyle.errors import WeightsError
-from vcamstyle.frames import resize
+from vcamstyle.frames import pad_to_multiple, resize
 from vcamstyle.models.base import RegionStyle
 from vcamstyle.models.checkpoint import (
     extract_state_dict,
@@ -87,30 +87,14 @@ def prepare_style_image(image: torch.Tensor, short_side: int | None, policy: Com
     return policy.to_input(resized)
 
 
-def padded_size(height: int, width: int, multiple: int, min_size: int) -> tuple[int, int]:
-    """(H, W) rounded up to ``multiple`` and to at least ``min_size``."""
-    def one(n: int) -> int:
-        return max(-(-n // multiple) * multiple, min_size)
-
-    return one(height), one(width)
-
-
 def pad_content(content: torch.Tensor, multiple: int, policy: ComputePolicy,
                 min_size: int = 1) -> tuple[torch.Tensor, tuple[int, int]]:
     """``1x3xHxW`` RGB [0,1] -> (padded on the bottom/right to a multiple of ``multiple`` and at least
-    ``min_size``, on the device in the compute dtype; the original (H, W) to crop back to).
-
-    Padding reflects the image; where the padding is not smaller than the image (tiny frames), the edge
-    is repeated instead."""
+    ``min_size`` (``frames.pad_to_multiple``), on the device in the compute dtype; the original (H, W)
+    to crop back to)."""
     _check_image(content, "content")
-    height, width = content.shape[-2:]
-    target_h, target_w = padded_size(height, width, multiple, min_size)
-    pad_h, pad_w = target_h - height, target_w - width
-    padded = content
-    if pad_h or pad_w:
-        mode = "reflect" if (pad_h < height and pad_w < width) else "replicate"
-        padded = F.pad(content, (0, pad_w, 0, pad_h), mode=mode)
-    return policy.to_input(padded), (height, width)
+    padded, size = pad_to_multiple(content, multiple, minimum=min_size)
+    return policy.to_input(padded), size
 
 
 def finish_output(decoded: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
