@@ -33,8 +33,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from vcamstyle.compute import cpu_has_native_bfloat16  # noqa: E402
-from vcamstyle.models import magenta, selfie  # noqa: E402
-from vcamstyle.models.magenta_ort import OrtTransformer  # noqa: E402
+from vcamstyle.models.magenta import stylizer as magenta  # noqa: E402
+from vcamstyle.models.segmenters import selfie  # noqa: E402
+from vcamstyle.models.magenta.ort import OrtTransformer  # noqa: E402
 
 
 def alternate(variants: dict[str, Callable[[], object]], rounds: int, warmup: int = 3) -> dict[str, list[float]]:

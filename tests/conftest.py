@@ -216,8 +216,8 @@ def isolated_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> XdgDirs:
 
 @dataclass
 class OfflineModels:
-    segmenter: object  # vcamstyle.models.selfie.SelfieSegmenter ("selfie")
-    stylizer: object  # vcamstyle.models.magenta.MagentaStylizer ("magenta"), float32
+    segmenter: object  # vcamstyle.models.segmenters.selfie.SelfieSegmenter ("selfie")
+    stylizer: object  # vcamstyle.models.magenta.stylizer.MagentaStylizer ("magenta"), float32
     _bfloat16_stylizer: object | None = None
 
     def stylizer_for(self, cpu_bfloat16: bool) -> object:
@@ -227,7 +227,7 @@ class OfflineModels:
         if self._bfloat16_stylizer is None:
             import torch
 
-            from vcamstyle.models import magenta
+            from vcamstyle.models.magenta import stylizer as magenta
 
             self._bfloat16_stylizer = magenta.MagentaStylizer(
                 magenta.load_transformer(), self.stylizer.predictor, dtype=torch.bfloat16)  # type: ignore[attr-defined]

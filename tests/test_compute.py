@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from vcamstyle import compute
-from vcamstyle.models.magenta_ort import OrtTransformer
+from vcamstyle.models.magenta.ort import OrtTransformer
 from vcamstyle.models.base import RegionStyle
 from vcamstyle.pipeline import Pipeline
 from vcamstyle.pipeline.core import PipelineSettings, RegionPlan

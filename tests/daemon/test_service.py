@@ -233,7 +233,7 @@ def test_a_config_saved_while_the_daemon_starts_is_reloaded(config_file: Path, m
 def test_a_camera_swap_restarts_the_content_vector(config_file: Path, make_video, tmp_path: Path, monkeypatch) -> None:
     """The Magenta content vector (predicted every 30 styled frames) comes from the new camera's first
     frame after a reload that opens another camera, not from the old camera's for up to a second."""
-    from vcamstyle.models import magenta
+    from vcamstyle.models.magenta import stylizer as magenta
 
     styled = tmp_path / "style.png"
     import cv2

@@ -14,7 +14,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def write_upstream_checkpoints(directory: Path) -> None:
-    from vcamstyle.models import avatarnet, sanet, unet, vgg
+    from vcamstyle.models.seed import avatarnet, sanet, vgg
+    from vcamstyle.models.segmenters import unet
 
     directory.mkdir(parents=True, exist_ok=True)
     torch.save(vgg.build_encoder_layers().state_dict(), directory / "vgg_normalised.pth")

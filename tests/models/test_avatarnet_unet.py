@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from vcamstyle.errors import WeightsError
-from vcamstyle.models.avatarnet import (
+from vcamstyle.models.seed.avatarnet import (
     AvatarNet,
     AvatarNetStylizer,
     content_patch_rows,
@@ -30,14 +30,14 @@ from vcamstyle.models.avatarnet import (
     whiten,
 )
 from vcamstyle.models.base import RegionStyle, Segmenter, Stylizer
-from vcamstyle.models.checkpoint import load_checkpoint
+from vcamstyle.models.weights.checkpoint import load_checkpoint
 from vcamstyle.models.registry import (
     BuildOptions,
     create_segmenter,
     create_stylizer,
     get_entry,
 )
-from vcamstyle.models.unet import UNetSegmenter
+from vcamstyle.models.segmenters.unet import UNetSegmenter
 
 IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
@@ -667,7 +667,7 @@ def test_avatarnet_strength_zero_is_the_reconstruction_path(avatar: AvatarNetSty
 def test_covariance_eigh_recovers_when_float32_lapack_fails(monkeypatch) -> None:
     """MKL's float32 solver failed to converge on a rank-111 relu4_1 covariance (a 64x114 frame through
     default-initialised weights in bfloat16); the float64 retry must return a valid decomposition."""
-    from vcamstyle.models.avatarnet import covariance_eigh
+    from vcamstyle.models.seed.avatarnet import covariance_eigh
 
     gen = torch.Generator().manual_seed(3)
     feature = torch.relu(torch.randn(1, 64, 6, 9, generator=gen))  # 54 pixels: a rank-deficient covariance

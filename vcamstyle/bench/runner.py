@@ -5,7 +5,7 @@ is read live. Timings synchronise the device (``Pipeline`` does on CUDA), warm u
 medians and p95 over all measured frames.
 
 ``run_seed_comparison`` (``bench --seed-baseline``) runs the pipeline and the seed's per-frame algorithm
-(``vcamstyle.models.seed_baseline``) alternately on the same frames, networks and device, and reports both and
+(``vcamstyle.models.seed.baseline``) alternately on the same frames, networks and device, and reports both and
 the speed-up.
 """
 
@@ -234,7 +234,7 @@ def _side_summary(totals: list[float], stages: StageTimes, network_size: tuple[i
 
 def run_seed_comparison(config: Config, frames: int = 100, warmup: int = 10, random_weights: bool = False,
                         seed_size: Literal["output", "style"] = "output") -> dict[str, Any]:
-    """The current pipeline and the seed's per-frame algorithm (``vcamstyle.models.seed_baseline``), built on
+    """The current pipeline and the seed's per-frame algorithm (``vcamstyle.models.seed.baseline``), built on
     the same network instances, device and resolution, run alternately on the same frames.
 
     Both warm up for ``warmup`` frames, then ``frames`` frames are measured; the order within each frame

@@ -3,7 +3,7 @@
 - ``ComputePolicy``: device, weight dtype (float16 only on CUDA when asked) and memory format.
 - Padding to a size multiple and cropping back; the person mask brought to a feature map's size.
 - Region mixing in feature space with per-region strengths; weight normalisation for style blends.
-- Weight-file lookup and strict loading of bare state_dicts through ``vcamstyle.models.checkpoint``.
+- Weight-file lookup and strict loading of bare state_dicts through ``vcamstyle.models.weights.checkpoint``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from torch import nn
 from vcamstyle.errors import WeightsError
 from vcamstyle.frames import pad_to_multiple, resize
 from vcamstyle.models.base import RegionStyle
-from vcamstyle.models.checkpoint import (
+from vcamstyle.models.weights.checkpoint import (
     extract_state_dict,
     load_checkpoint,
     load_strict,

@@ -16,10 +16,10 @@ import torch
 from torch import nn
 
 from vcamstyle.errors import WeightsError
-from vcamstyle.models.checkpoint import load_checkpoint, load_strict
-from vcamstyle.models.checkpoint_layout import inspect_weight_file, known_layouts
-from vcamstyle.models.sanet import Transform
-from vcamstyle.models.vgg import build_decoder
+from vcamstyle.models.weights.checkpoint import load_checkpoint, load_strict
+from vcamstyle.models.weights.checkpoint_layout import inspect_weight_file, known_layouts
+from vcamstyle.models.seed.sanet import Transform
+from vcamstyle.models.seed.vgg import build_decoder
 from vcamstyle.models.weights import store
 
 GDRIVE_WARNING = (

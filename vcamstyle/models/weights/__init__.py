@@ -6,8 +6,8 @@
 - ``sniff``: what a file with a weights file's name really is, from its first bytes (HTML page,
   truncated archive, TorchScript, ...).
 
-Loading checkpoints is ``vcamstyle.models.checkpoint``; ``verify`` and ``fetch`` trust a file without a
-published sum only after ``vcamstyle.models.checkpoint_layout`` has loaded it (``weights_only=True``)
+Loading checkpoints is ``checkpoint`` (here); ``verify`` and ``fetch`` trust a file without a
+published sum only after ``vcamstyle.models.weights.checkpoint_layout`` has loaded it (``weights_only=True``)
 and found the expected keys and shapes.
 Public face: the names in ``__all__``.
 """

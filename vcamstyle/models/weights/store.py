@@ -6,7 +6,7 @@ no published sha256 is trusted on first download: its sum is recorded in ``<weig
 (mode 0600) and later checks compare against that record, but only for a file that is what its name
 says: before a first-seen sum is recorded (``verify``, ``fetch``), the file is loaded with
 ``weights_only=True`` and its keys and shapes compared with the network's
-(``vcamstyle.models.checkpoint_layout``). A Google Drive warning page, a truncated download, a
+(``vcamstyle.models.weights.checkpoint_layout``). A Google Drive warning page, a truncated download, a
 TorchScript archive or another model's checkpoint is reported as what it is and never recorded.
 
 States reported per file: ``present`` (matches the published or recorded sum), ``missing``, ``corrupt``
@@ -260,7 +260,7 @@ def _status(entry: WeightFile, weights_dir: Path, records: dict[str, dict[str, A
 
 def inspect_file(path: Path, filename: str) -> str | None:
     """``None`` when ``path`` loads (``weights_only=True``) as ``filename``'s network, else what it is."""
-    from vcamstyle.models.checkpoint_layout import inspect_weight_file  # torch and the networks: only here
+    from vcamstyle.models.weights.checkpoint_layout import inspect_weight_file  # torch and the networks: only here
 
     return inspect_weight_file(path, filename)
 

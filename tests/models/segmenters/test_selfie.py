@@ -19,17 +19,17 @@ import torch.nn.functional as F
 from PIL import Image
 
 from vcamstyle.errors import WeightsError
-from vcamstyle.models import selfie
+from vcamstyle.models.segmenters import selfie
 from vcamstyle.models.base import Segmenter
 from vcamstyle.models.registry import BuildOptions, create_segmenter, list_models
-from vcamstyle.models.selfie import (
+from vcamstyle.models.segmenters.selfie import (
     GENERAL,
     LANDSCAPE,
     SelfieModel,
     SelfieSegmenter,
     read_model_file,
 )
-from vcamstyle.models.tflite_graph import (
+from vcamstyle.models.runtimes.tflite_graph import (
     TRANSPOSE_CONV_BIAS,
     TransposeConvBias,
     UnsupportedOpError,

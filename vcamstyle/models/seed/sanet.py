@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vcamstyle.models.adain import normalised_features
+from vcamstyle.models.seed.adain import normalised_features
 from vcamstyle.models.base import RegionStyle
 from vcamstyle.models.registry import BuildOptions, register_stylizer
 from vcamstyle.models.stylize_common import (
@@ -60,7 +60,7 @@ from vcamstyle.models.stylize_common import (
     snap_mask,
     style_input_size,
 )
-from vcamstyle.models.vgg import VGGEncoder, build_decoder, build_encoder_layers
+from vcamstyle.models.seed.vgg import VGGEncoder, build_decoder, build_encoder_layers
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """MediaPipe selfie segmentation, embedded and offline: the default person segmenter.
 
-The two ``.tflite`` files ship in ``vcamstyle/models/assets`` (Apache-2.0, see ``NOTICE`` there) and
-are replayed in torch by ``vcamstyle.models.tflite_graph`` (on the CPU exported from there to ONNX and
+The two ``.tflite`` files ship in ``vcamstyle/models/segmenters/assets`` (Apache-2.0, see ``NOTICE`` there) and
+are replayed in torch by ``vcamstyle.models.runtimes.tflite_graph`` (on the CPU exported from there to ONNX and
 run by onnxruntime); no MediaPipe or TFLite runtime is needed.
 
 - ``selfie``: the general model, 256x256 input (ML Kit selfie segmentation).
@@ -25,7 +25,7 @@ import torch
 
 from vcamstyle.errors import WeightsError
 from vcamstyle.frames import resize
-from vcamstyle.models.onnx_export import export_onnx, threads_session
+from vcamstyle.models.runtimes.onnx_export import export_onnx, threads_session
 from vcamstyle.models.registry import BuildOptions, register_segmenter
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ class SelfieSegmenter:
         half: bool = False,
         runtime: str = "onnxruntime",
     ) -> None:
-        from vcamstyle.models.tflite_graph import (  # imports `tflite`: lazily
+        from vcamstyle.models.runtimes.tflite_graph import (  # imports `tflite`: lazily
             build_module,
             read_tflite,
         )

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vcamstyle.models.subpixel import (
+from vcamstyle.models.magenta.subpixel import (
     phase_conv_kernel,
     reflect_pad_phases,
     unshuffled_input_kernel,

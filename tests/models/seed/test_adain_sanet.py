@@ -15,22 +15,22 @@ import torch.nn.functional as F
 
 from vcamstyle.errors import WeightsError
 from vcamstyle.frames import padded_size, resize
-from vcamstyle.models.adain import AdaINStyleCode, adain, channel_mean_std
+from vcamstyle.models.seed.adain import AdaINStyleCode, adain, channel_mean_std
 from vcamstyle.models.base import RegionStyle, Stylizer
 from vcamstyle.models.registry import BuildOptions, create_stylizer, get_entry
-from vcamstyle.models.sanet import SANetStyleCode, Transform
+from vcamstyle.models.seed.sanet import SANetStyleCode, Transform
 from vcamstyle.models.stylize_common import (
     ComputePolicy,
     feature_mask,
     snap_mask,
     style_input_size,
 )
-from vcamstyle.models.vgg import build_decoder, build_encoder_layers
+from vcamstyle.models.seed.vgg import build_decoder, build_encoder_layers
 
 torch.set_grad_enabled(False)
 
 # --------------------------------------------------------------------------------------------------
-# Reference computations (independent of vcamstyle.models.vgg / adain / sanet)
+# Reference computations (independent of vcamstyle.models.seed.vgg / adain / sanet)
 # --------------------------------------------------------------------------------------------------
 
 # "1x1:i" = 1x1 conv, no pad, no ReLU; "c:i" = reflect pad 1, 3x3 conv, ReLU; "last:i" = same, no ReLU;

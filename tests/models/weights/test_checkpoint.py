@@ -1,4 +1,4 @@
-"""Safe, strict checkpoint loading (``vcamstyle.models.checkpoint``)."""
+"""Safe, strict checkpoint loading (``vcamstyle.models.weights.checkpoint``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from vcamstyle.errors import WeightsError
-from vcamstyle.models.checkpoint import (
+from vcamstyle.models.weights.checkpoint import (
     InertStub,
     extract_state_dict,
     load_checkpoint,

@@ -18,8 +18,8 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from vcamstyle.models.magenta_transformer import NORM_CHANNELS, MagentaTransformer, NormParams
-from vcamstyle.models.onnx_export import export_onnx, threads_session
+from vcamstyle.models.magenta.transformer import NORM_CHANNELS, MagentaTransformer, NormParams
+from vcamstyle.models.runtimes.onnx_export import export_onnx, threads_session
 
 
 def _split(values: torch.Tensor) -> tuple[torch.Tensor, ...]:

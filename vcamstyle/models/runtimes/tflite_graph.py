@@ -26,8 +26,8 @@ from tflite.Padding import Padding
 from torch.fx.passes.shape_prop import ShapeProp
 
 from vcamstyle.errors import WeightsError
-from vcamstyle.models.tflite_layers import LegacyBilinearResize, TransposeConvBias
-from vcamstyle.models.tflite_reader import (
+from vcamstyle.models.runtimes.tflite_layers import LegacyBilinearResize, TransposeConvBias
+from vcamstyle.models.runtimes.tflite_reader import (
     _REINSTALL_HINT,
     OpRecord,
     TensorRecord,
@@ -343,7 +343,7 @@ def build_module(model: TFLiteModelRecord, verify_shapes: bool = True) -> TFLite
             f"TFLite op {first.name} (op #{first.index}) is not supported by vcamstyle's TFLite reader"
             + (f"; other unsupported ops: {', '.join(n for n in unknown if n != first.name)}" if len(unknown) > 1 else "")
             + f"; supported: {', '.join(sorted(SUPPORTED_OPS))}",
-            hint="use a model built from the supported ops, or extend vcamstyle.models.tflite_graph",
+            hint="use a model built from the supported ops, or extend vcamstyle.models.runtimes.tflite_graph",
         )
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise UnsupportedOpError(

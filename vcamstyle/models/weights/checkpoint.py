@@ -137,7 +137,7 @@ def load_strict(module: nn.Module, state: Mapping[str, torch.Tensor], path: Path
     """Load ``state`` into ``module`` strictly, or raise ``WeightsError`` naming the file and first differences."""
     problems = state_dict_mismatch(module, state)
     if problems:
-        from vcamstyle.models.checkpoint_layout import identify_state  # imports the networks: only on failure
+        from vcamstyle.models.weights.checkpoint_layout import identify_state  # imports the networks: only on failure
 
         twin = identify_state(dict(state), exclude=Path(path).name)
         if twin is not None:

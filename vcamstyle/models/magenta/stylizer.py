@@ -6,10 +6,10 @@ Weights: the int8 TF Hub models converted to ONNX that ship in ``styletransfer-l
 - style predictor (``arbitrary_predict.onnx``, MobileNetV2): style image -> 100-d style vector. It runs
   once per style image with onnxruntime on the CPU, as shipped (``StylePredictor``);
 - transformer network (``arbitrary_transform.onnx``): a hand-written torch module
-  (``vcamstyle.models.magenta_transformer``) whose weights are the graph's int8 weights dequantized
+  (``vcamstyle.models.magenta.transformer``) whose weights are the graph's int8 weights dequantized
   at load time. One forward pass runs a style stream per region (the person's and the background's)
   over the whole frame. In float32 on the CPU it runs as an ONNX
-  export in onnxruntime (``vcamstyle.models.magenta_ort``); bfloat16 and CUDA run the torch module.
+  export in onnxruntime (``vcamstyle.models.magenta.ort``); bfloat16 and CUDA run the torch module.
 """
 
 from __future__ import annotations
@@ -29,16 +29,16 @@ from onnxruntime.capi.onnxruntime_pybind11_state import (
 from vcamstyle.errors import WeightsError
 from vcamstyle.frames import pad_to_multiple, resize
 from vcamstyle.models.base import RegionStyle
-from vcamstyle.models.magenta_transformer import (  # noqa: F401 - the file names are re-exported
+from vcamstyle.models.magenta.transformer import (  # noqa: F401 - the file names are re-exported
     STYLE_DIM,
     TRANSFORM_FILE,
     TRANSFORM_SHA256,
     MagentaTransformer,
     load_transformer,
 )
-from vcamstyle.models.magenta_ort import OrtTransformer
-from vcamstyle.models.onnx_export import threads_session
-from vcamstyle.models.onnx_weights import INSTALL_HINT, load_verified_model
+from vcamstyle.models.magenta.ort import OrtTransformer
+from vcamstyle.models.runtimes.onnx_export import threads_session
+from vcamstyle.models.magenta.onnx_weights import INSTALL_HINT, load_verified_model
 from vcamstyle.models.registry import BuildOptions, register_stylizer
 from vcamstyle.models.style_shape import bounded_style_size, check_style_shape
 from vcamstyle.models.stylize_common import normalise_weights
@@ -279,7 +279,7 @@ def _precision(options: BuildOptions) -> torch.dtype:
 
 def _runtime(options: BuildOptions) -> str:
     """float32 on the CPU runs in onnxruntime (faster, and its threads do not spin against other
-    programs: ``vcamstyle.models.magenta_ort``); bfloat16 and CUDA run in torch."""
+    programs: ``vcamstyle.models.magenta.ort``); bfloat16 and CUDA run in torch."""
     return "onnxruntime" if options.device.type == "cpu" and _precision(options) == torch.float32 else "torch"
 
 

@@ -1,7 +1,7 @@
 """AdaIN arbitrary style transfer (Huang & Belongie 2017) with the published pytorch-AdaIN weights.
 
 Files (bare state_dicts, loaded strictly): ``vgg_normalised.pth`` (the 53-module normalised VGG-19,
-used up to relu4_1) and ``decoder.pth``. See ``vcamstyle.models.vgg`` for the layouts.
+used up to relu4_1) and ``decoder.pth``. See ``vcamstyle.models.seed.vgg`` for the layouts.
 
 Per style image (once): relu4_1 channel mean and std -> ``AdaINStyleCode``.
 Per frame: the content is encoded once to relu4_1; each region's AdaIN features (with its strength
@@ -39,7 +39,7 @@ from vcamstyle.models.stylize_common import (
     style_input_size,
     weighted_sum,
 )
-from vcamstyle.models.vgg import VGGEncoder, build_decoder, build_encoder_layers
+from vcamstyle.models.seed.vgg import VGGEncoder, build_decoder, build_encoder_layers
 
 log = logging.getLogger(__name__)
 

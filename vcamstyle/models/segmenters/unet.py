@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vcamstyle.frames import resize
-from vcamstyle.models.checkpoint import (
+from vcamstyle.models.weights.checkpoint import (
     extract_state_dict,
     load_checkpoint,
     load_strict,

@@ -48,8 +48,8 @@ from torch import nn
 
 from vcamstyle.errors import ConfigError
 from vcamstyle.frames import resize, to_numpy, to_tensor
-from vcamstyle.models.adain import ADAIN_LEVEL, AdaINStylizer, adain, channel_mean_std
-from vcamstyle.models.avatarnet import (
+from vcamstyle.models.seed.adain import ADAIN_LEVEL, AdaINStylizer, adain, channel_mean_std
+from vcamstyle.models.seed.avatarnet import (
     ADAIN_EPS,
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -65,7 +65,7 @@ from vcamstyle.models.avatarnet import (
     whiten,
 )
 from vcamstyle.models.base import Segmenter, Stylizer
-from vcamstyle.models.sanet import SANET_LEVELS, SANetStylizer
+from vcamstyle.models.seed.sanet import SANET_LEVELS, SANetStylizer
 from vcamstyle.models.stylize_common import ComputePolicy, pad_content
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""The seed-algorithm baseline (``vcamstyle.models.seed_baseline``) and ``bench --seed-baseline``.
+"""The seed-algorithm baseline (``vcamstyle.models.seed.baseline``) and ``bench --seed-baseline``.
 
 Random weights at tiny sizes: 64x96 frames, 64x64 style squares. Work is counted with forward hooks
 (style and content encodes, decodes, eigendecompositions); outputs are compared with the current
@@ -22,13 +22,13 @@ from vcamstyle.bench import runner
 from vcamstyle.config import load_config
 from vcamstyle.errors import ConfigError
 from vcamstyle.frames import to_numpy, to_tensor
-from vcamstyle.models import seed_baseline
-from vcamstyle.models.adain import AdaINStylizer
-from vcamstyle.models.avatarnet import AvatarNetStylizer
+from vcamstyle.models.seed import baseline as seed_baseline
+from vcamstyle.models.seed.adain import AdaINStylizer
+from vcamstyle.models.seed.avatarnet import AvatarNetStylizer
 from vcamstyle.models.base import RegionStyle
 from vcamstyle.models.registry import BuildOptions, create_stylizer
-from vcamstyle.models.sanet import SANetStylizer
-from vcamstyle.models.seed_baseline import (
+from vcamstyle.models.seed.sanet import SANetStylizer
+from vcamstyle.models.seed.baseline import (
     SeedAdaIN,
     SeedAvatarNet,
     SeedSANet,

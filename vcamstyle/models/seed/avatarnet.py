@@ -37,7 +37,7 @@ import torch.nn.functional as F
 
 from vcamstyle.errors import StyleImageError
 from vcamstyle.frames import resize
-from vcamstyle.models.avatarnet_decorator import (
+from vcamstyle.models.seed.avatarnet_decorator import (
     channel_std_mean,
     content_patch_rows,
     covariance_eigh,
@@ -48,9 +48,9 @@ from vcamstyle.models.avatarnet_decorator import (
     style_patch_kernels,
     whiten,
 )
-from vcamstyle.models.avatarnet_network import AvatarNet, _init_random
+from vcamstyle.models.seed.avatarnet_network import AvatarNet, _init_random
 from vcamstyle.models.base import RegionStyle
-from vcamstyle.models.checkpoint import (
+from vcamstyle.models.weights.checkpoint import (
     extract_state_dict,
     load_checkpoint,
     load_strict,
