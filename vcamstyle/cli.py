@@ -124,7 +124,7 @@ def run(config: Optional[Path] = ConfigOption,
     from vcamstyle.daemon import Service
     path = config_path(config)
     ensure_config_announced(path)
-    raise typer.Exit(Service(path, max_frames=frames).run())
+    raise typer.Exit(Service(path, max_frames=frames, owns_process=True).run())
 
 
 @app.command()
@@ -147,10 +147,15 @@ def start(config: Optional[Path] = ConfigOption,
 
 @app.command()
 @handles_errors
-def stop(timeout: float = typer.Option(10.0, help="Seconds before SIGKILL.")) -> None:
-    """Stop the daemon (SIGTERM, then SIGKILL after the timeout)."""
+def stop(timeout: float = typer.Option(10.0, help="Seconds to wait for the orderly shutdown before SIGKILL.")) -> None:
+    """Stop the daemon: SIGTERM, wait for its shutdown (recordings finalised), SIGKILL after the timeout.
+
+    Exit 0 when it stopped (or was not running), 1 when it had to be killed."""
     from vcamstyle.daemon import control
-    typer.echo("vcamstyle stopped" if control.stop(timeout=timeout) else "vcamstyle was not running")
+    result = control.stop(timeout=timeout)
+    typer.echo(result.describe(), err=result.outcome == "killed")
+    if result.outcome == "killed":
+        raise typer.Exit(1)
 
 
 @app.command()
