@@ -22,6 +22,29 @@ from pathlib import Path
 from vcamstyle.errors import ControlError
 
 
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISLNK, "a symlink"))
+
+
+def describe_kind(mode: int) -> str:
+    """What a ``st_mode`` that is not a regular file is, in words: ``a directory``, ``a FIFO (named pipe)``."""
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def why_not_a_file(path: Path | str) -> str | None:
+    """Why ``path`` cannot be read as a file (``does not exist``, ``is a directory, not a file``, ...),
+    symlinks followed; None when it is a regular file."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "does not exist"
+    except NotADirectoryError:
+        return "does not exist (a folder on its path is a file)"
+    except OSError as exc:
+        return f"cannot be looked at ({exc.strerror or exc})"
+    return None if stat.S_ISREG(mode) else f"is {describe_kind(mode)}, not a file"
+
+
 class UnsafeDirectoryError(ControlError):
     """A directory vcamstyle keeps private files in is a symlink, not a directory, or not the user's."""
 

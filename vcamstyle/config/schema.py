@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Any, Union
 
@@ -100,10 +101,12 @@ class OutputConfig(_Section):
             missing = "height" if self.height is None else "width"
             other = "width" if missing == "height" else "height"
             raise _Problem(f"expected an integer when output.{other} is set, got null", key=missing)
-        if self.format in ("yuyv", "i420") and self.width is not None and self.height is not None:
+        if self.width is not None and self.height is not None:
             for key, value in (("width", self.width), ("height", self.height)):
-                if value % 2:
-                    raise _Problem(f"expected an even number for format {self.format}, got {value}", key=key)
+                if value % 2:  # YUYV and I420 share chroma between two pixels; RGB goes out at even sizes too
+                    why = "" if self.format in ("yuyv", "i420") else " (the output always has even sides)"
+                    raise _Problem(f"expected an even number for format {self.format}{why}, got {value}: "
+                                   f"write {value - 1} or {value + 1}", key=key)
         return self
 
 
@@ -193,6 +196,9 @@ class Region(_Section):
         if not value:
             return value
         total = sum(ref.weight for ref in value)
+        if not math.isfinite(total):
+            raise _Problem(f"expected weights whose sum is a finite number, got {' + '.join(_fmt(ref.weight) for ref in value)}"
+                           " (more than the largest number there is): only their ratio counts, write e.g. 1 and 3")
         return tuple(ref.model_copy(update={"weight": ref.weight / total}) for ref in value)
 
     @model_validator(mode="after")

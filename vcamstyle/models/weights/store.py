@@ -333,6 +333,9 @@ def require_files(model: str, weights_dir: Path, catalog: Catalog | None = None)
     if model not in catalog.models:
         raise WeightsError(f"unknown model {model!r}", hint=catalog._known())
     files = {entry.filename: weights_dir / entry.filename for entry in catalog.select([model])}
+    if weights_dir.exists() and not weights_dir.is_dir():
+        raise WeightsError(f"the weights directory {weights_dir} is a file, not a directory",
+                           hint="point weights_dir (or VCAMSTYLE_WEIGHTS_DIR) at a directory")
     missing = [name for name, path in files.items() if not path.is_file()]
     if missing:
         raise WeightsError(f"model {model!r} needs {', '.join(missing)}, not found in {weights_dir}",
