@@ -15,11 +15,25 @@ wider mode is tightened to 0700.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import sys
 from pathlib import Path
 
 from vcamstyle.errors import ControlError
+
+
+#: What a terminal, a log line or a status line must not get raw: C0/C1 controls (newline, tab, ESC, DEL),
+#: the Unicode line and paragraph separators, bidirectional overrides, and the surrogates that stand for
+#: the undecodable bytes of a file name (printing those raw would raise).
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def printable(text: object) -> str:
+    """``text`` with control characters escaped as Python writes them (``\\n``, ``\\x1b``, ``\\u2028``),
+    so a file name with a newline stays on one line of ``status`` or of the log."""
+    return _UNPRINTABLE.sub(lambda match: match.group().encode("unicode_escape", "backslashreplace").decode("ascii"),
+                            str(text))
 
 
 _KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),

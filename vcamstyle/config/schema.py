@@ -16,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from vcamstyle.paths import printable
 from vcamstyle.config.checks import (
     FilePath,
     Flag,
@@ -225,12 +226,12 @@ class Region(_Section):
             return f"color {self.color}{strength}"
         if self.effect == "image":
             assert self.image is not None  # guaranteed by validation
-            return f"image {self.image.name}{strength}"
+            return f"image {printable(self.image.name)}{strength}"
         assert self.style  # guaranteed by validation
         if len(self.style) == 1:
-            images = self.style[0].image.name
+            images = printable(self.style[0].image.name)
         else:
-            images = " + ".join(f"{ref.image.name} {round(ref.weight * 100)}%" for ref in self.style)
+            images = " + ".join(f"{printable(ref.image.name)} {round(ref.weight * 100)}%" for ref in self.style)
         return f"style {images} @{_fmt(self.strength)}"
 
 

@@ -87,6 +87,7 @@ class Service(LiveReload):
         self.signals: SignalInbox | None = None
         self.pidfile: PidFile | None = None
         self._pending: Prepared | None = None
+        self._reload_keys: list[str] = []
         self._swap_lock = threading.Lock()
         self._releases: list[threading.Thread] = []
         #: The last configuration that failed to load, build or open (cleared by a good file).
