@@ -20,6 +20,7 @@ import typer
 from typer.core import TyperArgument, TyperCommand
 
 from vcamstyle.errors import VcamstyleError
+from vcamstyle.paths import printable
 
 
 class PlainUsage(TyperCommand):
@@ -66,26 +67,36 @@ def setup_logging(level: str = "INFO") -> None:
     fmt = "%(levelname)s %(name)s: %(message)s" if os.environ.get("JOURNAL_STREAM") else \
         "%(asctime)s %(levelname)s %(name)s: %(message)s"
     numeric = logging.getLevelName(check_log_level(level))
-    logging.basicConfig(level=numeric, format=fmt, stream=sys.stderr, force=True)
+    from vcamstyle.daemon import one_line_handler  # a file name with a newline cannot split a log line
+    logging.basicConfig(level=numeric, handlers=[one_line_handler(sys.stderr, fmt)], force=True)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.DEBUG if numeric <= logging.DEBUG else logging.WARNING)
 
 
-def fail(message: str, hint: str | None, code: int) -> None:
-    typer.echo(f"vcamstyle: {message}", err=True)
+def fail(message: str, hint: str | None, code: int, multiline: bool = False) -> None:
+    """Print the message, control characters escaped (newlines too, unless they are the message's own)."""
+    text = "\n".join(map(printable, message.split("\n"))) if multiline else printable(message)
+    typer.echo(f"vcamstyle: {text}", err=True)
     if hint:
-        typer.echo(f"  fix: {hint}", err=True)
+        typer.echo(f"  fix: {printable(hint)}", err=True)
     raise typer.Exit(code)
 
 
 def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a ``VcamstyleError`` into one clear message and its exit code."""
+    """A ``VcamstyleError`` -> its message and exit code; a bug -> one line (``VCAMSTYLE_TRACEBACK=1``: the traceback)."""
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except VcamstyleError as exc:
-            fail(exc.message, exc.hint, exc.exit_code)
+            fail(exc.message, exc.hint, exc.exit_code, exc.multiline)
+        except (typer.Exit, typer.Abort, typer.TyperException, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if os.environ.get("VCAMSTYLE_TRACEBACK"):
+                raise
+            fail(f"internal error: {type(exc).__name__}: {exc}", "a bug in vcamstyle: please report it with "
+                 "the output of the same command run with VCAMSTYLE_TRACEBACK=1", 1)
     return wrapper
 
 
@@ -124,7 +135,7 @@ def run(config: Optional[Path] = ConfigOption,
     from vcamstyle.daemon import Service
     path = config_path(config)
     ensure_config_announced(path)
-    raise typer.Exit(Service(path, max_frames=frames).run())
+    raise typer.Exit(Service(path, max_frames=frames, owns_process=True).run())
 
 
 @app.command()
@@ -147,10 +158,13 @@ def start(config: Optional[Path] = ConfigOption,
 
 @app.command()
 @handles_errors
-def stop(timeout: float = typer.Option(10.0, help="Seconds before SIGKILL.")) -> None:
-    """Stop the daemon (SIGTERM, then SIGKILL after the timeout)."""
+def stop(timeout: float = typer.Option(10.0, help="Seconds to wait for the orderly shutdown before SIGKILL.")) -> None:
+    """Stop the daemon: SIGTERM, wait for its shutdown (recordings finalised), SIGKILL after the timeout
+    (then exit 1)."""
     from vcamstyle.daemon import control
-    typer.echo("vcamstyle stopped" if control.stop(timeout=timeout) else "vcamstyle was not running")
+    result = control.stop(timeout=timeout)
+    typer.echo(result.describe(), err=result.outcome == "killed")
+    raise typer.Exit(1 if result.outcome == "killed" else 0)
 
 
 @app.command()
@@ -207,7 +221,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="One JSON object."
     if not responding:
         lines.insert(1, f"  no status for {info.get('status_age_s') or 0:.0f} s (it was {info.get('last_state')}): "
                         "the frame loop is stuck; `vcamstyle logs` shows why, `vcamstyle stop` stops it")
-    typer.echo("\n".join(lines))
+    typer.echo("\n".join(map(printable, lines)))  # a style file named with a newline stays on its line
     if not responding:
         raise typer.Exit(EXIT_NOT_RESPONDING)
 

@@ -11,6 +11,9 @@ class VcamstyleError(Exception):
     """Base class: a user-facing failure with a message and a fix."""
 
     exit_code = 1
+    #: Whether the message's newlines are its own (one problem per line, a log tail); otherwise every
+    #: control character in it, newlines included, comes from a name and is shown escaped.
+    multiline = False
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -49,6 +52,8 @@ class DeviceError(VcamstyleError):
 
 class ControlError(VcamstyleError):
     """start/stop/status could not do what was asked (already running, not running, timeout)."""
+
+    multiline = True  # a startup failure quotes the daemon's last log lines
 
 
 class DownloadError(VcamstyleError):

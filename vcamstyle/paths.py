@@ -15,11 +15,48 @@ wider mode is tightened to 0700.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import sys
 from pathlib import Path
 
 from vcamstyle.errors import ControlError
+
+
+#: What a terminal, a log line or a status line must not get raw: C0/C1 controls (newline, tab, ESC, DEL),
+#: the Unicode line and paragraph separators, bidirectional overrides, and the surrogates that stand for
+#: the undecodable bytes of a file name (printing those raw would raise).
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def printable(text: object) -> str:
+    """``text`` with control characters escaped as Python writes them (``\\n``, ``\\x1b``, ``\\u2028``),
+    so a file name with a newline stays on one line of ``status`` or of the log."""
+    return _UNPRINTABLE.sub(lambda match: match.group().encode("unicode_escape", "backslashreplace").decode("ascii"),
+                            str(text))
+
+
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISLNK, "a symlink"))
+
+
+def describe_kind(mode: int) -> str:
+    """What a ``st_mode`` that is not a regular file is, in words: ``a directory``, ``a FIFO (named pipe)``."""
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def why_not_a_file(path: Path | str) -> str | None:
+    """Why ``path`` cannot be read as a file (``does not exist``, ``is a directory, not a file``, ...),
+    symlinks followed; None when it is a regular file."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "does not exist"
+    except NotADirectoryError:
+        return "does not exist (a folder on its path is a file)"
+    except OSError as exc:
+        return f"cannot be looked at ({exc.strerror or exc})"
+    return None if stat.S_ISREG(mode) else f"is {describe_kind(mode)}, not a file"
 
 
 class UnsafeDirectoryError(ControlError):

@@ -71,6 +71,8 @@ FAKE_DAEMON = textwrap.dedent(
                 report("running", mode != "never-ready")
             else:
                 report("stopping", False)
+                if mode.startswith("slow-stop-"):  # a long shutdown (a recording being finalised)
+                    time.sleep(float(mode.removeprefix("slow-stop-")))
                 remove_status()
                 pidfile.unlink()
                 sys.exit(0)
@@ -142,7 +144,7 @@ def test_start_reports_the_ready_pid_then_stop_terminates_it(fake_daemon: Path) 
     assert stat.S_IMODE(paths.log_path().stat().st_mode) == 0o600
     assert os.getsid(result.pid) == result.pid  # detached: leader of its own session
 
-    assert control.stop(timeout=10.0) is True
+    assert control.stop(timeout=10.0).outcome == "stopped"
     assert not process_exists(result.pid)
     assert "got term" in _log_text()
     assert not paths.pidfile_path().exists()
@@ -199,7 +201,7 @@ def test_start_timeout_leaves_the_daemon_running(fake_daemon: Path) -> None:
         _start(fake_daemon, mode="never-ready", timeout=0.5)
     info = _when_running()
     assert info is not None and info["ready"] is False and info["state"] == "starting"
-    assert control.stop() is True
+    assert control.stop().outcome == "stopped"
     assert control.status() is None
 
 
@@ -207,24 +209,27 @@ def test_start_waits_for_the_status_of_its_own_child(fake_daemon: Path) -> None:
     with pytest.raises(ControlError, match="has not reported ready"):
         _start(fake_daemon, mode="foreign-ready", timeout=0.5)
     assert _when_running() is not None
-    assert control.stop() is True
+    assert control.stop().outcome == "stopped"
 
 
 def test_stop_kills_a_daemon_that_ignores_sigterm(fake_daemon: Path, caplog: pytest.LogCaptureFixture) -> None:
     result = _start(fake_daemon, mode="ignore-term")
     assert result.pid is not None
     with caplog.at_level("WARNING", logger="vcamstyle.daemon.control"):
-        assert control.stop(timeout=0.3) is True
+        stopped = control.stop(timeout=0.3)
+    assert (stopped.outcome, stopped.pid) == ("killed", result.pid)
+    assert "killed (SIGKILL)" in stopped.describe() and "within 0.3 s" in stopped.describe()
     assert "sending SIGKILL" in caplog.text
+    assert f"pid {result.pid} did not finish its shutdown within 0.3 s of SIGTERM; killed it" in _log_text()
     assert not process_exists(result.pid)
     assert not paths.pidfile_path().exists()  # the killed daemon could not remove it; stop did
     assert read_status() is None
 
 
 def test_stop_when_not_running(fake_daemon: Path) -> None:
-    assert control.stop() is False
+    assert control.stop().outcome == "not running"
     paths.pidfile_path().write_text("999999999\n")  # stale
-    assert control.stop() is False
+    assert control.stop().outcome == "not running"
     assert not paths.pidfile_path().exists()
 
 
@@ -342,9 +347,9 @@ def test_systemd_path_uses_systemctl(monkeypatch: pytest.MonkeyPatch) -> None:
         control.start(paths.default_config_path(), use_systemd=True)
     assert control.reload(use_systemd=True) == 4321
     assert ["systemctl", "--user", "reload", "vcamstyle.service"] in fake.calls
-    assert control.stop(use_systemd=True) is True
+    assert control.stop(use_systemd=True).outcome == "stopped"
     assert ["systemctl", "--user", "stop", "vcamstyle.service"] in fake.calls
-    assert control.stop(use_systemd=True) is False
+    assert control.stop(use_systemd=True).outcome == "not running"
 
 
 def test_systemd_start_refuses_arguments_it_cannot_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -383,7 +388,7 @@ def test_sigterm_is_what_stop_sends_first(fake_daemon: Path, monkeypatch: pytest
         real_kill(pid, sig)
 
     monkeypatch.setattr(control.os, "kill", recording_kill)
-    assert control.stop(timeout=10.0) is True
+    assert control.stop(timeout=10.0).outcome == "stopped"
     assert [item for item in sent if item[1] != 0] == [(result.pid, signal.SIGTERM)]  # 0 = liveness probe
 
 
@@ -413,7 +418,7 @@ def test_stop_never_signals_a_process_that_reused_the_pid(tmp_path: Path) -> Non
         pidfile.write_text(f"{tail.pid}\n")
         pidfile.chmod(0o600)
         assert control.status() is None
-        assert control.stop(timeout=1.0) is False
+        assert control.stop(timeout=1.0).outcome == "not running"
         with pytest.raises(ControlError, match="not running"):
             control.reload()
         time.sleep(0.2)
@@ -457,3 +462,43 @@ def test_a_log_path_that_is_a_fifo_never_blocks() -> None:
     assert control.read_log_tail(log, 5) == []
     with pytest.raises(ControlError, match="cannot open the log file"):
         control.start(Path("config.yaml"), timeout=1.0)
+
+
+# ---------------------------------------------------------------- issue 26
+
+
+@pytest.mark.parametrize("shutdown_s, timeout, outcome", [(1.0, 10.0, "stopped"), (30.0, 1.0, "killed")])
+def test_two_simultaneous_stops_tell_the_same_truth_after_the_same_end(
+    fake_daemon: Path, shutdown_s: float, timeout: float, outcome: str
+) -> None:
+    """Issue 26: of two simultaneous `stop`s one said "was not running" while the other was still stopping
+    the daemon (and both said "stopped" where it had been killed)."""
+    started = _start(fake_daemon, mode=f"slow-stop-{shutdown_s}")
+    results: list[control.StopResult] = []
+    ended: list[bool] = []
+
+    def stop() -> None:
+        results.append(control.stop(timeout=timeout))
+        ended.append(process_exists(started.pid))
+
+    threads = [threading.Thread(target=stop) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.1)  # the second one starts while the first is stopping the daemon
+    for thread in threads:
+        thread.join(timeout=60)
+    assert [(r.outcome, r.pid) for r in results] == [(outcome, started.pid)] * 2
+    assert sorted(r.joined for r in results) == [False, True]
+    assert ended == [False, False]  # each returned only after the daemon was gone
+    assert all(outcome.replace("stopped", "stopped (pid") in r.describe() for r in results)
+    assert control.stop().outcome == "not running"  # a later stop is not told an old story
+
+
+def test_a_stop_that_finds_the_daemon_stopping_waits_for_its_end(fake_daemon: Path) -> None:
+    """A SIGTERM from elsewhere (systemd, kill) began the shutdown: `stop` waits for it, says stopped."""
+    started = _start(fake_daemon, mode="slow-stop-1.0")
+    os.kill(started.pid, signal.SIGTERM)
+    time.sleep(0.2)
+    result = control.stop(timeout=10.0)
+    assert (result.outcome, result.pid) == ("stopped", started.pid)
+    assert not process_exists(started.pid)

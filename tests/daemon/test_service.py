@@ -292,3 +292,58 @@ def test_a_reload_drops_a_thread_comparison_under_way(config_file: Path) -> None
     tuner.current, tuner._phase, tuner._candidate, tuner._samples = 2, "trial", 1, [5.0] * 4
     service._set_threads(service.scene.config)
     assert service.threads is tuner and tuner.threads == 2 and tuner._samples == []
+
+
+def test_a_failed_reload_names_its_key_in_status(config_file: Path, monkeypatch) -> None:
+    """Issue 26: on a live reload of two 1.0e+308 weights `status` said "internal error"; a reload
+    that fails on a bug names the keys the save changed."""
+    good = config_file.read_text()
+    service = Service(config_file, publish=False)
+    service.start()
+    service.watcher.stop()  # the test drives the reload itself
+    try:
+        config_file.write_text(good.replace("person:\n  effect: original\n",
+                                            "person:\n  effect: style\n  style:\n"
+                                            "    - {image: styles/waves.png, weight: 1.0e+308}\n"
+                                            "    - {image: styles/neon.png, weight: 1.0e+308}\n"))
+        service._reload()
+        error = service.status()["last_error"]
+        assert "person.style: expected weights whose sum is a finite number" in error and "(line 7)" in error
+        assert "internal error" not in error
+
+        def broken(self, config, size):
+            raise ValueError("a bug while building")
+
+        monkeypatch.setattr(Service, "_build_scene", broken)
+        config_file.write_text(good.replace("effect: color", "effect: color\n  color: '#00ff00'"))
+        service._reload()
+        error = service.status()["last_error"]
+        assert error.startswith("background.color: could not be applied (ValueError: a bug while building)")
+        assert service.scene.config.background.color == "#202020"  # the running configuration is kept
+    finally:
+        service.shutdown()
+
+
+def test_shutdown_closes_every_part_however_long_one_takes(config_file: Path, monkeypatch) -> None:
+    """Issue 26: shutdown skipped the remaining close steps once 2.5 s had passed. Here the camera's
+    close makes the clock jump an hour: the output is still closed."""
+    import types
+
+    from vcamstyle.daemon import service as service_module
+
+    offset = {"s": 0.0}
+    real_time = service_module.time
+    monkeypatch.setattr(service_module, "time", types.SimpleNamespace(
+        monotonic=lambda: real_time.monotonic() + offset["s"], time=real_time.time,
+        perf_counter=real_time.perf_counter, sleep=real_time.sleep))
+    closed: list[str] = []
+
+    def on_frame(service: Service) -> None:
+        if service.frames == 1:
+            camera_close, sink_close = service.source.close, service.sink.close
+            service.source.close = lambda: (offset.__setitem__("s", 3600.0), closed.append("camera"), camera_close())[-1]
+            service.sink.close = lambda: (closed.append("output"), sink_close())[-1]
+
+    service = Service(config_file, max_frames=3, publish=False, on_frame=on_frame)
+    assert service.run() == 0
+    assert closed == ["camera", "output"]

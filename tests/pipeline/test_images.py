@@ -73,7 +73,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_directory_is_not_an_image(tmp_path: Path) -> None:
-    with pytest.raises(StyleImageError, match="does not exist"):
+    with pytest.raises(StyleImageError, match="is a directory, not a file"):
         load_rgb(tmp_path)
 
 

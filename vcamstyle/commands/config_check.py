@@ -16,8 +16,11 @@ from vcamstyle.pipeline import check_references
 def check_config_files(config: Config, file: Path) -> None:
     """Raise ``ConfigValidationError`` listing every referenced picture of ``config`` (read from ``file``)
     that ``run`` would refuse; return quietly when all are usable."""
+    found = check_references(config)
+    if config.weights_dir is not None and config.weights_dir.exists() and not config.weights_dir.is_dir():
+        found.append(("weights_dir", f"{config.weights_dir} is a file, not a directory"))
     problems = []
-    for key, problem in check_references(config):
+    for key, problem in found:
         line = key_line(file, key)
         problems.append(f"{key}: {problem}" + (f" (line {line})" if line else ""))
     if problems:

@@ -6,11 +6,14 @@ Also the annotated field types built from them (``Size``, ``Fps``, ``Flag``, ``F
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Callable, Collection, Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Union
 
+import yaml
 from pydantic import BeforeValidator
 
 from vcamstyle.config.vocab import KNOWN_BACKENDS
@@ -53,6 +56,29 @@ def _fmt(number: float) -> str:
     return f"{number:g}"
 
 
+def yaml_spellings(number: float) -> str:
+    """How to write ``number`` so that YAML 1.1 (PyYAML) reads a number: ``1000 or 1.0e+3``; ``0.0001 or
+    1.0e-4`` (YAML 1.1 wants a dot in the mantissa and a sign in the exponent, so ``1e3`` is text)."""
+    mantissa, exponent = format(Decimal(repr(number)).normalize(), "e").split("e")
+    scientific = f"{mantissa if '.' in mantissa else mantissa + '.0'}e{exponent}"
+    plain = str(int(number)) if number.is_integer() and abs(number) < 1e16 else repr(number)
+    return scientific if "e" in plain else f"{plain} or {scientific}"
+
+
+def _text_number_hint(text: str) -> str:
+    """What to say about a number written as text: a quoted number loses its quotes; ``1e3`` (a number
+    in YAML 1.2 and Python, text in YAML 1.1) is written another way."""
+    try:
+        number = float(text)
+    except ValueError:
+        return ""
+    if not math.isfinite(number):
+        return ""
+    if isinstance(yaml.safe_load(text), (int, float)):
+        return " (text: remove the quotes)"
+    return f" (YAML reads {text.strip()} as text, not a number: write {yaml_spellings(number)})"
+
+
 def _number_check(
     low: float | None,
     high: float | None,
@@ -79,12 +105,7 @@ def _number_check(
             return None
         found = describe(value)
         if isinstance(value, str):
-            try:
-                float(value)
-            except ValueError:
-                pass
-            else:
-                found += " (text: remove the quotes)"
+            found += _text_number_hint(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise _Problem(f"expected {expected}, got {found}")
         if value != value or value in (float("inf"), float("-inf")):

@@ -116,15 +116,6 @@ def load_config(
 #: A config file is a few kilobytes; anything beyond this is not one (``/dev/zero``, a log file).
 MAX_CONFIG_BYTES = 256 * 1024
 
-_KIND_NAMES = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
-               (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-               (stat.S_ISSOCK, "a socket"))
-
-
-def _kind(mode: int) -> str:
-    return next((name for test, name in _KIND_NAMES if test(mode)), "not a regular file")
-
-
 def read_config_text(path: Path, max_bytes: int = MAX_CONFIG_BYTES) -> str:
     """The text of the config file at ``path`` (symlinks followed now, never remembered).
 
@@ -151,7 +142,7 @@ def read_config_text(path: Path, max_bytes: int = MAX_CONFIG_BYTES) -> str:
         if not stat.S_ISREG(info.st_mode):
             hint = "point --config at the file" if stat.S_ISDIR(info.st_mode) else \
                 "point --config (or the symlink) at an ordinary YAML file"
-            raise ConfigError(f"{path}: is {_kind(info.st_mode)}, expected a YAML file", hint)
+            raise ConfigError(f"{path}: is {paths.describe_kind(info.st_mode)}, expected a YAML file", hint)
         if info.st_size > max_bytes:
             raise ConfigError(f"{path}: {info.st_size} bytes is too large for a config file (at most {max_bytes})",
                               "point --config at the vcamstyle YAML file")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from vcamstyle import paths
+from vcamstyle.paths import printable
 from vcamstyle.config.checks import _Problem, _suggest, describe
 from vcamstyle.config.keys import _model_at
 from vcamstyle.errors import ConfigError
@@ -18,17 +19,19 @@ class ConfigValidationError(ConfigError):
     ``problems``: every problem, one line each, as ``<key path>: <what was expected>, got <found>``
     (with `` (line N)`` when the file position is known), in file order. The message is one line per
     problem prefixed with the file name; its first line is the first problem; ``summary`` is that line
-    plus a count of the others.
+    plus a count of the others. Control characters in the message (a file name with a newline) are
+    escaped (``paths.printable``): one line per problem, always.
     """
+    multiline = True
 
     def __init__(self, file: Path | str, problems: list[str], hint: str | None = None) -> None:
         self.file = str(file)
         self.problems = tuple(problems)
-        super().__init__("\n".join(f"{self.file}: {problem}" for problem in self.problems), hint)
+        super().__init__("\n".join(printable(f"{self.file}: {problem}") for problem in self.problems), hint)
 
     @property
     def summary(self) -> str:
-        first = f"{self.file}: {self.problems[0]}"
+        first = printable(f"{self.file}: {self.problems[0]}")
         more = len(self.problems) - 1
         return first + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
 

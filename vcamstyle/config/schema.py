@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Any, Union
 
@@ -15,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from vcamstyle.paths import printable
 from vcamstyle.config.checks import (
     FilePath,
     Flag,
@@ -100,10 +102,12 @@ class OutputConfig(_Section):
             missing = "height" if self.height is None else "width"
             other = "width" if missing == "height" else "height"
             raise _Problem(f"expected an integer when output.{other} is set, got null", key=missing)
-        if self.format in ("yuyv", "i420") and self.width is not None and self.height is not None:
+        if self.width is not None and self.height is not None:
             for key, value in (("width", self.width), ("height", self.height)):
-                if value % 2:
-                    raise _Problem(f"expected an even number for format {self.format}, got {value}", key=key)
+                if value % 2:  # YUYV and I420 share chroma between two pixels; RGB goes out at even sizes too
+                    why = "" if self.format in ("yuyv", "i420") else " (the output always has even sides)"
+                    raise _Problem(f"expected an even number for format {self.format}{why}, got {value}: "
+                                   f"write {value - 1} or {value + 1}", key=key)
         return self
 
 
@@ -193,6 +197,9 @@ class Region(_Section):
         if not value:
             return value
         total = sum(ref.weight for ref in value)
+        if not math.isfinite(total):
+            raise _Problem(f"expected weights whose sum is a finite number, got {' + '.join(_fmt(ref.weight) for ref in value)}"
+                           " (more than the largest number there is): only their ratio counts, write e.g. 1 and 3")
         return tuple(ref.model_copy(update={"weight": ref.weight / total}) for ref in value)
 
     @model_validator(mode="after")
@@ -219,12 +226,12 @@ class Region(_Section):
             return f"color {self.color}{strength}"
         if self.effect == "image":
             assert self.image is not None  # guaranteed by validation
-            return f"image {self.image.name}{strength}"
+            return f"image {printable(self.image.name)}{strength}"
         assert self.style  # guaranteed by validation
         if len(self.style) == 1:
-            images = self.style[0].image.name
+            images = printable(self.style[0].image.name)
         else:
-            images = " + ".join(f"{ref.image.name} {round(ref.weight * 100)}%" for ref in self.style)
+            images = " + ".join(f"{printable(ref.image.name)} {round(ref.weight * 100)}%" for ref in self.style)
         return f"style {images} @{_fmt(self.strength)}"
 
 

@@ -23,4 +23,5 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "percentile": "metrics",
     "threads_for": "threads",
     "check_output": "preflight",
+    "one_line_handler": "logfile",
 })

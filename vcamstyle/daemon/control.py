@@ -34,6 +34,8 @@ from vcamstyle.daemon.pidfile import PidFile, process_exists, process_uptime
 from vcamstyle.daemon.safefile import open_regular
 from vcamstyle.daemon.statusfile import NOT_RESPONDING  # noqa: F401  (the CLI reads control.NOT_RESPONDING)
 from vcamstyle.daemon.statusfile import mark_not_responding, read_status, remove_status
+from vcamstyle.daemon.stopping import KILL_WAIT_S, KILLED, NOT_RUNNING, STOP_TIMEOUT_S, STOPPED, StopResult
+from vcamstyle.daemon.stopping import note_kill_in_log, serialised
 from vcamstyle.errors import ControlError
 
 logger = logging.getLogger(__name__)
@@ -43,7 +45,6 @@ NO_SYSTEMD_ENV = "VCAMSTYLE_NO_SYSTEMD"
 #: systemd ActiveState values that mean "a daemon process exists".
 RUNNING_STATES = frozenset({"active", "activating", "reloading", "deactivating"})
 LOG_TAIL_LINES = 10
-KILL_WAIT_S = 5.0
 POLL_S = 0.05
 SYSTEMCTL_QUERY_TIMEOUT_S = 10.0
 
@@ -117,16 +118,22 @@ def _systemctl(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
                            hint=_NO_SYSTEMD_HINT) from exc
 
 
-def _unit_state() -> tuple[str, int | None]:
-    """(ActiveState, MainPID or None) of the user unit."""
-    result = _systemctl("show", "--property=ActiveState", "--property=MainPID", UNIT_NAME,
+def _unit_props(*names: str) -> dict[str, str]:
+    """Properties of the user unit (``ActiveState``, ``MainPID``, ``Result`` after a stop: ``success``,
+    ``timeout``, ...)."""
+    result = _systemctl("show", *(f"--property={name}" for name in names), UNIT_NAME,
                         timeout=SYSTEMCTL_QUERY_TIMEOUT_S)
     if result.returncode != 0:
         raise ControlError(f"systemctl --user show {UNIT_NAME} failed: {result.stderr.strip()}", hint=_NO_SYSTEMD_HINT)
-    props = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
-    pid_text = props.get("MainPID", "0").strip()
+    return {key: value.strip() for key, value in (line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)}
+
+
+def _unit_state() -> tuple[str, int | None]:
+    """(ActiveState, MainPID or None) of the user unit."""
+    props = _unit_props("ActiveState", "MainPID")
+    pid_text = props.get("MainPID", "0")
     pid = int(pid_text) if pid_text.isdigit() and int(pid_text) > 0 else None
-    return props.get("ActiveState", "").strip(), pid
+    return props.get("ActiveState", ""), pid
 
 
 def _check_systemctl(result: subprocess.CompletedProcess[str], action: str) -> None:
@@ -288,17 +295,22 @@ def _wait_until_ready(process: subprocess.Popen[bytes], log_path: Path, log_star
 # ---------------------------------------------------------------- stop / reload / status
 
 
-def stop(timeout: float = 10.0, *, use_systemd: bool | None = None) -> bool:
-    """Stop the daemon: SIGTERM, then SIGKILL after ``timeout`` seconds. False if it was not running.
-
-    Raises:
+def stop(timeout: float = STOP_TIMEOUT_S, *, use_systemd: bool | None = None) -> StopResult:
+    """Stop the daemon: SIGTERM, up to ``timeout`` s for its orderly shutdown, then SIGKILL (said in the
+    result, a warning and the daemon's log). Concurrent stops agree (``stopping.serialised``). Raises:
         ControlError: systemctl failed, the process belongs to another user, or it survived SIGKILL.
     """
+    return serialised(lambda: _stop_now(timeout, use_systemd), timeout)
+
+
+def _stop_now(timeout: float, use_systemd: bool | None) -> StopResult:
+    began = time.monotonic()
     if _use_systemd(use_systemd):
-        state, _ = _unit_state()
+        state, pid = _unit_state()
         if state in RUNNING_STATES:
             _check_systemctl(_systemctl("stop", UNIT_NAME, timeout=timeout + 30.0), "stop")
-            return True
+            killed = _unit_props("Result").get("Result") == "timeout"  # systemd's own SIGKILL after TimeoutStopSec
+            return StopResult(KILLED if killed else STOPPED, pid, timeout, time.monotonic() - began, True)
         # The unit is idle; a daemon started with VCAMSTYLE_NO_SYSTEMD=1 may still run on a pidfile.
     pidfile = PidFile(paths.pidfile_path())
     pid = pidfile.live_pid()
@@ -307,19 +319,23 @@ def stop(timeout: float = 10.0, *, use_systemd: bool | None = None) -> bool:
             logger.info("removing stale pidfile %s (pid %s)", pidfile.path, pidfile.read())
             pidfile.remove()
             remove_status()
-        return False
+        return StopResult(NOT_RUNNING, timeout_s=timeout)
     _send_signal(pid, signal.SIGTERM)
+    outcome = STOPPED
     if not _wait_gone(pid, timeout):
-        logger.warning("vcamstyle (pid %d) did not stop within %g s of SIGTERM; sending SIGKILL", pid, timeout)
+        outcome = KILLED
+        logger.warning("vcamstyle (pid %d) did not finish its shutdown within %g s of SIGTERM; sending SIGKILL",
+                       pid, timeout)
         _send_signal(pid, signal.SIGKILL)
         if not _wait_gone(pid, KILL_WAIT_S):
             raise ControlError(f"vcamstyle (pid {pid}) survived SIGKILL",
                                hint="it is stuck in the kernel (camera or loopback driver); "
                                     f"see `ps -o stat,wchan -p {pid}`")
+        note_kill_in_log(pid, timeout)
     if pidfile.unlink(pid):
         logger.debug("removed the pidfile left by pid %d", pid)
     remove_status(pid=pid)
-    return True
+    return StopResult(outcome, pid, timeout, time.monotonic() - began)
 
 
 def reload(*, use_systemd: bool | None = None) -> int | None:

@@ -3,6 +3,7 @@ that exited during startup said (its own ``vcamstyle: ...`` / ``fix: ...`` lines
 
 Bounded reads (a huge or runaway log is never read whole); bytes decoded as UTF-8 with replacement.
 Only a regular file of this user is read (a FIFO or a device at the path would block or never end).
+The daemon writes its log through ``one_line_handler``: one line per record, control characters escaped.
 """
 
 from __future__ import annotations
@@ -18,8 +19,24 @@ from typing import IO
 
 from vcamstyle.daemon.safefile import open_regular
 from vcamstyle.errors import ControlError
+from vcamstyle.paths import printable
 
 logger = logging.getLogger(__name__)
+
+
+class OneLineFormatter(logging.Formatter):
+    """Log records with control characters escaped (``paths.printable``): a file name with a newline
+    cannot split a record or forge one; a traceback after the record keeps its lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return printable(super().formatMessage(record))
+
+
+def one_line_handler(stream: IO[str], fmt: str) -> logging.Handler:
+    """A handler writing ``stream`` through ``OneLineFormatter``."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(OneLineFormatter(fmt))
+    return handler
 
 
 def read_log_tail(path: Path, lines: int, start: int = 0, max_bytes: int = 65536) -> list[str]:

@@ -16,7 +16,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from vcamstyle.config import Config, diff_stages, load_config
+from vcamstyle.config import Config, changed_keys, diff_stages, load_config
 from vcamstyle.daemon import sdnotify
 from vcamstyle.daemon.transaction import (
     Prepared,
@@ -48,6 +48,13 @@ def failure_text(exc: VcamstyleError) -> str:
     return f"{part}: {exc}" if part else str(exc)
 
 
+def bug_text(keys: list[str], exc: Exception) -> str:
+    """``status``'s text for a reload that failed on a bug: the keys the save changed and what was raised."""
+    where = ", ".join(keys[:4]) + (", ..." if len(keys) > 4 else "") if keys else "the new configuration"
+    return (f"{where}: could not be applied ({type(exc).__name__}: {exc}); the running configuration is kept "
+            "(a bug in vcamstyle: please report it)")
+
+
 class LiveReload:
     """The reload half of ``Service`` (see the module doc). Besides the attributes below it calls the
     service's ``_build_scene``, ``_start_camera``, ``_set_threads`` and ``_status_line``."""
@@ -69,6 +76,8 @@ class LiveReload:
     runtime_error: str | None
     reloading: bool
     reloads_applied: int
+    #: The keys the save being prepared changes (named in ``status`` if preparing it fails on a bug).
+    _reload_keys: list[str]
 
     # ---------------------------------------------------------------- the reload thread
     def _read_config(self) -> Config:
@@ -96,7 +105,7 @@ class LiveReload:
             return
         except Exception as exc:  # a bug must not kill the reload thread; logged with its traceback
             self._release_held()
-            self.config_error = f"internal error during reload: {exc!r}"
+            self.config_error = bug_text(self._reload_keys, exc)
             log.exception("reload failed, keeping the running configuration")
             return
         finally:
@@ -113,10 +122,12 @@ class LiveReload:
     def _prepare_newest(self) -> Prepared | None:
         """The newest file prepared against what runs; None when it changes nothing. A configuration
         still waiting to be applied is superseded, unless this one fails (then it goes through)."""
+        self._reload_keys = []
         config = self._read_config()
         with self._swap_lock:
             pending, self._pending = self._pending, None
             running = Running(self.scene.config, self.source, self.sink, self._geometry)
+        self._reload_keys = changed_keys(running.config, config)
         if pending is not None and not diff_stages(pending.config, config):
             self._put_back(pending)  # the file still says what is waiting: let it go through
             self.config_error = None
@@ -169,7 +180,7 @@ class LiveReload:
                 log.error("%s; keeping the running one", self.config_error)
             except Exception as exc:  # a bug while swapping must not end the video
                 pending.discard()
-                self.config_error = f"internal error applying the new configuration: {exc!r}"
+                self.config_error = bug_text(changed_keys(self.scene.config, pending.config), exc)
                 log.exception("applying the new configuration failed; keeping the running one")
 
     def _commit(self, p: Prepared) -> None:

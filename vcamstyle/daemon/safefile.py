@@ -14,15 +14,11 @@ import os
 import stat
 from pathlib import Path
 
+from vcamstyle.paths import describe_kind
+
 
 class UntrustedFileError(OSError):
     """The path holds something other than a regular file of ours."""
-
-
-def describe_kind(mode: int) -> str:
-    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
-             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISLNK, "a symlink"))
-    return next((name for test, name in kinds if test(mode)), "not a regular file")
 
 
 def open_regular(path: Path, flags: int = os.O_RDONLY, mode: int = 0o600) -> int | None:

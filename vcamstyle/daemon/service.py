@@ -50,7 +50,8 @@ __all__ = ["Service", "camera_settings", "output_geometry"]
 log = logging.getLogger(__name__)
 
 STATUS_INTERVAL_S = 0.5
-STOP_TIMEOUT_S = 2.5
+#: Closing one part (above all a file sink finalising its recording) slower than this is logged.
+SLOW_CLOSE_LOG_S = 1.0
 #: A frame arriving up to this fraction of an output interval before its slot still goes out
 #: (camera clock jitter); earlier ones are dropped when the camera runs faster than output.fps.
 OUTPUT_SLACK = 0.25
@@ -65,13 +66,17 @@ class Service(LiveReload):
     """Owns the camera, the pipeline, the sink and the watcher for one daemon run."""
 
     def __init__(self, config_path: Path, max_frames: int | None = None, publish: bool = True,
-                 on_frame: Callable[["Service"], None] | None = None, stats_window: int = 120) -> None:
+                 on_frame: Callable[["Service"], None] | None = None, stats_window: int = 120,
+                 owns_process: bool = False) -> None:
         """``publish``: write the pidfile and status.json (False for in-process benchmarks);
-        ``on_frame``: called after every output frame (benchmarks, soak runs)."""
+        ``on_frame``: called after every output frame (benchmarks, soak runs); ``owns_process``: this is
+        ``vcamstyle run``'s own process, which exits after ``run`` (stop signals stay ignored after the
+        shutdown instead of getting their previous handlers back)."""
         self.config_path = Path(config_path)  # as given: a symlink is followed at every read
         self.max_frames = max_frames
         self.publish = publish
         self.on_frame = on_frame
+        self.owns_process = owns_process
         self.stop_event = threading.Event()
         self.engine = Engine()
         self.source: CameraSource | None = None
@@ -82,6 +87,7 @@ class Service(LiveReload):
         self.signals: SignalInbox | None = None
         self.pidfile: PidFile | None = None
         self._pending: Prepared | None = None
+        self._reload_keys: list[str] = []
         self._swap_lock = threading.Lock()
         self._releases: list[threading.Thread] = []
         #: The last configuration that failed to load, build or open (cleared by a good file).
@@ -400,32 +406,41 @@ class Service(LiveReload):
         return 0
 
     def shutdown(self) -> None:
-        """Release everything within a bounded time (camera, device, watcher)."""
+        """Release everything, each part closed to completion however long it takes (a file sink
+        finalising a long recording, STREAMOFF on the loopback device): nothing is skipped on a
+        timer. The bound is the caller's: ``vcamstyle stop`` (and systemd's TimeoutStopSec) waits
+        ``control.STOP_TIMEOUT_S`` and then kills. Stop signals arriving meanwhile are logged and
+        ignored (``SignalInbox``), so any number of them ends in this one orderly shutdown."""
         self.phase = "stopping"
         sdnotify.stopping()
+        self.write_status()  # `status` says "stopping" while the parts close
         if self._threads_before is not None:  # in-process runs (benchmarks, tests) get torch back as it was
             compute.set_torch_runs_networks(True)
             thread_policy.set_network_threads(self._threads_before)
-        deadline = time.monotonic() + STOP_TIMEOUT_S
         with self._swap_lock:
             pending, self._pending = self._pending, None
-        for closer in (self.signals.close if self.signals else None,
-                       self.idle_keeper.stop,
-                       self.watcher.stop if self.watcher else None,
-                       pending.discard if pending else None,
-                       self.source.close if self.source else None,
-                       self.sink.close if self.sink else None):
-            if closer is None or time.monotonic() > deadline:
+        for part, closer in (("on-demand watcher", self.idle_keeper.stop),
+                             ("config watcher", self.watcher.stop if self.watcher else None),
+                             ("a configuration not yet applied", pending.discard if pending else None),
+                             ("camera", self.source.close if self.source else None),
+                             ("output", self.sink.close if self.sink else None)):
+            if closer is None:
                 continue
+            began = time.monotonic()
             try:
                 closer()
-            except (OSError, RuntimeError, VcamstyleError) as exc:
-                log.warning("error while shutting down: %s", exc)
-        for thread in self._releases:
-            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+            except Exception as exc:  # one failing part must not keep the others open (logged with its traceback)
+                log.error("closing the %s failed: %s", part, exc, exc_info=exc)
+            took = time.monotonic() - began
+            if took > SLOW_CLOSE_LOG_S:
+                log.info("closing the %s took %.1f s", part, took)
+        for thread in self._releases:  # parts replaced by a reload, closing on their own thread
+            thread.join()
         if self.publish:
             try:
                 statusfile.remove_status(pid=os.getpid())
             except OSError as exc:
                 log.warning("cannot remove the status file: %s", exc)
         log.info("vcamstyle stopped after %d frames", self.frames)
+        if self.signals is not None:  # last: until here a late stop signal is logged and ignored
+            self.signals.close(restore=not self.owns_process)

@@ -6,6 +6,13 @@ can therefore deadlock the daemon. The handlers here only set a flag and write o
 non-blocking pipe (a full pipe just drops the byte: a wakeup is already pending). The dispatcher
 thread sleeps on the pipe and runs the callbacks, once per burst: a hundred SIGHUPs become one or two
 reloads, and SIGTERM is always noticed.
+
+The handlers stay installed for the whole shutdown: a second (or tenth) SIGTERM, SIGINT or `vcamstyle
+stop` while the daemon closes its parts is logged and ignored, so one orderly shutdown always
+finishes (a default handler restored early would let a late signal kill the daemon mid-close, exit
+143, with a recording left without its index). When the inbox closes in a real daemon process, stop
+signals become "ignore" until it exits; an embedding program (a test, a benchmark) gets its own
+handlers back.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ class SignalInbox:
         self.on_reload = on_reload
         self._read_fd, self._write_fd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._stop_flag = False
+        self._stop_signum = signal.SIGTERM  # the latest stop signal (a plain store: safe in a handler)
         self._reload_flag = False
         self._closing = False
         self._thread = threading.Thread(target=self._dispatch, name="signals", daemon=True)
@@ -48,6 +56,7 @@ class SignalInbox:
             pass  # the pipe is full (a wakeup is pending) or closed at shutdown: nothing to do
 
     def _on_stop_signal(self, signum: int, frame: Any) -> None:
+        self._stop_signum = signum
         self._stop_flag = True
         self._wake()
 
@@ -84,18 +93,28 @@ class SignalInbox:
             if self._stop_flag:
                 self._stop_flag = False
                 self.received["stop"] += 1
-                self.on_stop()
+                self._stop_requested(signal.Signals(self._stop_signum).name)
             if self._reload_flag:
                 self._reload_flag = False
                 self.received["reload"] += 1
                 self.on_reload()
 
-    def close(self) -> None:
-        """Stop the dispatcher and put the previous handlers back (from the thread that installed
-        them). A default SIGHUP becomes "ignore": a late SIGHUP would otherwise kill a daemon that is
-        stopping cleanly."""
+    def _stop_requested(self, name: str) -> None:
+        """The first stop signal stops the daemon; later ones are logged and change nothing."""
+        if self.received["stop"] == 1:
+            log.info("%s received: stopping", name)
+            self.on_stop()
+        else:
+            log.info("%s received again while stopping (%d stop requests so far): ignored, the shutdown "
+                     "under way finishes first", name, self.received["stop"])
+
+    def close(self, restore: bool = True) -> None:
+        """Stop the dispatcher. ``restore``: put the previous handlers back (from the thread that
+        installed them; an embedding program, a test); a default SIGHUP still becomes "ignore". Without
+        ``restore`` (the daemon's own process, about to exit 0) every handled signal becomes "ignore":
+        a late SIGTERM or SIGINT would otherwise kill a daemon that has stopped cleanly."""
         for signum, previous in self._previous.items():
-            if signum == signal.SIGHUP and previous in (signal.SIG_DFL, None):
+            if not restore or (signum == signal.SIGHUP and previous in (signal.SIG_DFL, None)):
                 previous = signal.SIG_IGN
             signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
         self._previous.clear()

@@ -45,7 +45,12 @@ def output_geometry(config: Config, granted: tuple[int, int, float] | None) -> G
     width = o.width or cam_w or config.camera.width
     height = o.height or cam_h or config.camera.height
     fps = o.fps or (cam_fps if cam_fps and cam_fps > 0 else config.camera.fps)
-    return int(width) // 2 * 2, int(height) // 2 * 2, float(fps)
+    even = int(width) // 2 * 2, int(height) // 2 * 2
+    if even != (int(width), int(height)):  # only a camera's size can be odd here: the config refuses odd ones
+        log.info("output %dx%d: the camera's %dx%d rounded down to even sides (YUYV and I420 share colour "
+                 "between two pixels; the output is always even); set output.width and output.height to choose",
+                 *even, int(width), int(height))
+    return *even, float(fps)
 
 
 def open_camera(config: Config) -> CameraSource:

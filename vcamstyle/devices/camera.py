@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from vcamstyle.errors import SourceError
+from vcamstyle.paths import why_not_a_file
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +94,10 @@ class _FileReader:
         self.path = path
         self.still: np.ndarray | None = None
         self.capture: cv2.VideoCapture | None = None
-        if not Path(path).is_file():
-            raise SourceError(f"camera file {path} does not exist", hint="check camera.device in config.yaml")
+        problem = why_not_a_file(path)
+        if problem is not None:
+            raise SourceError(f"camera file {path} {problem}",
+                              hint="set camera.device to a video or image file, a /dev/videoN device or auto")
         if Path(path).suffix.lower() in IMAGE_SUFFIXES:
             image = cv2.imread(path, cv2.IMREAD_COLOR)
             if image is None:

@@ -38,6 +38,7 @@ import numpy as np
 from PIL import Image, ImageCms, ImageOps
 
 from vcamstyle.errors import StyleImageError
+from vcamstyle.paths import why_not_a_file
 from vcamstyle.models.weights import sha256_file
 
 log = logging.getLogger(__name__)
@@ -80,9 +81,11 @@ def _too_large(what: str, path: Path, detail: str) -> StyleImageError:
 
 def _open(path: Path, what: str) -> Image.Image:
     """Open ``path`` lazily (header only) after the file checks; raises ``StyleImageError``."""
-    if not path.is_file():
-        raise StyleImageError(f"{what} {path} does not exist",
-                              hint="check the path in config.yaml (relative paths start at the config file's folder)")
+    problem = why_not_a_file(path)
+    if problem is not None:
+        hint = "name an image file in it" if problem.startswith("is a directory") else \
+            "check the path in config.yaml (relative paths start at the config file's folder)"
+        raise StyleImageError(f"{what} {path} {problem}", hint=hint)
     if path.stat().st_size == 0:
         raise StyleImageError(f"{what} {path} is an empty file", hint="replace it with a real PNG or JPEG image")
     if not os.access(path, os.R_OK):

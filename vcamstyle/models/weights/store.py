@@ -326,13 +326,13 @@ def verify(weights_dir: Path, catalog: Catalog | None = None) -> list[WeightStat
 
 def require_files(model: str, weights_dir: Path, catalog: Catalog | None = None) -> dict[str, Path]:
     """``{filename: path}`` of a model's files; raises WeightsError naming the missing ones and the fix.
-
-    Checks existence only (no hashing), so it is cheap enough for model loading.
-    """
+    Checks existence only (no hashing), so it is cheap enough for model loading."""
     catalog = catalog or load_catalog()
     if model not in catalog.models:
         raise WeightsError(f"unknown model {model!r}", hint=catalog._known())
     files = {entry.filename: weights_dir / entry.filename for entry in catalog.select([model])}
+    if weights_dir.exists() and not weights_dir.is_dir():
+        raise WeightsError(f"the weights directory {weights_dir} is a file", hint="point weights_dir at a directory")
     missing = [name for name, path in files.items() if not path.is_file()]
     if missing:
         raise WeightsError(f"model {model!r} needs {', '.join(missing)}, not found in {weights_dir}",
