@@ -234,14 +234,21 @@ def _style_size_text(info: dict) -> str:
 @app.command(cls=PlainUsage)
 @handles_errors
 def render(input: Path = typer.Argument(..., metavar="INPUT", help="An image or a video file."),
-           output: Path = typer.Argument(..., metavar="OUTPUT", help="An image (.png/.jpg) or a video (.mp4/.avi) to write."),
+           output: Path = typer.Argument(..., metavar="OUTPUT",
+                                         help="An image (.png/.jpg) or a video (.mp4/.mkv/.mov/.avi) to write."),
            config: Optional[Path] = ConfigOption,
            compare: bool = typer.Option(False, "--compare", help="Write original | mask | result side by side."),
+           force: bool = typer.Option(False, "--force", "-f", help="Replace OUTPUT if it exists (never the input)."),
            random_weights: bool = typer.Option(False, "--random-weights", help="Random network weights (tests).")) -> None:
-    """Run the daemon's pipeline over an image or a video and write the result."""
+    """Run the daemon's pipeline over an image or a video and write the result (progress on a terminal)."""
     setup_logging("WARNING")
+    from rich.console import Console
+
     from vcamstyle.commands import render_file
-    count = render_file(load(config), input, output, compare=compare, random_weights=random_weights)
+    terminal = sys.stdin.isatty() and sys.stderr.isatty()
+    ask = (lambda path: typer.confirm(f"{path} exists. Replace it?", default=False, err=True)) if terminal else None
+    count = render_file(load(config), input, output, compare=compare, random_weights=random_weights, force=force,
+                        confirm=ask, console=Console(stderr=True) if sys.stderr.isatty() else None)
     typer.echo(f"wrote {output} ({count} frame{'s' if count != 1 else ''})")
 
 

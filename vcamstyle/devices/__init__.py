@@ -25,6 +25,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "VideoWriter": "videofile",
     "VIDEO_SUFFIXES": "videofile",
     "create_exclusive": "videofile",
+    "create_free": "videofile",
     "v4l2": "v4l2",
     "ConsumerWatch": "consumers",
     "Holder": "consumers",
