@@ -2,8 +2,8 @@
 
 - A video (``.mp4``/``.mov`` fragmented MP4, ``.mkv`` Matroska, ``.avi`` MJPEG; see
   :mod:`vcamstyle.devices.videofile`): every frame is stamped with the wall time since the first one
-  (no frame is repeated), so the file plays as long as the recording ran, whatever rate the pipeline
-  reached; it stays playable after ``stop``, SIGTERM and, up to about the last second, SIGKILL.
+  (no frame is repeated; the last one lasts one mean frame interval), so the file plays as long as the
+  recording ran, whatever rate the pipeline reached; it stays playable after ``stop``, SIGTERM and, up to about the last second, SIGKILL.
 - A folder (a path that is a folder, ends with ``/`` or has no suffix): numbered PNG frames, numbered on
   after the ones already there.
 
@@ -134,14 +134,21 @@ class FileSink(SinkBase):
                 raise SinkError(f"cannot write {target} ({_errno_text(exc)})",
                                 hint="check free disk space and permissions") from exc
 
+    def end_pts(self, writer: VideoWriter) -> int | None:
+        """When the last frame stops showing: one mean frame interval of this recording after it (a
+        slow shutdown adds no frozen tail), and never after now."""
+        if self._start is None or writer.frames < 2:
+            return None
+        mean = self._last_pts / (writer.frames - 1)
+        return min(round(self._last_pts + mean), max(self._last_pts + 1, self._elapsed_pts(writer, self._clock())))
+
     def close(self) -> None:
-        """Finish the file (the last frame lasts until now); safe to call twice."""
+        """Finish the file; safe to call twice."""
         self._closed = True
         writer, self._writer = self._writer, None
         if writer is None:
             return
-        end = self._elapsed_pts(writer, self._clock()) if self._start is not None else None
-        writer.close(end_pts=end)
+        writer.close(end_pts=self.end_pts(writer))
         log.info("recorded %d frame(s) to %s", writer.frames, self._path)
 
     def describe(self) -> str:

@@ -44,7 +44,7 @@ _FRAGMENTED = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
 CONTAINERS: dict[str, Container] = {
     ".mp4": Container("mp4", "libx264", "yuv420p", Fraction(1, 90000), _FRAGMENTED),
     ".mov": Container("mov", "libx264", "yuv420p", Fraction(1, 90000), _FRAGMENTED),
-    ".mkv": Container("matroska", "libx264", "yuv420p", Fraction(1, 1000)),
+    ".mkv": Container("matroska", "libx264", "yuv420p", Fraction(1, 1000), {"cluster_time_limit": "1000"}),
     ".avi": Container("avi", "mjpeg", "yuvj420p", None),
 }
 VIDEO_SUFFIXES = tuple(CONTAINERS)
