@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 #: A keyframe (and, in fragmented MP4, a fragment on disk) at least this often, in wall-clock seconds.
 KEYFRAME_INTERVAL_S = 1.0
+#: The lowest output.fps a video file takes (AVI counts time in frames of 1/fps).
+MIN_VIDEO_FPS = 1.0
 _FRAME_NAME = re.compile(r"frame_(\d+)\.png")
 
 
@@ -61,8 +63,13 @@ class FileSink(SinkBase):
         self._start: float | None = None  # the wall clock at the first frame (pts 0)
         self._last_pts = -1
         self._next_keyframe = 0.0
+        folder = self._path if self._png_dir else self._path.parent
         try:
-            (self._path if self._png_dir else self._path.parent).mkdir(parents=True, exist_ok=True)
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SinkError(f"cannot create the output directory for {self._path} ({_errno_text(exc)})",
+                            hint="set output.path to a writable location") from exc
+        try:
             if self._png_dir:
                 self._next_png = next_png_index(self._path)
             else:
@@ -76,6 +83,10 @@ class FileSink(SinkBase):
                 log.info("output folder %s has frames up to frame_%06d.png: kept, numbering on",
                          self._path, self._next_png - 1)
             return
+        if self._fps < MIN_VIDEO_FPS:
+            self._path.unlink()  # our own empty file
+            raise SinkError(f"the video writer refused {self._fps:g} fps for {self._path}: a video file needs at "
+                            f"least {MIN_VIDEO_FPS:g} fps", hint="set output.fps to 1 or more (or null: the camera's)")
         if self._path != self.requested:
             log.warning("output.path %s exists and is kept: recording to %s", self.requested, self._path)
         try:
