@@ -248,7 +248,8 @@ def render(input: Path = typer.Argument(..., metavar="INPUT", help="An image or 
     terminal = sys.stdin.isatty() and sys.stderr.isatty()
     ask = (lambda path: typer.confirm(f"{path} exists. Replace it?", default=False, err=True)) if terminal else None
     count = render_file(load(config), input, output, compare=compare, random_weights=random_weights, force=force,
-                        confirm=ask, console=Console(stderr=True) if sys.stderr.isatty() else None)
+                        confirm=ask, console=Console(stderr=True) if sys.stderr.isatty() else None,
+                        config_file=config_path(config))
     typer.echo(f"wrote {output} ({count} frame{'s' if count != 1 else ''})")
 
 

@@ -169,3 +169,20 @@ def test_ctrl_c_on_an_image_leaves_nothing(tmp_path: Path, config, reuse_offline
 def test_an_unknown_output_type_is_refused_before_any_work(tmp_path: Path, config, photo: Path) -> None:
     with pytest.raises(RenderRefused, match="unknown file type"):
         render_file(config, photo, tmp_path / "out.gif")
+
+
+@pytest.mark.parametrize("which", ["config", "style"])
+def test_the_output_is_never_a_file_the_config_reads(tmp_path: Path, isolated_xdg, photo: Path, which: str) -> None:
+    style = tmp_path / "style.png"
+    cv2.imwrite(str(style), np.full((64, 64, 3), 90, np.uint8))
+    config = tmp_path / "render.yaml"
+    config.write_text(f"person:\n  effect: original\nbackground:\n  effect: style\n  style: {style}\ndevice: cpu\n")
+    target = {"config": config, "style": style}[which]
+    before = target.read_bytes()
+    link = tmp_path / f"link{target.suffix}.png"
+    link.symlink_to(target)
+    result = runner.invoke(cli.app, ["render", str(photo), str(link), "--force", "--config", str(config)],
+                           catch_exceptions=False)
+    assert result.exit_code == 2, result.output
+    assert ("the config file" if which == "config" else "the file background.style names") in result.output
+    assert target.read_bytes() == before

@@ -22,7 +22,7 @@ import numpy as np
 from vcamstyle import compute
 from vcamstyle.config import Config
 from vcamstyle.commands.render_video import VideoRender
-from vcamstyle.config import same_file
+from vcamstyle.config import input_files, same_file
 from vcamstyle.devices import IMAGE_SUFFIXES, VIDEO_SUFFIXES, create_free
 from vcamstyle.errors import SinkError, SourceError, StyleImageError, VcamstyleError
 from vcamstyle.models.weights import resolve_weights_dir
@@ -85,9 +85,11 @@ class RenderInterrupted(VcamstyleError):
     exit_code = 130
 
 
-def check_target(source: Path, output: Path, force: bool, confirm: Callable[[Path], bool] | None) -> None:
-    """Refuse an output that is ``source`` itself, an unknown kind of file, a folder, or an existing file
-    that neither ``force`` nor ``confirm(output)`` allows to be replaced."""
+def check_target(source: Path, output: Path, force: bool, confirm: Callable[[Path], bool] | None,
+                 inputs: list[tuple[str, Path]] = ()) -> None:
+    """Refuse an output that is ``source`` itself or one of ``inputs`` (``(key, path)``: the files the
+    configuration reads), an unknown kind of file, a folder, or an existing file that neither ``force``
+    nor ``confirm(output)`` allows to be replaced."""
     suffix = output.suffix.lower()
     if suffix not in IMAGE_SUFFIXES and suffix not in VIDEO_SUFFIXES:
         raise RenderRefused(f"cannot write {output}: unknown file type {output.suffix or '(no suffix)'!r}",
@@ -95,6 +97,11 @@ def check_target(source: Path, output: Path, force: bool, confirm: Callable[[Pat
     if same_file(source, output):
         raise RenderRefused(f"the output {output} is the input {source}: rendering would overwrite it",
                             hint="give a new output file name")
+    for key, path in inputs:
+        if same_file(path, output):
+            what = key if key == "the config file" else f"the file {key} names"
+            raise RenderRefused(f"the output {output} is {what} ({path}): rendering would overwrite it",
+                                hint="give a new output file name")
     if output.is_dir():
         raise RenderRefused(f"the output {output} is a folder", hint="give an output file name")
     if os.path.lexists(output) and not force and not (confirm is not None and confirm(output)):
@@ -108,13 +115,15 @@ def partial_path(output: Path) -> Path:
 
 def render_file(config: Config, source: Path, output: Path, compare: bool = False,
                 random_weights: bool = False, *, force: bool = False,
-                confirm: Callable[[Path], bool] | None = None, console: Any = None) -> int:
+                confirm: Callable[[Path], bool] | None = None, console: Any = None,
+                config_file: Path | None = None) -> int:
     """Process every frame of ``source`` and write ``output`` (image or video, by suffix). Returns the
-    frame count. ``console``: a rich console for the progress line (None: silent)."""
+    frame count. ``console``: a rich console for the progress line (None: silent). ``config_file``: where
+    ``config`` was read (it and the pictures it names are refused as outputs, like the input)."""
     source, output = Path(source), Path(output)
     if not source.is_file():
         raise SourceError(f"input {source} does not exist", hint="give an existing image or video file")
-    check_target(source, output, force, confirm)
+    check_target(source, output, force, confirm, input_files(config, config_file) if config_file else [])
     compute.keep_freed_memory()
     engine = Engine(random_weights=random_weights)
     weights_dir = resolve_weights_dir(str(config.weights_dir) if config.weights_dir else None)
