@@ -120,3 +120,13 @@ def test_a_killed_recording_plays_up_to_its_last_second(tmp_path: Path, suffix: 
     found = contents(path)
     assert sent - 1.5 * FPS <= found.frames <= sent  # at most about a second (one fragment) lost
     assert found.video_seconds > 1.0
+
+
+def test_odd_sizes_are_padded_to_even_for_4_2_0_video(tmp_path: Path) -> None:
+    from vcamstyle.devices.videofile import VideoWriter, create_exclusive
+
+    path = tmp_path / "odd.mkv"
+    writer = VideoWriter(create_exclusive(path), path, 63, 47, 25)
+    writer.write(np.full((47, 63, 3), 120, np.uint8), 0)
+    writer.close()
+    assert contents(path).size == (64, 48)
