@@ -11,9 +11,9 @@ import numpy as np
 
 
 def write_clip(path: Path, frames: int = 12, size: tuple[int, int] = (96, 64), fps: Fraction = Fraction(25),
-               tone_hz: float | None = 440.0, rotation: int = 0) -> Path:
+               tone_hz: float | None = 440.0, rotation: int = 0, audio_codec: str = "aac") -> Path:
     """An H.264 video (``size`` = width, height) of a moving bar on grey, and, unless ``tone_hz`` is None,
-    an AAC sine tone as long as the video. ``rotation``: a display rotation in degrees."""
+    a sine tone as long as the video (``audio_codec``). ``rotation``: a display rotation in degrees."""
     import av
 
     width, height = size
@@ -22,7 +22,7 @@ def write_clip(path: Path, frames: int = 12, size: tuple[int, int] = (96, 64), f
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         if rotation:
             video.set_display_rotation(rotation)
-        audio = out.add_stream("aac", rate=48000, layout="mono") if tone_hz else None
+        audio = out.add_stream(audio_codec, rate=48000, layout="mono") if tone_hz else None
         for i in range(frames):
             canvas = np.full((height, width, 3), 100, np.uint8)
             x = (i * 5) % max(1, width - 8)

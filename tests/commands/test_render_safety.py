@@ -186,3 +186,24 @@ def test_the_output_is_never_a_file_the_config_reads(tmp_path: Path, isolated_xd
     assert result.exit_code == 2, result.output
     assert ("the config file" if which == "config" else "the file background.style names") in result.output
     assert target.read_bytes() == before
+
+
+def test_an_audio_track_the_output_cannot_hold_is_a_clear_error(tmp_path: Path, config, reuse_offline_models) -> None:
+    from vcamstyle.errors import SinkError
+
+    source = write_clip(tmp_path / "clip.mkv", frames=6, tone_hz=440.0, audio_codec="libopus")
+    with pytest.raises(SinkError, match="cannot hold the input's opus audio") as info:
+        render_file(config, source, tmp_path / "out.avi")
+    assert ".mkv" in info.value.hint
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mkv"]
+    render_file(config, source, tmp_path / "out.mkv")
+    assert contents(tmp_path / "out.mkv").audio_codec in ("opus", "libopus")
+
+
+def test_a_photo_into_a_video_and_a_video_into_a_photo(tmp_path: Path, config, reuse_offline_models,
+                                                       photo: Path) -> None:
+    assert render_file(config, photo, tmp_path / "still.mp4") == 1
+    assert contents(tmp_path / "still.mp4").frames == 1
+    source = write_clip(tmp_path / "clip.mp4", frames=5, tone_hz=None)
+    assert render_file(config, source, tmp_path / "first.png") == 1
+    assert cv2.imread(str(tmp_path / "first.png")).shape == (64, 96, 3)

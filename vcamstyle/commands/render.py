@@ -23,12 +23,14 @@ from vcamstyle import compute
 from vcamstyle.config import Config
 from vcamstyle.commands.render_video import VideoRender
 from vcamstyle.config import input_files, same_file
-from vcamstyle.devices import IMAGE_SUFFIXES, VIDEO_SUFFIXES, create_free
+from vcamstyle.devices import IMAGE_SUFFIXES, VIDEO_SUFFIXES, VideoWriter, create_free
 from vcamstyle.errors import SinkError, SourceError, StyleImageError, VcamstyleError
 from vcamstyle.models.weights import resolve_weights_dir
 from vcamstyle.pipeline import Engine, Pipeline, load_picture
 
 log = logging.getLogger(__name__)
+#: The declared rate of a one-frame video made from a still picture.
+STILL_FPS = 1.0
 
 
 def mask_to_u8(mask: np.ndarray) -> np.ndarray:
@@ -142,23 +144,42 @@ def render_file(config: Config, source: Path, output: Path, compare: bool = Fals
     except OSError as exc:
         raise SinkError(f"cannot write beside {output} ({exc.strerror or exc})",
                         hint="check the folder exists and is writable") from exc
-    count = (_render_image if source.suffix.lower() in IMAGE_SUFFIXES else _render_video)(
-        source, output, partial, file, process, console)
+    if output.suffix.lower() in IMAGE_SUFFIXES or source.suffix.lower() in IMAGE_SUFFIXES:
+        count = _render_picture(source, output, partial, file, process)
+    else:
+        count = _render_video(source, output, partial, file, process, console)
     os.replace(partial, output)
     log.info("rendered %d frame(s) to %s", count, output)
     return count
 
 
-def _render_image(source: Path, output: Path, partial: Path, file: Any, process: Callable, console: Any) -> int:
-    """One picture; the partial file is removed on any failure or interruption."""
+def _first_frame(source: Path) -> np.ndarray:
+    frames = read_frames(source)
     try:
-        with file:
-            (frame,) = read_frames(source)
-            ok, data = cv2.imencode(output.suffix.lower(), cv2.cvtColor(process(frame), cv2.COLOR_RGB2BGR))
-            if not ok:
-                raise SinkError(f"cannot encode {output}", hint="use a .png or .jpg output")
-            file.write(data.tobytes())
+        return next(frames)
+    except StopIteration:
+        raise SourceError(f"{source} has no frames", hint="check the file plays in a video player") from None
+    finally:
+        frames.close()
+
+
+def _render_picture(source: Path, output: Path, partial: Path, file: Any, process: Callable) -> int:
+    """One frame: an image's, or a video's first into an image output; a still into a video output is
+    a one-frame video. The partial file is removed on any failure or interruption."""
+    try:
+        image = process(_first_frame(source))
+        if output.suffix.lower() in IMAGE_SUFFIXES:
+            with file:
+                ok, data = cv2.imencode(output.suffix.lower(), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+                if not ok:
+                    raise SinkError(f"cannot encode {output}", hint="use a .png or .jpg output")
+                file.write(data.tobytes())
+        else:
+            writer = VideoWriter(file, partial, image.shape[1], image.shape[0], STILL_FPS)
+            writer.write(image, 0)
+            writer.close()
     except BaseException:
+        file.close()
         partial.unlink(missing_ok=True)
         raise
     return 1

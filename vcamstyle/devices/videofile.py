@@ -127,13 +127,23 @@ class VideoWriter:
                 stream.codec_context.options = dict(X264_OPTIONS)
                 stream.codec_context.gop_size = max(1, round(fps))
             self._video = stream
-            self._audio = self._container.add_stream_from_template(audio) if audio is not None else None
+            self._audio = self._audio_stream(audio) if audio is not None else None
         except (av.FFmpegError, ValueError) as exc:
             self._abort()
             raise SinkError(f"cannot write {self.spec.codec} video to {path} at {width}x{height}: {exc}",
                             hint=SUFFIX_HINT) from exc
         self._held: Any = None  # the newest packet, muxed once the next one gives its duration
         self.frames = 0
+
+    def _audio_stream(self, audio: Any) -> Any:
+        """An output stream that takes ``audio``'s packets as they are; ``SinkError`` when this container
+        cannot hold that codec."""
+        codec = audio.codec_context.name
+        if codec not in self._container.supported_codecs:
+            self._abort()
+            raise SinkError(f"a {self.path.suffix} file cannot hold the input's {codec} audio track ({self.path})",
+                            hint="write a .mkv file: Matroska holds every common audio codec")
+        return self._container.add_stream_from_template(audio)
 
     def _abort(self) -> None:
         container = getattr(self, "_container", None)
@@ -161,10 +171,16 @@ class VideoWriter:
 
     def mux_audio(self, packet: Any) -> None:
         """Copy one input audio packet unchanged (its timestamps are kept)."""
+        import av
+
         if self._audio is None or packet.dts is None:
             return
         packet.stream = self._audio
-        self._container.mux(packet)
+        try:
+            self._container.mux(packet)
+        except av.FFmpegError as exc:
+            raise SinkError(f"writing the audio to {self.path} failed: {exc}",
+                            hint="write a .mkv file, or check free disk space") from exc
 
     def _hand_on(self, packet: Any) -> None:
         held, self._held = self._held, packet
