@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from vcamstyle.devices.sinkbase import SinkBase
-from vcamstyle.devices.videofile import VideoWriter, container_for, create_exclusive, create_free
+from vcamstyle.devices.videofile import LIVE_PRESET, VideoWriter, container_for, create_exclusive, create_free
 from vcamstyle.errors import SinkError
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ class FileSink(SinkBase):
         if self._path != self.requested:
             log.warning("output.path %s exists and is kept: recording to %s", self.requested, self._path)
         try:
-            self._writer = VideoWriter(file, self._path, self._width, self._height, self._fps)
+            self._writer = VideoWriter(file, self._path, self._width, self._height, self._fps, preset=LIVE_PRESET)
         except SinkError:
             self._path.unlink(missing_ok=True)  # our own empty file
             raise

@@ -50,7 +50,10 @@ CONTAINERS: dict[str, Container] = {
 VIDEO_SUFFIXES = tuple(CONTAINERS)
 SUFFIX_HINT = "use a .mp4, .mkv, .mov or .avi file name"
 #: H.264 settings: no frame held back in the encoder (a killed writer loses nothing it was given).
-X264_OPTIONS = {"preset": "veryfast", "tune": "zerolatency", "crf": "20"}
+X264_OPTIONS = {"tune": "zerolatency", "crf": "20"}
+#: x264 presets: a live recording encodes in the frame loop (ultrafast: about the old mp4v writer's
+#: cost); a render has time for smaller files.
+LIVE_PRESET, FILE_PRESET = "ultrafast", "veryfast"
 
 
 def container_for(path: Path) -> Container:
@@ -102,11 +105,11 @@ class VideoWriter:
     """One video stream (plus, optionally, one audio stream copied from an input) into ``file``.
 
     ``fps``: the nominal rate (the stream's declared rate, AVI's tick). ``audio``: a PyAV input audio
-    stream whose packets ``mux_audio`` copies unchanged (same timestamps), or None.
+    stream whose packets ``mux_audio`` copies unchanged (same timestamps), or None. ``preset``: x264's.
     """
 
     def __init__(self, file: BinaryIO, path: Path, width: int, height: int, fps: float, *,
-                 audio: Any = None) -> None:
+                 audio: Any = None, preset: str = FILE_PRESET) -> None:
         import av
 
         self.path = path
@@ -124,7 +127,7 @@ class VideoWriter:
             stream.time_base = self.time_base
             stream.codec_context.time_base = self.time_base
             if self.spec.codec == "libx264":
-                stream.codec_context.options = dict(X264_OPTIONS)
+                stream.codec_context.options = {**X264_OPTIONS, "preset": preset}
                 stream.codec_context.gop_size = max(1, round(fps))
             self._video = stream
             self._audio = self._audio_stream(audio) if audio is not None else None
