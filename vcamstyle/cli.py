@@ -143,11 +143,13 @@ def run(config: Optional[Path] = ConfigOption,
 def start(config: Optional[Path] = ConfigOption,
           timeout: float = typer.Option(60.0, help="Seconds to wait for the daemon to report ready.")) -> None:
     """Start the daemon in the background and wait until it is ready (or say why it failed)."""
-    from vcamstyle.config import load_config
+    from vcamstyle.config import check_output_not_input, load_config
     from vcamstyle.daemon import check_output, control
     path = config_path(config)
     ensure_config_announced(path)
-    check_output(load_config(path))  # the usual first-run problem, said at once, before any model loads
+    cfg = load_config(path)
+    check_output_not_input(cfg, path)  # a recording over the camera file or a picture, refused at once
+    check_output(cfg)  # the usual first-run problem, said at once, before any model loads
     result = control.start(path, timeout=timeout)
     where = "systemd user unit" if result.via_systemd else f"log: {result.log_path}"
     typer.echo(f"vcamstyle is running (pid {result.pid}; {where})")
@@ -246,14 +248,22 @@ def _style_size_text(info: dict) -> str:
 @app.command(cls=PlainUsage)
 @handles_errors
 def render(input: Path = typer.Argument(..., metavar="INPUT", help="An image or a video file."),
-           output: Path = typer.Argument(..., metavar="OUTPUT", help="An image (.png/.jpg) or a video (.mp4/.avi) to write."),
+           output: Path = typer.Argument(..., metavar="OUTPUT",
+                                         help="An image (.png/.jpg) or a video (.mp4/.mkv/.mov/.avi) to write."),
            config: Optional[Path] = ConfigOption,
            compare: bool = typer.Option(False, "--compare", help="Write original | mask | result side by side."),
+           force: bool = typer.Option(False, "--force", "-f", help="Replace OUTPUT if it exists (never the input)."),
            random_weights: bool = typer.Option(False, "--random-weights", help="Random network weights (tests).")) -> None:
-    """Run the daemon's pipeline over an image or a video and write the result."""
+    """Run the daemon's pipeline over an image or a video and write the result (progress on a terminal)."""
     setup_logging("WARNING")
+    from rich.console import Console
+
     from vcamstyle.commands import render_file
-    count = render_file(load(config), input, output, compare=compare, random_weights=random_weights)
+    terminal = sys.stdin.isatty() and sys.stderr.isatty()
+    ask = (lambda path: typer.confirm(f"{path} exists. Replace it?", default=False, err=True)) if terminal else None
+    count = render_file(load(config), input, output, compare=compare, random_weights=random_weights, force=force,
+                        confirm=ask, console=Console(stderr=True) if sys.stderr.isatty() else None,
+                        config_file=config_path(config))
     typer.echo(f"wrote {output} ({count} frame{'s' if count != 1 else ''})")
 
 

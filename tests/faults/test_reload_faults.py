@@ -101,8 +101,8 @@ FAULTS = [
     Fault("output-path-is-a-fifo", lambda d: (os.mkfifo(d.root / "out.avi") if not (d.root / "out.avi").exists()
                                               else None, _output(f"  backend: file\n  path: {d.root}/out.avi\n")(d)),
           "is a FIFO"),
-    Fault("output-size-the-writer-refuses", lambda d: _output(
-        f"  backend: file\n  path: {d.root}/out.mp4\n  width: 8192\n  height: 16\n")(d), "output"),
+    Fault("output-type-the-writer-refuses", lambda d: _output(
+        f"  backend: file\n  path: {d.root}/out.webm\n  width: 8192\n  height: 16\n")(d), "output"),
     Fault("output-fps-the-writer-refuses", lambda d: _output(
         f"  backend: file\n  path: {d.root}/out.mp4\n  fps: 0.001\n")(d), "output"),
     Fault("camera-index-opencv-refuses", lambda d: d.save(d.good_text().replace(

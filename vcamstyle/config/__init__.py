@@ -18,6 +18,7 @@ Layout (each module imports only the ones above it):
 - ``resolve``: relative paths made absolute.
 - ``load``: ``load_config``, ``parse_config``, ``override``, ``dump_default``, ``ensure_config``.
 - ``diff``: ``leaf_values``, ``changed_keys``, ``diff_stages``, ``KEY_STAGES``.
+- ``output_overlap``: ``output.path`` refused when it is a file the configuration reads.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from vcamstyle.config.checks import (
 from vcamstyle.config.diff import KEY_STAGES, changed_keys, diff_stages, leaf_values
 from vcamstyle.config.keys import schema_keys
 from vcamstyle.config.load import dump_default, ensure_config, key_line, load_config, override, parse_config
+from vcamstyle.config.output_overlap import check_output_not_input, input_files, output_overlaps, same_file
 from vcamstyle.config.report import ConfigValidationError
 from vcamstyle.config.resolve import resolve_path, resolve_paths
 from vcamstyle.config.schema import (
@@ -87,16 +89,20 @@ __all__ = [
     "StyleConfig",
     "StyleRef",
     "changed_keys",
+    "check_output_not_input",
     "describe",
     "diff_stages",
     "dump_default",
     "ensure_config",
+    "input_files",
     "key_line",
     "leaf_values",
     "load_config",
+    "output_overlaps",
     "override",
     "parse_config",
     "resolve_path",
     "resolve_paths",
+    "same_file",
     "schema_keys",
 ]

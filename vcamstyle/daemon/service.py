@@ -20,7 +20,7 @@ from typing import Any, Callable
 import numpy as np
 
 from vcamstyle import compute, paths
-from vcamstyle.config import Config, load_config
+from vcamstyle.config import Config, check_output_not_input, load_config
 from vcamstyle.daemon import sdnotify, statusfile
 from vcamstyle.daemon import threads as thread_policy
 from vcamstyle.daemon.metrics import RateMeter, StageTimes
@@ -147,6 +147,7 @@ class Service(LiveReload):
         compute.keep_freed_memory()
         read_as = signature(self.config_path)
         config = load_config(self.config_path)
+        check_output_not_input(config, self.config_path)
         check_output(config)
         self.source = self._start_camera(config)
         self._geometry = output_geometry(config, self.source.granted)

@@ -1,5 +1,6 @@
 """Frame sinks: the virtual camera (pyvirtualcam; our own v4l2loopback backend on Linux, in
-:mod:`vcamstyle.devices.loopback`), a video file or PNG directory, or nothing.
+:mod:`vcamstyle.devices.loopback`), a video file or PNG directory (:mod:`vcamstyle.devices.filesink`),
+or nothing.
 
 Every sink takes ``HxWx3 uint8 RGB`` numpy frames of the size it was opened with. Sinks open in their
 constructor, raise :class:`~vcamstyle.errors.SinkError` (with the fix in ``hint``) when they cannot
@@ -11,16 +12,12 @@ the loopback backend's are re-exported here.
 from __future__ import annotations
 
 import logging
-import os
 import platform
 import time
-from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
-from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-import cv2
 import numpy as np
 import pyvirtualcam
 from pyvirtualcam.camera import BACKENDS as PYVIRTUALCAM_BACKENDS
@@ -37,132 +34,14 @@ from vcamstyle.devices.pixfmt import (
     rgb_to_i420,
     rgb_to_yuyv,
 )
+from vcamstyle.devices.sinkbase import FramePacer, FrameSink, SinkBase
+from vcamstyle.devices.filesink import FileSink
 from vcamstyle.errors import SinkError
 
 logger = logging.getLogger(__name__)
 
-VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG"}
 OBS_HINT = ("install OBS Studio (28 or newer on macOS, 26 or newer on Windows), click 'Start Virtual Camera' "
             "once, stop it again and close OBS")
-
-
-# --- protocol and pacing ---------------------------------------------------------------------------------
-
-
-@runtime_checkable
-class FrameSink(Protocol):
-    """Where finished frames go. Opens on construction; ``send`` takes ``HxWx3 uint8 RGB``."""
-
-    @property
-    def width(self) -> int: ...
-
-    @property
-    def height(self) -> int: ...
-
-    @property
-    def fps(self) -> float: ...
-
-    @property
-    def frames_sent(self) -> int: ...
-
-    def send(self, frame: np.ndarray) -> None:
-        """Write one ``HxWx3 uint8 RGB`` frame of the sink's size; raises SinkError when the write fails."""
-        ...
-
-    def wait_next_frame(self) -> None:
-        """Sleep until the next frame is due at ``fps`` (returns at once for unpaced sinks)."""
-        ...
-
-    def close(self) -> None:
-        """Release the device or file; safe to call twice."""
-        ...
-
-    def describe(self) -> str:
-        """One line for logs and ``status``: what the sink writes to, in which format and size."""
-        ...
-
-
-class FramePacer:
-    """Drift-free frame pacing: each deadline is the previous one plus ``1/fps``; when more than a frame
-    late it resyncs to now instead of bursting to catch up."""
-
-    def __init__(self, fps: float, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        if fps <= 0:
-            raise ValueError(f"fps must be positive, got {fps}")
-        self.period = 1.0 / fps
-        self._clock = clock
-        self._sleep = sleep
-        self._deadline: float | None = None
-
-    def wait(self) -> float:
-        """Sleep until the next deadline; returns the seconds slept (0 when late)."""
-        now = self._clock()
-        if self._deadline is None:
-            self._deadline = now + self.period
-        slept = 0.0
-        if now < self._deadline:
-            slept = self._deadline - now
-            self._sleep(slept)
-        elif now - self._deadline > self.period:
-            self._deadline = now
-        self._deadline += self.period
-        return slept
-
-
-class _SinkBase(ABC):
-    """Shared size checks, frame counting, pacing and context management."""
-
-    def __init__(self, width: int, height: int, fps: float, *, pace: bool,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
-        if width <= 0 or height <= 0:
-            raise SinkError(f"invalid output size {width}x{height}", hint="set a positive output width and height")
-        if fps <= 0:
-            raise SinkError(f"invalid output frame rate {fps}", hint="set a positive output fps")
-        self._width, self._height, self._fps = int(width), int(height), float(fps)
-        self._pacer = FramePacer(fps, clock, sleep) if pace else None
-        self._frames_sent = 0
-
-    @property
-    def width(self) -> int:
-        return self._width
-
-    @property
-    def height(self) -> int:
-        return self._height
-
-    @property
-    def fps(self) -> float:
-        return self._fps
-
-    @property
-    def frames_sent(self) -> int:
-        return self._frames_sent
-
-    def _check_frame(self, frame: np.ndarray) -> None:
-        expected = (self._height, self._width, 3)
-        if frame.dtype != np.uint8 or frame.shape != expected:
-            raise ValueError(f"expected an HxWx3 uint8 frame of shape {expected}, got {frame.dtype} {frame.shape}")
-
-    def wait_next_frame(self) -> None:
-        if self._pacer is not None:
-            self._pacer.wait()
-
-    @abstractmethod
-    def send(self, frame: np.ndarray) -> None: ...
-
-    @abstractmethod
-    def close(self) -> None: ...
-
-    @abstractmethod
-    def describe(self) -> str: ...
-
-    def __enter__(self) -> "_SinkBase":
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
 
 
 # --- sinks -------------------------------------------------------------------------------------------------
@@ -191,7 +70,7 @@ def _resolve_backend(backend: str | None) -> str:
     return name
 
 
-class VirtualCamSink(_SinkBase):
+class VirtualCamSink(SinkBase):
     """A pyvirtualcam camera; frames are converted to ``pixel_format`` here, so the backend gets them as is.
 
     ``backend``: ``auto`` | ``v4l2loopback`` | ``obs`` | ``unitycapture`` | any name registered with
@@ -278,70 +157,7 @@ class VirtualCamSink(_SinkBase):
                 f"({self._pixel_format.upper()} {self._width}x{self._height} @ {self._fps:g} fps)")
 
 
-class FileSink(_SinkBase):
-    """Frames to a video file (``.mp4`` with mp4v, ``.avi`` with MJPG) or to numbered PNGs in a directory
-    (a path that is an existing directory, ends with a separator, or has no suffix)."""
-
-    def __init__(self, path: str | os.PathLike[str], width: int, height: int, fps: float, *, pace: bool = False,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
-        super().__init__(width, height, fps, pace=pace, clock=clock, sleep=sleep)
-        raw = os.fspath(path)
-        self._path = Path(raw).expanduser()
-        self._writer: cv2.VideoWriter | None = None
-        self._closed = False
-        self._png_dir = self._path.is_dir() or raw.endswith(("/", os.sep)) or self._path.suffix == ""
-        try:
-            (self._path if self._png_dir else self._path.parent).mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise SinkError(f"cannot create the output directory for {self._path} ({v4l2.errno_text(exc)})",
-                            hint="set output.path to a writable location") from exc
-        if self._png_dir:
-            return
-        codec = VIDEO_CODECS.get(self._path.suffix.lower())
-        if codec is None:
-            raise SinkError(f"unsupported output file type {self._path.suffix!r} ({self._path})",
-                            hint="use a .mp4 or .avi file, or a directory for PNG frames")
-        self._codec = codec
-        writer = cv2.VideoWriter(str(self._path), cv2.VideoWriter_fourcc(*codec), self._fps,
-                                 (self._width, self._height), True)
-        if not writer.isOpened():
-            raise SinkError(f"the {codec} video writer refused {self._path} at {self._width}x{self._height}, "
-                            f"{self._fps:g} fps",
-                            hint="use a common size (e.g. 1280x720) and an fps of at least 1; check that the path "
-                                 "is writable and OpenCV has video encoding (opencv-python)")
-        self._writer = writer
-
-    @property
-    def path(self) -> Path:
-        return self._path
-
-    def send(self, frame: np.ndarray) -> None:
-        """Append one ``HxWx3 uint8 RGB`` frame."""
-        self._check_frame(frame)
-        if self._closed:
-            raise SinkError(f"{self._path} is closed", hint="reopen the output")
-        bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
-        if self._png_dir:
-            target = self._path / f"frame_{self._frames_sent:06d}.png"
-            if not cv2.imwrite(str(target), bgr):
-                raise SinkError(f"cannot write {target}", hint="check free disk space and permissions")
-        else:
-            assert self._writer is not None
-            self._writer.write(bgr)
-        self._frames_sent += 1
-
-    def close(self) -> None:
-        self._closed = True
-        writer, self._writer = self._writer, None
-        if writer is not None:
-            writer.release()
-
-    def describe(self) -> str:
-        what = f"PNG frames in {self._path}" if self._png_dir else f"{self._codec} video {self._path}"
-        return f"{what} ({self._width}x{self._height} @ {self._fps:g} fps)"
-
-
-class NullSink(_SinkBase):
+class NullSink(SinkBase):
     """Counts and discards frames (benchmarks, headless tests)."""
 
     def __init__(self, width: int, height: int, fps: float, *, pace: bool = False,
@@ -430,7 +246,7 @@ def create_sink(output: Any = None, width: int | None = None, height: int | None
     if kind == "file":
         if not s.path:
             raise SinkError("output.path is not set for a file output",
-                            hint="set output.path to a .mp4 or .avi file, or a directory")
+                            hint="set output.path to a .mp4, .mkv, .mov or .avi file, or a directory")
         return FileSink(s.path, w, h, rate, pace=bool(s.pace), clock=clock, sleep=sleep)
     if kind == "null":
         return NullSink(w, h, rate, pace=bool(s.pace), clock=clock, sleep=sleep)
@@ -438,7 +254,7 @@ def create_sink(output: Any = None, width: int | None = None, height: int | None
 
 
 __all__ = [
-    "LOOPBACK_BACKEND_NAME", "OBS_HINT", "OUTPUT_FORMATS", "SINK_KINDS", "VIDEO_CODECS", "FileSink", "FramePacer",
+    "LOOPBACK_BACKEND_NAME", "OBS_HINT", "OUTPUT_FORMATS", "SINK_KINDS", "FileSink", "FramePacer",
     "FrameSink", "LoopbackBackend", "NullSink", "OutputSettings", "VirtualCamSink", "create_sink", "rgb_to_i420",
     "rgb_to_yuyv",
 ]
