@@ -41,8 +41,25 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, **HELP,
 config_app = typer.Typer(no_args_is_help=True, help="Write, check or locate the configuration file.", **HELP)
 weights_app = typer.Typer(no_args_is_help=True, help="Manage the upstream checkpoints (AdaIN, SANet, Avatar-Net, UNet).",
                           **HELP)
+setup_app = typer.Typer(no_args_is_help=True, help="Set the machine up once (the virtual camera device).", **HELP)
+service_app = typer.Typer(no_args_is_help=True, help="The systemd user service that runs the daemon at login.", **HELP)
 app.add_typer(config_app, name="config")
 app.add_typer(weights_app, name="weights")
+app.add_typer(setup_app, name="setup")
+app.add_typer(service_app, name="service")
+
+
+def show_version(value: bool) -> None:
+    if value:
+        from vcamstyle import __version__
+        typer.echo(f"vcamstyle {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(version: bool = typer.Option(False, "--version", callback=show_version, is_eager=True,
+                                              help="Print the version and exit.")) -> None:
+    """Live style-transfer virtual camera: the person in one artwork's style, the background in another's."""
 
 ConfigOption = typer.Option(None, "--config", "-c", metavar="FILE",
                             help="Config file (default: $XDG_CONFIG_HOME/vcamstyle/config.yaml).")
@@ -330,13 +347,61 @@ def doctor(config: Optional[Path] = ConfigOption) -> None:
     """Check cameras, v4l2loopback devices, permissions, models and the GPU; print what to fix."""
     from vcamstyle.commands import run_checks
     problems = 0
+    checks = []
     for check in run_checks(config_path(config)):
         mark = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}[check.level]
         typer.echo(f"[{mark}] {check.title}: {check.detail}")
         if check.fix:
             typer.echo(f"       fix: {check.fix}")
         problems += check.level == "fail"
+        checks.append(check)
+    from vcamstyle.commands import next_command
+    command = next_command(checks)
+    typer.echo(f"next: {command}" if command else "next: nothing is missing; `vcamstyle start` runs the camera")
     raise typer.Exit(1 if problems else 0)
+
+
+# ------------------------------------------------------------------------------------------ setup, service
+@setup_app.command("loopback")
+@handles_errors
+def setup_loopback(yes: bool = typer.Option(False, "--yes", "-y", help="Apply without asking."),
+                   exclusive_caps: int = typer.Option(1, min=0, max=1, help="1: Chrome/Meet list it only while it "
+                                                      "streams; 0: always listed (some Zoom/Teams setups need it)."),
+                   video_nr: int = typer.Option(10, min=0, max=255, help="The device number: /dev/videoN."),
+                   card_label: str = typer.Option("vcamstyle", help="The name apps show in their camera list.")) -> None:
+    """Load v4l2loopback now and at every boot (shows the plan first; uses sudo or pkexec for root)."""
+    from vcamstyle.commands import LoopbackOptions, setup_loopback as run_setup
+    confirm = (lambda q: typer.confirm(q, default=False)) if sys.stdin.isatty() else None
+    run_setup(LoopbackOptions(video_nr=video_nr, card_label=card_label, exclusive_caps=exclusive_caps),
+              yes=yes, echo=typer.echo, confirm=confirm)
+
+
+@service_app.command("install")
+@handles_errors
+def service_install(config: Optional[Path] = ConfigOption) -> None:
+    """Write the user unit for this installation, enable it and start it now (and at every login)."""
+    from vcamstyle.commands import install_service
+    for line in install_service(config_path(config) if config else None):
+        typer.echo(line)
+
+
+@service_app.command("uninstall")
+@handles_errors
+def service_uninstall() -> None:
+    """Stop and disable the user unit and remove it."""
+    from vcamstyle.commands import uninstall_service
+    for line in uninstall_service():
+        typer.echo(line)
+
+
+@service_app.command("status")
+@handles_errors
+def service_status() -> None:
+    """Is the unit installed, does it start this installation, is it stale? Exit 1 when it needs a fix."""
+    from vcamstyle.commands import service_state
+    state = service_state()
+    typer.echo("\n".join(state.lines()))
+    raise typer.Exit(0 if state.installed and state.ours and not state.stale else 1)
 
 
 # ------------------------------------------------------------------------------------------ config
