@@ -12,14 +12,14 @@ import logging
 import os
 import sys
 from enum import Enum
-from functools import wraps
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import typer
 from typer.core import TyperArgument, TyperCommand
 
-from vcamstyle.errors import VcamstyleError
+from vcamstyle.cli_setup import service_app, setup_app
+from vcamstyle.cli_support import HELP, ConfigOption, config_path, fail, handles_errors
 
 
 class PlainUsage(TyperCommand):
@@ -34,15 +34,11 @@ class PlainUsage(TyperCommand):
                 pieces.append(name + ("..." if param.nargs != 1 else ""))
         return pieces
 
-# Plain help text: rich markup would eat "[default: ...]" and other bracketed words in help strings.
-HELP = {"rich_markup_mode": None, "context_settings": {"help_option_names": ["-h", "--help"]}}
 app = typer.Typer(add_completion=False, no_args_is_help=True, **HELP,
                   help="Live style-transfer virtual camera: the person in one artwork's style, the background in another's.")
 config_app = typer.Typer(no_args_is_help=True, help="Write, check or locate the configuration file.", **HELP)
 weights_app = typer.Typer(no_args_is_help=True, help="Manage the upstream checkpoints (AdaIN, SANet, Avatar-Net, UNet).",
                           **HELP)
-setup_app = typer.Typer(no_args_is_help=True, help="Set the machine up once (the virtual camera device).", **HELP)
-service_app = typer.Typer(no_args_is_help=True, help="The systemd user service that runs the daemon at login.", **HELP)
 app.add_typer(config_app, name="config")
 app.add_typer(weights_app, name="weights")
 app.add_typer(setup_app, name="setup")
@@ -61,8 +57,6 @@ def main_options(version: bool = typer.Option(False, "--version", callback=show_
                                               help="Print the version and exit.")) -> None:
     """Live style-transfer virtual camera: the person in one artwork's style, the background in another's."""
 
-ConfigOption = typer.Option(None, "--config", "-c", metavar="FILE",
-                            help="Config file (default: $XDG_CONFIG_HOME/vcamstyle/config.yaml).")
 EXIT_NOT_RUNNING = 3
 EXIT_NOT_RESPONDING = 4
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -86,30 +80,6 @@ def setup_logging(level: str = "INFO") -> None:
     logging.basicConfig(level=numeric, format=fmt, stream=sys.stderr, force=True)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.DEBUG if numeric <= logging.DEBUG else logging.WARNING)
-
-
-def fail(message: str, hint: str | None, code: int) -> None:
-    typer.echo(f"vcamstyle: {message}", err=True)
-    if hint:
-        typer.echo(f"  fix: {hint}", err=True)
-    raise typer.Exit(code)
-
-
-def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a ``VcamstyleError`` into one clear message and its exit code."""
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except VcamstyleError as exc:
-            fail(exc.message, exc.hint, exc.exit_code)
-    return wrapper
-
-
-def config_path(value: Optional[Path]) -> Path:
-    """The config path made absolute but kept as given: a symlink stays a symlink, followed at every read."""
-    from vcamstyle import paths
-    return Path(os.path.abspath((value or paths.default_config_path()).expanduser()))
 
 
 def ensure_config_announced(path: Path) -> None:
@@ -361,49 +331,6 @@ def doctor(config: Optional[Path] = ConfigOption) -> None:
     raise typer.Exit(1 if problems else 0)
 
 
-# ------------------------------------------------------------------------------------------ setup, service
-@setup_app.command("loopback")
-@handles_errors
-def setup_loopback(yes: bool = typer.Option(False, "--yes", "-y", help="Apply without asking."),
-                   exclusive_caps: int = typer.Option(1, min=0, max=1, help="1: Chrome/Meet list it only while it "
-                                                      "streams; 0: always listed (some Zoom/Teams setups need it)."),
-                   video_nr: int = typer.Option(10, min=0, max=255, help="The device number: /dev/videoN."),
-                   card_label: str = typer.Option("vcamstyle", help="The name apps show in their camera list.")) -> None:
-    """Load v4l2loopback now and at every boot (shows the plan first; uses sudo or pkexec for root)."""
-    from vcamstyle.commands import LoopbackOptions, setup_loopback as run_setup
-    confirm = (lambda q: typer.confirm(q, default=False)) if sys.stdin.isatty() else None
-    run_setup(LoopbackOptions(video_nr=video_nr, card_label=card_label, exclusive_caps=exclusive_caps),
-              yes=yes, echo=typer.echo, confirm=confirm)
-
-
-@service_app.command("install")
-@handles_errors
-def service_install(config: Optional[Path] = ConfigOption) -> None:
-    """Write the user unit for this installation, enable it and start it now (and at every login)."""
-    from vcamstyle.commands import install_service
-    for line in install_service(config_path(config) if config else None):
-        typer.echo(line)
-
-
-@service_app.command("uninstall")
-@handles_errors
-def service_uninstall() -> None:
-    """Stop and disable the user unit and remove it."""
-    from vcamstyle.commands import uninstall_service
-    for line in uninstall_service():
-        typer.echo(line)
-
-
-@service_app.command("status")
-@handles_errors
-def service_status() -> None:
-    """Is the unit installed, does it start this installation, is it stale? Exit 1 when it needs a fix."""
-    from vcamstyle.commands import service_state
-    state = service_state()
-    typer.echo("\n".join(state.lines()))
-    raise typer.Exit(0 if state.installed and state.ours and not state.stale else 1)
-
-
 # ------------------------------------------------------------------------------------------ config
 @config_app.command("init")
 @handles_errors
@@ -489,6 +416,7 @@ def weights_verify(config: Optional[Path] = ConfigOption) -> None:
 def weights_path(config: Optional[Path] = ConfigOption) -> None:
     """Print the weights directory in use."""
     typer.echo(str(_weights_dir(config)))
+
 
 
 def main() -> None:

@@ -16,9 +16,13 @@ from fake_host import FakeSystem
 from vcamstyle.commands import install_service, service_state, uninstall_service
 from vcamstyle.commands.host import Result
 from vcamstyle.commands.user_service import exec_start, installed_command, unit_exec_program, unit_text
-from vcamstyle.errors import SetupError
+from vcamstyle.errors import SetupError, VcamstyleError
 
 DOCUMENTED_UNIT = Path(__file__).resolve().parents[2] / "systemd" / "vcamstyle.service"
+
+
+def _no_check(config: Path | None) -> None:
+    """Stands in for the preflight (config and output checks) where the test is about systemctl."""
 
 
 def _parse(text: str) -> configparser.ConfigParser:
@@ -47,7 +51,7 @@ def test_install_writes_the_unit_for_this_installation_then_reloads_enables_and_
         system: FakeSystem, program: list[str], tmp_path: Path) -> None:
     unit = tmp_path / "units" / "vcamstyle.service"
     config = tmp_path / "my config.yaml"
-    lines = install_service(config, host=system.host(), unit_path=unit, command=program)
+    lines = install_service(config, host=system.host(), unit_path=unit, command=program, check=_no_check)
     service = _parse(unit.read_text())["Service"]
     assert service["ExecStart"] == f'"{program[0]}" run --config "{config}"'
     assert unit_exec_program(unit.read_text()) == program[0]
@@ -76,16 +80,27 @@ def test_the_daemon_s_own_error_is_reported_when_it_fails_to_start(system: FakeS
                                              "exited with error code.")
     system.systemctl_fail["journalctl"] = Result(0, "vcamstyle: no v4l2loopback device\n  fix: vcamstyle setup loopback\n")
     with pytest.raises(SetupError) as caught:
-        install_service(None, host=system.host(), unit_path=tmp_path / "u.service", command=program)
+        install_service(None, host=system.host(), unit_path=tmp_path / "u.service", command=program, check=_no_check)
     assert "enable --now vcamstyle.service` failed: Job for vcamstyle.service failed" in caught.value.message
     assert "the daemon's last lines:\n  vcamstyle: no v4l2loopback device" in caught.value.message
     assert "journalctl --user -u vcamstyle.service" in caught.value.hint
+    assert ["systemctl", "--user", "disable", "--now", "vcamstyle.service"] in system.calls  # no restart loop
+
+
+def test_an_invalid_config_is_refused_before_systemd_is_touched(
+        system: FakeSystem, program: list[str], tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("output:\n  fps: -3\n")
+    unit = tmp_path / "u.service"
+    with pytest.raises(VcamstyleError, match="output.fps"):
+        install_service(config, host=system.host(), unit_path=unit, command=program)
+    assert system.calls == [] and not unit.exists()
 
 
 def test_no_user_manager_says_how_to_get_one(system: FakeSystem, program: list[str], tmp_path: Path) -> None:
     system.systemctl_fail["daemon-reload"] = Result(1, "", "Failed to connect to bus: No medium found")
     with pytest.raises(SetupError, match="cannot reach your user's service manager") as caught:
-        install_service(None, host=system.host(), unit_path=tmp_path / "u.service", command=program)
+        install_service(None, host=system.host(), unit_path=tmp_path / "u.service", command=program, check=_no_check)
     assert "enable-linger" in caught.value.hint
 
 
@@ -93,7 +108,7 @@ def test_root_is_refused_with_the_reason(system: FakeSystem, program: list[str],
     system.euid = 0
     unit = tmp_path / "u.service"
     with pytest.raises(SetupError, match="user\\* service") as caught:
-        install_service(None, host=system.host(), unit_path=unit, command=program)
+        install_service(None, host=system.host(), unit_path=unit, command=program, check=_no_check)
     assert "without sudo" in caught.value.hint
     assert not unit.exists() and system.calls == []
     with pytest.raises(SetupError, match="user\\* service"):
@@ -102,7 +117,7 @@ def test_root_is_refused_with_the_reason(system: FakeSystem, program: list[str],
 
 def test_uninstall_stops_disables_and_removes(system: FakeSystem, program: list[str], tmp_path: Path) -> None:
     unit = tmp_path / "u.service"
-    install_service(None, host=system.host(), unit_path=unit, command=program)
+    install_service(None, host=system.host(), unit_path=unit, command=program, check=_no_check)
     system.calls.clear()
     lines = uninstall_service(host=system.host(), unit_path=unit)
     assert not unit.exists()
@@ -118,7 +133,7 @@ def test_status_says_installed_ours_or_another_or_stale_with_the_fix(system: Fak
     host = system.host()
     missing = service_state(host=host, unit_path=unit, command=program)
     assert not missing.installed and missing.lines()[-1] == "  fix: vcamstyle service install"
-    install_service(None, host=host, unit_path=unit, command=program)
+    install_service(None, host=host, unit_path=unit, command=program, check=_no_check)
     ours = service_state(host=host, unit_path=unit, command=program)
     assert (ours.installed, ours.ours, ours.stale, ours.active, ours.enabled) == (True, True, False, "active", "enabled")
     assert ours.lines()[-1] == "  it starts this installation"

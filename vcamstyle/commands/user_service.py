@@ -107,7 +107,9 @@ def _systemctl(host: Host, *args: str) -> Result:
 def _check(result: Result, what: str, journal: Callable[[], str]) -> None:
     if result.returncode == 0:
         return
-    detail = result.output or f"exit status {result.returncode}"
+    noise = ("Created symlink", "Removed ")
+    detail = "\n".join(line for line in result.output.splitlines() if not line.startswith(noise)).strip() \
+        or f"exit status {result.returncode}"
     if "failed to connect to bus" in detail.lower() or "no medium found" in detail.lower():
         raise SetupError(f"`systemctl --user {what}` cannot reach your user's service manager: {detail}",
                          hint="log in to a desktop session (or `loginctl enable-linger $USER` over ssh), then run again")
@@ -118,19 +120,40 @@ def _check(result: Result, what: str, journal: Callable[[], str]) -> None:
 
 
 def _journal(host: Host) -> str:
+    """The unit's last log lines (the journal; without journald, what ``systemctl status`` knows)."""
     result = host.run(["journalctl", "--user", "-u", UNIT, "-n", "10", "--no-pager", "-o", "cat"])
-    return "\n".join(f"  {line}" for line in result.stdout.splitlines()[-10:]) if result.returncode == 0 else ""
+    lines = result.stdout.splitlines()[-10:] if result.returncode == 0 else []
+    if not [line for line in lines if line.strip() and not line.startswith("-- No entries --")]:
+        lines = host.run(["systemctl", "--user", "status", UNIT, "--no-pager", "-n", "10"]).stdout.splitlines()[-10:]
+    return "\n".join(f"  {line}" for line in lines)
+
+
+def preflight(config: Path | None) -> None:
+    """What ``vcamstyle start`` checks before anything slow: the config is valid and its output exists.
+
+    Raises:
+        ConfigError, SinkError: with the fix, before the unit is enabled.
+    """
+    from vcamstyle import paths
+    from vcamstyle.config import ensure_config, load_config
+    from vcamstyle.daemon import check_output
+    path = config or paths.default_config_path()
+    ensure_config(path)
+    check_output(load_config(path))
 
 
 def install_service(config: Path | None, *, host: Host | None = None, unit_path: Path | None = None,
-            command: Sequence[str] | None = None) -> list[str]:
-    """Write the unit, reload systemd, enable and start it; the lines say what happened.
+                    command: Sequence[str] | None = None, check: Callable[[Path | None], None] = preflight) -> list[str]:
+    """Write the unit, reload systemd, enable and start it; the lines say what happened. A daemon that
+    fails to start leaves the unit installed but disabled (so it does not restart in a loop).
 
     Raises:
         SetupError: run as root, systemctl missing or failing, or the daemon failed to start (its log lines).
+        ConfigError, SinkError: ``check`` (the preflight of ``start``) found the config or output unusable.
     """
     host = host or Host()
     _refuse_root(host)
+    check(Path(os.path.abspath(config.expanduser())) if config else None)
     path = unit_path or control.user_unit_path()
     program = list(command or installed_command())
     config = Path(os.path.abspath(config.expanduser())) if config else None
@@ -147,10 +170,13 @@ def install_service(config: Path | None, *, host: Host | None = None, unit_path:
         lines.append(f"wrote {path} (ExecStart={exec_start(program, config)})")
     journal = lambda: _journal(host)  # noqa: E731
     _check(_systemctl(host, "daemon-reload"), "daemon-reload", journal)
-    _check(_systemctl(host, "enable", "--now", UNIT), f"enable --now {UNIT}", journal)
-    active = _systemctl(host, "is-active", UNIT).stdout.strip()
+    started = _systemctl(host, "enable", "--now", UNIT)
+    active = _systemctl(host, "is-active", UNIT).stdout.strip() if started.returncode == 0 else "failed"
     if active != "active":
-        _check(Result(1, "", f"the unit is {active or 'not active'} after starting"), f"is-active {UNIT}", journal)
+        log = journal()  # read before disabling: the lines of the failed start
+        _systemctl(host, "disable", "--now", UNIT)
+        failed = started if started.returncode else Result(1, "", f"the unit is {active or 'not active'} after starting")
+        _check(failed, f"enable --now {UNIT}", lambda: log + "\n  (the unit stays installed but disabled)")
     lines.append(f"vcamstyle is running as the systemd user service {UNIT} (ready; it starts at every login)")
     return lines
 
