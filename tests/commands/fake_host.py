@@ -66,7 +66,7 @@ class FakeSystem:
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, dest)
             return Result(0)
-        if program == "modinfo":
+        if program in ("modinfo", "/usr/sbin/modinfo"):
             return Result(0, "/lib/modules/x/updates/v4l2loopback.ko\n") if self.module_installed else \
                 Result(1, "", "modinfo: ERROR: Module v4l2loopback not found.")
         if program == "modprobe":

@@ -195,3 +195,17 @@ def test_another_device_number_reminds_the_config(system: FakeSystem) -> None:
 def test_unusable_card_labels_are_refused(label: str) -> None:
     with pytest.raises(SetupError, match="card label"):
         LoopbackOptions(card_label=label)
+
+
+def test_modinfo_outside_the_user_s_path_is_still_found(system: FakeSystem) -> None:
+    """Debian puts modinfo in /usr/sbin, which a normal user's PATH lacks: that is not a missing module."""
+    run = system.run
+
+    def without_sbin_on_path(args):
+        return run(["missing-program"]) if args[0] == "modinfo" else run(args)
+    host = system.host()
+    host.run = without_sbin_on_path
+    out: list[str] = []
+    setup_loopback(LoopbackOptions(), yes=True, echo=out.append, confirm=None, host=host, find_holders=lambda p: [])
+    assert ["/usr/sbin/modinfo", "-F", "filename", "v4l2loopback"] in system.calls
+    assert any(call[:2] == ["sudo", "modprobe"] for call in system.calls)

@@ -136,9 +136,19 @@ def file_step(host: Host, path: str, text: str, why: str) -> Step | None:
     return Step(f"{verb} {path} ({why})", "write", path=path, text=text)
 
 
+#: ``modinfo`` by name, then where distributions keep it (Debian leaves /usr/sbin off a user's PATH).
+MODINFO = ("modinfo", "/usr/sbin/modinfo", "/sbin/modinfo")
+
+
 def module_available(host: Host) -> bool:
     """True when ``modinfo`` finds the module for the running kernel (or it is already loaded)."""
-    return host.path(SYS_MODULE).is_dir() or host.run(["modinfo", "-F", "filename", MODULE]).returncode == 0
+    if host.path(SYS_MODULE).is_dir():
+        return True
+    for program in MODINFO:
+        result = host.run([program, "-F", "filename", MODULE])
+        if result.returncode != 127:  # 127: no such program, try the next place
+            return result.returncode == 0
+    return False
 
 
 def make_plan(host: Host, options: LoopbackOptions) -> Plan:
