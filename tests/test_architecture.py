@@ -29,8 +29,10 @@ LAYERS: dict[str, int] = {
     "daemon": 5,
     "commands": 6,
     "bench": 7,
-    "cli": 8, "__init__": 8,
-    "__main__": 9,
+    "cli_support": 8,
+    "cli_setup": 9,
+    "cli": 10, "__init__": 10,
+    "__main__": 11,
 }
 #: Packages whose ``__init__`` is their public face (the longest matching prefix wins).
 FACES = ("config", "daemon", "devices", "pipeline", "models", "models.weights", "bench", "commands")

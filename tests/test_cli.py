@@ -245,7 +245,8 @@ def test_doctor_reports_the_missing_loopback_with_the_fix(isolated_xdg, reuse_of
     result = invoke("doctor")
     assert result.exit_code == 1  # a failing check
     assert "[FAIL] virtual camera" in result.output
-    assert "sudo modprobe v4l2loopback exclusive_caps=1" in result.output
+    assert "fix: vcamstyle setup loopback" in result.output
+    assert result.output.splitlines()[-1] == "next: vcamstyle setup loopback"
     assert "no camera found" in result.output
     assert "offline segmenter" in result.output and "offline stylizer" in result.output
     assert "compute" in result.output
@@ -348,6 +349,7 @@ def test_start_without_a_loopback_device_says_so_first_and_loads_nothing(isolate
     assert result.exit_code == 1
     first = result.output.splitlines()[0]
     assert first.startswith("vcamstyle: no v4l2loopback device")
+    assert "fix: run `vcamstyle setup loopback`" in result.output
     assert "sudo apt install v4l2loopback-dkms" in result.output and "sudo modprobe v4l2loopback" in result.output
     assert "no camera" not in result.output and "cannot open camera" not in result.output
     assert "fix the error above" not in result.output
@@ -399,3 +401,10 @@ def test_bench_quality_takes_the_options_it_uses(isolated_xdg, monkeypatch: pyte
     assert result.exit_code == 0, result.output
     assert "quality table" in result.output
     assert seen[0].style.size == 160 and seen[0].segmentation.model == "selfie" and seen[0].device == "cpu"
+
+
+def test_version_prints_the_package_version() -> None:
+    from vcamstyle import __version__
+    result = invoke("--version")
+    assert result.exit_code == 0
+    assert result.output == f"vcamstyle {__version__}\n"

@@ -6,7 +6,8 @@ camera.
 
 Where things live (each package's ``__init__`` says more and lists its public names):
 
-- ``cli``: the ``vcamstyle`` command (parse, call, turn errors into exit codes; nothing else).
+- ``cli``: the ``vcamstyle`` command (parse, call, turn errors into exit codes; nothing else); ``cli_setup``:
+  its ``setup`` and ``service`` groups; ``cli_support``: what both share (help style, errors to exit codes).
 - ``config/``: the YAML configuration: schema, loading, validation messages, diffs (no torch).
 - ``daemon/``: the daemon's lifecycle: run loop and live reload, start/stop/status, runtime files.
 - ``devices/``: camera input (``camera``) and virtual-camera output (``virtualcam``, v4l2loopback).

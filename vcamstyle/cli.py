@@ -12,14 +12,14 @@ import logging
 import os
 import sys
 from enum import Enum
-from functools import wraps
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import typer
 from typer.core import TyperArgument, TyperCommand
 
-from vcamstyle.errors import VcamstyleError
+from vcamstyle.cli_setup import service_app, setup_app
+from vcamstyle.cli_support import HELP, ConfigOption, config_path, fail, handles_errors
 from vcamstyle.paths import printable
 
 
@@ -35,8 +35,6 @@ class PlainUsage(TyperCommand):
                 pieces.append(name + ("..." if param.nargs != 1 else ""))
         return pieces
 
-# Plain help text: rich markup would eat "[default: ...]" and other bracketed words in help strings.
-HELP = {"rich_markup_mode": None, "context_settings": {"help_option_names": ["-h", "--help"]}}
 app = typer.Typer(add_completion=False, no_args_is_help=True, **HELP,
                   help="Live style-transfer virtual camera: the person in one artwork's style, the background in another's.")
 config_app = typer.Typer(no_args_is_help=True, help="Write, check or locate the configuration file.", **HELP)
@@ -44,9 +42,22 @@ weights_app = typer.Typer(no_args_is_help=True, help="Manage the upstream checkp
                           **HELP)
 app.add_typer(config_app, name="config")
 app.add_typer(weights_app, name="weights")
+app.add_typer(setup_app, name="setup")
+app.add_typer(service_app, name="service")
 
-ConfigOption = typer.Option(None, "--config", "-c", metavar="FILE",
-                            help="Config file (default: $XDG_CONFIG_HOME/vcamstyle/config.yaml).")
+
+def show_version(value: bool) -> None:
+    if value:
+        from vcamstyle import __version__
+        typer.echo(f"vcamstyle {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(version: bool = typer.Option(False, "--version", callback=show_version, is_eager=True,
+                                              help="Print the version and exit.")) -> None:
+    """Live style-transfer virtual camera: the person in one artwork's style, the background in another's."""
+
 EXIT_NOT_RUNNING = 3
 EXIT_NOT_RESPONDING = 4
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -71,39 +82,6 @@ def setup_logging(level: str = "INFO") -> None:
     logging.basicConfig(level=numeric, handlers=[one_line_handler(sys.stderr, fmt)], force=True)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.DEBUG if numeric <= logging.DEBUG else logging.WARNING)
-
-
-def fail(message: str, hint: str | None, code: int, multiline: bool = False) -> None:
-    """Print the message, control characters escaped (newlines too, unless they are the message's own)."""
-    text = "\n".join(map(printable, message.split("\n"))) if multiline else printable(message)
-    typer.echo(f"vcamstyle: {text}", err=True)
-    if hint:
-        typer.echo(f"  fix: {printable(hint)}", err=True)
-    raise typer.Exit(code)
-
-
-def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """A ``VcamstyleError`` -> its message and exit code; a bug -> one line (``VCAMSTYLE_TRACEBACK=1``: the traceback)."""
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except VcamstyleError as exc:
-            fail(exc.message, exc.hint, exc.exit_code, exc.multiline)
-        except (typer.Exit, typer.Abort, typer.TyperException, KeyboardInterrupt):
-            raise
-        except Exception as exc:
-            if os.environ.get("VCAMSTYLE_TRACEBACK"):
-                raise
-            fail(f"internal error: {type(exc).__name__}: {exc}", "a bug in vcamstyle: please report it with "
-                 "the output of the same command run with VCAMSTYLE_TRACEBACK=1", 1)
-    return wrapper
-
-
-def config_path(value: Optional[Path]) -> Path:
-    """The config path made absolute but kept as given: a symlink stays a symlink, followed at every read."""
-    from vcamstyle import paths
-    return Path(os.path.abspath((value or paths.default_config_path()).expanduser()))
 
 
 def ensure_config_announced(path: Path) -> None:
@@ -354,12 +332,17 @@ def doctor(config: Optional[Path] = ConfigOption) -> None:
     """Check cameras, v4l2loopback devices, permissions, models and the GPU; print what to fix."""
     from vcamstyle.commands import run_checks
     problems = 0
+    checks = []
     for check in run_checks(config_path(config)):
         mark = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}[check.level]
         typer.echo(f"[{mark}] {check.title}: {check.detail}")
         if check.fix:
             typer.echo(f"       fix: {check.fix}")
         problems += check.level == "fail"
+        checks.append(check)
+    from vcamstyle.commands import next_command
+    command = next_command(checks)
+    typer.echo(f"next: {command}" if command else "next: nothing is missing; `vcamstyle start` runs the camera")
     raise typer.Exit(1 if problems else 0)
 
 
@@ -448,6 +431,7 @@ def weights_verify(config: Optional[Path] = ConfigOption) -> None:
 def weights_path(config: Optional[Path] = ConfigOption) -> None:
     """Print the weights directory in use."""
     typer.echo(str(_weights_dir(config)))
+
 
 
 def main() -> None:

@@ -58,3 +58,7 @@ class ControlError(VcamstyleError):
 
 class DownloadError(VcamstyleError):
     """A weights download failed (HTTP error, timeout, checksum mismatch)."""
+
+
+class SetupError(VcamstyleError):
+    """``setup`` or ``service`` could not do a step (module missing, Secure Boot, no sudo, systemctl)."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import grp
 import os
+import re
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +13,9 @@ from typing import Iterator
 
 from vcamstyle.errors import VcamstyleError
 
-MODPROBE = "sudo modprobe v4l2loopback exclusive_caps=1 video_nr=10 card_label=vcamstyle"
+SETUP_LOOPBACK = "vcamstyle setup loopback"
+SERVICE_INSTALL = "vcamstyle service install"
+FETCH = re.compile(r"vcamstyle weights fetch(?: --force)?(?: [\w.-]+)+")
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,7 @@ def _device_checks() -> Iterator[Check]:
                     + " - use one of these as output.device, never a camera")
     elif sys.platform.startswith("linux"):
         yield Check("fail", "virtual camera", "no v4l2loopback device (the virtual camera apps would pick)",
-                    f"{MODPROBE}  (install v4l2loopback-dkms first; for every boot copy systemd/v4l2loopback*.conf, see README)")
+                    f"{SETUP_LOOPBACK}  (loads the module now and at every boot; it says how to install it if missing)")
     yield from _loopback_user_checks(loopbacks)
     for d in unreadable:
         yield Check("warn", "device access", f"{d.path}: {d.error}", "check permissions (video group)")
@@ -110,6 +114,18 @@ def _config_check(config_path: Path) -> Check:
     return Check("ok", "config", f"{config_path} is valid")
 
 
+def _service_check() -> Check:
+    from vcamstyle.commands.user_service import service_state
+    state = service_state()
+    if not state.installed:
+        return Check("warn", "login service", "the systemd user service is not installed (start it by hand with "
+                     "`vcamstyle start`)", f"{SERVICE_INSTALL}  (runs the daemon now and at every login)")
+    detail = "; ".join(line.strip() for line in state.lines() if not line.strip().startswith("fix:"))
+    if state.stale or not state.ours:
+        return Check("warn", "login service", detail, f"{SERVICE_INSTALL}  (points it at this installation)")
+    return Check("ok", "login service", detail)
+
+
 def run_checks(config_path: Path) -> Iterator[Check]:
     """Every check in order; never raises for a finding."""
     from vcamstyle import compute
@@ -117,5 +133,23 @@ def run_checks(config_path: Path) -> Iterator[Check]:
     if sys.platform.startswith("linux"):
         yield from _device_checks()
         yield _video_group_check()
+        if shutil.which("systemctl") and os.geteuid() != 0:
+            yield _service_check()
     yield from _model_checks(config_path)
     yield Check("ok", "compute", compute.describe())
+
+
+def next_command(checks: list[Check]) -> str | None:
+    """The one command to run next: the device first, then missing weights, then the login service."""
+    fixes = [check.fix or "" for check in checks if check.level != "ok"]
+    for fix in fixes:
+        if fix.startswith(SETUP_LOOPBACK):
+            return SETUP_LOOPBACK
+    for check in checks:
+        match = FETCH.search(check.fix or "") if check.level == "fail" else None
+        if match:
+            return match.group(0)
+    for fix in fixes:
+        if fix.startswith(SERVICE_INSTALL):
+            return SERVICE_INSTALL
+    return None

@@ -215,7 +215,7 @@ def _start_systemd(config_path: Path, extra_args: Sequence[str], timeout: float)
         raise ControlError(
             "the systemd unit runs `vcamstyle run` with the arguments in its ExecStart line; "
             "--config and extra arguments cannot be passed through systemctl",
-            hint=f"edit ExecStart with `systemctl --user edit --full {UNIT_NAME}`, or set {NO_SYSTEMD_ENV}=1",
+            hint=f"`vcamstyle service install --config FILE` points the unit at that file; or set {NO_SYSTEMD_ENV}=1",
         )
     try:
         result = run_command(["systemctl", "--user", "start", UNIT_NAME], timeout=timeout)

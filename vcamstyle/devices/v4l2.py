@@ -51,14 +51,11 @@ LOOPBACK_DRIVER = "v4l2 loopback"
 
 MODPROBE_COMMAND = "sudo modprobe v4l2loopback exclusive_caps=1 video_nr=10 card_label=vcamstyle"
 INSTALL_COMMAND = "sudo apt install v4l2loopback-dkms"
-PERSISTENT_SETUP = (
-    "to load it at every boot, copy systemd/v4l2loopback.conf to /etc/modprobe.d/ and "
-    "systemd/v4l2loopback-load.conf to /etc/modules-load.d/"
-)
 VIDEO_GROUP_FIX = "sudo usermod -aG video $USER, then log out and back in"
-#: The fix for "no v4l2loopback device": install the module, load it, and load it at every boot.
-NO_LOOPBACK_HINT = (f"install the v4l2loopback kernel module (`{INSTALL_COMMAND}` on Debian/Ubuntu), "
-                    f"then load it: `{MODPROBE_COMMAND}`; {PERSISTENT_SETUP}")
+#: The fix for "no v4l2loopback device": set the module up (now and at every boot), or by hand.
+NO_LOOPBACK_HINT = ("run `vcamstyle setup loopback`: it loads the v4l2loopback module now and at every boot, and "
+                    "names the package to install when the module is missing (by hand: "
+                    f"`{INSTALL_COMMAND}` on Debian/Ubuntu, then `{MODPROBE_COMMAND}`)")
 
 
 
