@@ -26,14 +26,15 @@ LAYERS: dict[str, int] = {
     "config": 2,
     "models": 3,
     "devices": 4, "pipeline": 4,
-    "daemon": 5,
-    "commands": 6,
-    "bench": 7,
-    "cli": 8, "__init__": 8,
-    "__main__": 9,
+    "control": 5,
+    "daemon": 6,
+    "commands": 7,
+    "bench": 8,
+    "cli": 9, "__init__": 9,
+    "__main__": 10,
 }
 #: Packages whose ``__init__`` is their public face (the longest matching prefix wins).
-FACES = ("config", "daemon", "devices", "pipeline", "models", "models.weights", "bench", "commands")
+FACES = ("config", "control", "daemon", "devices", "pipeline", "models", "models.weights", "bench", "commands")
 MAX_MODULE_LINES = 450
 
 

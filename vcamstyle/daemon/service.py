@@ -21,6 +21,7 @@ import numpy as np
 
 from vcamstyle import compute, paths
 from vcamstyle.config import Config, load_config
+from vcamstyle.control import ControlServer
 from vcamstyle.daemon import sdnotify, statusfile
 from vcamstyle.daemon import threads as thread_policy
 from vcamstyle.daemon.metrics import RateMeter, StageTimes
@@ -108,6 +109,7 @@ class Service(LiveReload):
         self._threads_before: int | None = None  # torch's count before the first tuner, restored at shutdown
         self._fit = FrameFitter()  # camera frames to the output size, aspect kept (output.fit)
         self.idle_keeper = IdleKeeper()  # output.on_demand: idle while no app watches the virtual camera
+        self.control: ControlServer | None = None  # the control page (``control.enabled``), started with the daemon
 
     # ---------------------------------------------------------------- signals
     def install_signal_handlers(self) -> None:
@@ -153,6 +155,16 @@ class Service(LiveReload):
         self._set_threads(config)
         self.watcher = ConfigWatcher(self.config_path, self._reload,
                                      extra_paths=lambda: referenced_paths(self.scene), read_as=read_as).start()
+        self._start_control(config)
+
+    def _start_control(self, config: Config) -> None:
+        """The control page (published daemons only); failing to serve it is logged, never fatal."""
+        if self.publish and config.control.enabled:
+            try:
+                self.control = ControlServer(self, config.control.port).start()
+            except VcamstyleError as exc:
+                self.runtime_error = f"control page: {exc}"
+                log.error("control page not served: %s", exc)
 
     # ---------------------------------------------------------------- frame loop
     def _next_frame(self) -> tuple[np.ndarray | None, float]:
@@ -204,6 +216,8 @@ class Service(LiveReload):
                     self.threads.record((t2 - t1) * 1000)
                 self.style_size.record((t2 - t1) * 1000)
                 self._send(result.image)
+                if self.control is not None and self.control.tap.wanted():  # free while no page watches
+                    self.control.tap.offer(content, result.mask, result.image)
                 t3 = time.perf_counter()
                 stage_ms = {"camera_wait": (t1 - t0) * 1000, "frame_age": waited_ms, **result.stage_ms,
                             "sink": (t3 - t2) * 1000,
@@ -347,6 +361,7 @@ class Service(LiveReload):
             "output": self.sink.describe() if self.sink else None,
             "last_error": self.last_error,
             **self.idle_keeper.status(),
+            "control": self.control.status() if self.control else None,
         }
 
     def _segmentation_in_use(self) -> str | None:
@@ -410,6 +425,7 @@ class Service(LiveReload):
         with self._swap_lock:
             pending, self._pending = self._pending, None
         for closer in (self.signals.close if self.signals else None,
+                       self.control.stop if self.control else None,
                        self.idle_keeper.stop,
                        self.watcher.stop if self.watcher else None,
                        pending.discard if pending else None,
