@@ -25,7 +25,12 @@ def _round_trip() -> YAML:
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
     yaml.width = 4096  # never re-wrap a long line
+    yaml.representer.add_representer(type(None), _null)  # `null` stays `null` (ruamel writes nothing)
     return yaml
+
+
+def _null(representer, _value):
+    return representer.represent_scalar("tag:yaml.org,2002:null", "null")
 
 
 def parse_value(text: str) -> Any:
