@@ -92,7 +92,8 @@ def test_the_template_round_trips_unchanged() -> None:
 def test_the_form_has_every_leaf_key_of_the_schema_with_bounds_and_help() -> None:
     fields = {f["key"]: f for section in settings_form() for f in section["fields"]}
     assert set(fields) == set(leaf_values(Config()))
-    assert fields["person.strength"] | {"help": ""} >= {"kind": "number", "min": 0, "max": 1, "default": 0.7}
+    strength = fields["person.strength"]
+    assert (strength["kind"], strength["min"], strength["max"], strength["default"]) == ("number", 0, 1, 0.7)
     assert fields["segmentation.feather"]["integer"] is True and fields["segmentation.feather"]["max"] == 200
     assert fields["background.effect"]["choices"] == ["original", "blur", "color", "image", "style"]
     assert fields["output.on_demand"]["kind"] == "bool"
