@@ -164,6 +164,15 @@ def reload() -> None:
 
 @app.command()
 @handles_errors
+def ui(no_browser: bool = typer.Option(False, "--no-browser", help="Only print the page's address.")) -> None:
+    """Open the running daemon's control page (live preview, styles, every setting) in your browser."""
+    from vcamstyle.commands import open_page
+    address, opened = open_page(browser=not no_browser)
+    typer.echo(f"control page: {address}" + ("" if opened or no_browser else " (no browser found: open it by hand)"))
+
+
+@app.command()
+@handles_errors
 def logs(lines: int = typer.Option(50, "--lines", "-n", min=1), follow: bool = typer.Option(False, "--follow", "-f")) -> None:
     """Show the daemon's log (the journal under systemd, else the log file)."""
     from vcamstyle.daemon import control

@@ -2,6 +2,7 @@
 
 - ``render``: the daemon's pipeline over an image or video file, written to a file.
 - ``config_check``: the referenced pictures ``run`` would refuse, for ``vcamstyle config check``.
+- ``ui``: the running daemon's control page, found and opened in the browser (``vcamstyle ui``).
 - ``doctor``: checks the machine (devices, group, models, config) and says what to fix.
 
 Public face: the names in ``__all__``.
@@ -14,4 +15,5 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "read_frames": "render",
     "run_checks": "doctor",
     "check_config_files": "config_check",
+    "open_page": "ui",
 })
