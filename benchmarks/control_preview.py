@@ -52,8 +52,8 @@ class Page(threading.Thread):
     def __init__(self, info: dict) -> None:
         super().__init__(daemon=True)
         origin = info["url"].rstrip("/")
-        self.ws = connect(origin.replace("http", "ws") + "/ws", origin=origin,
-                          additional_headers={"x-vcamstyle-secret": info["secret"]})
+        self.ws = connect(origin.replace("http", "ws") + "/ws", origin=origin,  # closed by close()
+                          additional_headers={"x-vcamstyle-secret": info["secret"]}).__enter__()
         self.ws.send(json.dumps({"preview": True, "side_by_side": True}))
         self.frames = 0
         self.start()

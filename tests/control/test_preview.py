@@ -8,7 +8,7 @@ import time
 import cv2
 import numpy as np
 
-from vcamstyle.control.preview import MAX_WIDTH, PreviewTap
+from vcamstyle.control.preview import EVERY_NTH, MAX_WIDTH, SIDE_BY_SIDE_WIDTH, PreviewTap
 
 
 def _frames(h: int = 720, w: int = 1280) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -43,7 +43,7 @@ def test_nothing_is_wanted_and_no_thread_runs_while_no_page_watches() -> None:
 def test_a_watching_page_gets_the_result_shrunk_and_encoded_on_another_thread() -> None:
     tap = PreviewTap()
     tap.watch(side_by_side=False)
-    assert tap.wanted() is True
+    assert [tap.wanted() for _ in range(EVERY_NTH)] == [False] * (EVERY_NTH - 1) + [True]  # half the output rate
     original, mask, result = _frames()
     encoded_on: list[str] = []
     real_encode = tap.encode
@@ -62,7 +62,7 @@ def test_the_rate_is_capped() -> None:
     tap = PreviewTap(max_fps=10)
     tap.watch(side_by_side=False)
     tap.offer(*_frames(64, 64))
-    assert tap.wanted() is False  # the next offer waits 0.1 s
+    assert not any(tap.wanted() for _ in range(5))  # the next offer waits 0.1 s, however many frames go out
     time.sleep(0.11)
     assert tap.wanted() is True
     tap.stop()
@@ -75,6 +75,7 @@ def test_side_by_side_adds_the_camera_picture_and_the_mask() -> None:
     latest = _wait_latest(tap)
     assert set(latest.jpeg) == {"original", "mask", "result"}
     mask = cv2.imdecode(np.frombuffer(latest.jpeg["mask"], np.uint8), cv2.IMREAD_GRAYSCALE)
-    assert mask[135, 10] < 10 and mask[135, 240] > 245
+    assert mask.shape == (180, SIDE_BY_SIDE_WIDTH)
+    assert mask[90, 10] < 10 and mask[90, 160] > 245
     assert tap.last_original is not None and tap.last_original.shape == (270, MAX_WIDTH, 3)
     tap.stop()

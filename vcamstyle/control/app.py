@@ -37,7 +37,6 @@ from vcamstyle.errors import VcamstyleError
 log = logging.getLogger(__name__)
 
 STATE_INTERVAL_S = 0.5
-PREVIEW_POLL_S = 1 / 30
 STATIC_FILES = {"app.js": "text/javascript", "style.css": "text/css"}
 REGIONS = ("person", "background")
 
@@ -65,15 +64,23 @@ class ControlApp:
         self.secret = secret
         self.gallery = Gallery(daemon.config_path)
         self.pages = 0  # open WebSockets: pages showing the status
+        self._file_cache: tuple[tuple[int, int, int], dict[str, Any]] | None = None
 
     # ------------------------------------------------------------------ the file
     def file_state(self) -> dict[str, Any]:
-        """The values config.yaml writes now (an edit by hand shows at the next poll)."""
+        """The values config.yaml writes now (an edit by hand shows at the next poll; parsed again only
+        when the file's inode, size or modification time changed)."""
+        path = Path(self.daemon.config_path)
         try:
-            text = Path(self.daemon.config_path).read_text(encoding="utf-8")
-            return {"values": file_values(YAML(typ="safe", pure=True).load(text)), "file_error": None}
+            info = path.stat()
+            key = (info.st_ino, info.st_size, info.st_mtime_ns)
+            if self._file_cache is None or self._file_cache[0] != key:
+                text = path.read_text(encoding="utf-8")
+                values = file_values(YAML(typ="safe", pure=True).load(text))
+                self._file_cache = (key, {"values": values, "file_error": None})
+            return self._file_cache[1]
         except (OSError, UnicodeDecodeError, YAMLError) as exc:
-            return {"values": {}, "file_error": f"{self.daemon.config_path}: cannot be read ({exc})"}
+            return {"values": {}, "file_error": f"{path}: cannot be read ({exc})"}
 
     def write_changes(self, changes: dict[str, Any]) -> None:
         """Write ``changes`` (dotted key -> value) into config.yaml, validated as `config check` does;
@@ -205,6 +212,12 @@ class ControlApp:
         sent_seq = 0
         next_state = 0.0
         loop = asyncio.get_running_loop()
+        fresh = asyncio.Event()
+
+        def wake() -> None:
+            loop.call_soon_threadsafe(fresh.set)
+
+        self.tap.listeners.add(wake)
         try:
             receiver = asyncio.ensure_future(websocket.receive_text())
             while True:
@@ -220,16 +233,21 @@ class ControlApp:
                 if now >= next_state:
                     next_state = now + STATE_INTERVAL_S
                     await websocket.send_text(json.dumps(await run_in_threadpool(self.state), default=str))
+                fresh.clear()  # before reading: a frame encoded after this sets it again
                 latest = self.tap.latest()
                 if watching is not None and latest is not None and latest.seq != sent_seq:
                     sent_seq = latest.seq
                     for index, view in enumerate(VIEWS):
                         if view in latest.jpeg:
                             await websocket.send_bytes(bytes([index]) + latest.jpeg[view])
-                await asyncio.wait({receiver}, timeout=PREVIEW_POLL_S)
+                waiter = asyncio.ensure_future(fresh.wait())
+                await asyncio.wait({receiver, waiter}, timeout=max(0.0, next_state - loop.time()),
+                                   return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
         except (WebSocketDisconnect, RuntimeError):
             pass  # the page closed (RuntimeError: Starlette's "not connected" after a close)
         finally:
+            self.tap.listeners.discard(wake)
             receiver.cancel()
             self.pages -= 1
             if watching is not None:

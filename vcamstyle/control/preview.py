@@ -5,7 +5,8 @@ one attribute read when nobody does) and only then calls ``offer``, which stores
 the encoder thread: no copy, no resize and no encoding on the frame loop. The encoder shrinks the
 frames to ``MAX_WIDTH`` and encodes them; pages read the newest JPEG per view.
 
-Rate: at most ``MAX_FPS`` frames per second and never faster than the output itself.
+Rate: every ``EVERY_NTH`` output frame (half the output's rate), at most ``MAX_FPS`` per second.
+Size: ``MAX_WIDTH`` wide for the result alone, ``SIDE_BY_SIDE_WIDTH`` per view for the three views.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-MAX_FPS = 15.0
+MAX_FPS = 10.0
+EVERY_NTH = 2
 MAX_WIDTH = 480
-JPEG_QUALITY = 75
+SIDE_BY_SIDE_WIDTH = 320
+JPEG_QUALITY = 70
 VIEWS = ("original", "mask", "result")
 
 
@@ -52,12 +55,13 @@ def encode_jpeg(image: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
     return data.tobytes()
 
 
-def mask_to_gray(mask: np.ndarray) -> np.ndarray:
-    """``HxW float32`` in [0, 1] (or ``HxWx1``) -> ``HxW uint8``."""
-    mask = np.asarray(mask)
+def mask_to_gray(mask: np.ndarray, max_width: int = MAX_WIDTH) -> np.ndarray:
+    """``HxW float32`` in [0, 1] (or ``HxWx1``) -> ``HxW uint8``, shrunk first (less to convert)."""
+    mask = np.asarray(mask, dtype=np.float32)
     if mask.ndim == 3:
         mask = mask[..., 0]
-    return np.clip(mask * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    small = shrink_rgb(mask, max_width)
+    return cv2.convertScaleAbs(small, alpha=255.0)
 
 
 class PreviewTap:
@@ -70,6 +74,7 @@ class PreviewTap:
         self.side_by_side = 0  # of those, pages showing original | mask | result
         self._interval = 1.0 / max_fps
         self._next_at = 0.0
+        self._skipped = 0
         self._offered: tuple[np.ndarray, np.ndarray | None, np.ndarray] | None = None
         self._latest: PreviewFrame | None = None
         self._seq = 0
@@ -77,6 +82,8 @@ class PreviewTap:
         self._stopped = False
         self._thread: threading.Thread | None = None
         self.last_error: str | None = None
+        #: Called (on the encoder thread) after each new preview frame: pages wake on it, no polling.
+        self.listeners: set = set()
         #: The newest camera picture, shrunk (``HxWx3 uint8 RGB``): what try-on paints.
         self.last_original: np.ndarray | None = None
 
@@ -85,12 +92,14 @@ class PreviewTap:
         """Whether the frame loop should ``offer`` this frame (False at once while nobody watches)."""
         if not self.watchers:
             return False
-        return time.monotonic() >= self._next_at
+        self._skipped += 1
+        return self._skipped >= EVERY_NTH and time.monotonic() >= self._next_at
 
     def offer(self, original: np.ndarray, mask: np.ndarray | None, result: np.ndarray) -> None:
         """Hand over the frame's camera picture, mask (``HxW float32`` or None) and output (``HxWx3 uint8``).
         The arrays are only referenced: the frame loop makes new ones for every frame."""
         self._next_at = time.monotonic() + self._interval
+        self._skipped = 0
         with self._wake:
             self._offered = (original, mask, result)
             self._wake.notify()
@@ -131,18 +140,21 @@ class PreviewTap:
             try:
                 self._latest = self.encode(*offered)
                 self.last_error = None
+                for listener in list(self.listeners):
+                    listener()
             except (cv2.error, ValueError) as exc:  # a bad frame costs one preview frame, reported in status
                 self.last_error = f"preview: {exc}"
                 log.warning("preview frame not encoded: %s", exc)
 
     def encode(self, original: np.ndarray, mask: np.ndarray | None, result: np.ndarray) -> PreviewFrame:
         """The views pages ask for, shrunk and encoded (original and mask only while a page shows them)."""
-        jpeg = {"result": encode_jpeg(shrink_rgb(result, self.max_width))}
-        small_original = shrink_rgb(original, self.max_width)
+        width = min(self.max_width, SIDE_BY_SIDE_WIDTH) if self.side_by_side else self.max_width
+        jpeg = {"result": encode_jpeg(shrink_rgb(result, width))}
+        small_original = shrink_rgb(original, self.max_width)  # also what try-on paints
         self.last_original = small_original.copy() if small_original is original else small_original
         if self.side_by_side:
-            jpeg["original"] = encode_jpeg(small_original)
-            gray = mask_to_gray(mask) if mask is not None else np.full(result.shape[:2], 255, np.uint8)
-            jpeg["mask"] = encode_jpeg(shrink_rgb(gray, self.max_width))
+            jpeg["original"] = encode_jpeg(shrink_rgb(small_original, width))
+            gray = mask_to_gray(mask, width) if mask is not None else np.full(result.shape[:2], 255, np.uint8)
+            jpeg["mask"] = encode_jpeg(shrink_rgb(gray, width))
         self._seq += 1
         return PreviewFrame(self._seq, jpeg)
