@@ -6,7 +6,7 @@ preview side by side (original | mask | result: the most the preview encodes), r
 times (A B A B: drift on a shared machine hits both). The output rate of a phase is the daemon's frame
 count difference over the phase (status.json); the page is a WebSocket client like the browser's.
 
-    python benchmarks/control_preview.py [--seconds 20] [--rounds 2] [--width 640 --height 360] [--extra YAML]
+    python benchmarks/control_preview.py [--seconds 10] [--rounds 6] [--width 640 --height 360] [--extra YAML]
 """
 
 from __future__ import annotations
@@ -37,6 +37,12 @@ def _env(root: Path) -> dict[str, str]:
         env[var] = str(root / sub)
     env.pop("NOTIFY_SOCKET", None)
     return env
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, all threads) the process has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _read(path: Path) -> dict | None:
@@ -72,8 +78,8 @@ class Page(threading.Thread):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=360)
     parser.add_argument("--extra", default="device: cpu\n", help="YAML appended to the config")
@@ -94,15 +100,17 @@ def main() -> None:
         time.sleep(args.seconds / 2)  # warm-up (style.size auto settles)
         info = _read(run_dir / "control.json")
         rows: dict[str, list[float]] = {"no page": [], "page watching": []}
+        cpu_ms: dict[str, list[float]] = {"no page": [], "page watching": []}
         preview_fps: list[float] = []
         for _ in range(args.rounds):
             for phase in rows:
                 page = Page(info) if phase == "page watching" else None
                 time.sleep(1.0)  # the encoder starts
-                start = _read(run_dir / "status.json")
+                start, cpu_start = _read(run_dir / "status.json"), _cpu_s(daemon.pid)
                 seen = page.frames if page else 0
                 time.sleep(args.seconds)
-                end = _read(run_dir / "status.json")
+                end, cpu_end = _read(run_dir / "status.json"), _cpu_s(daemon.pid)
+                cpu_ms[phase].append(1000 * (cpu_end - cpu_start) / max(1, end["frames"] - start["frames"]))
                 rows[phase].append((end["frames"] - start["frames"]) / (end["published_at"] - start["published_at"]))
                 if page:
                     preview_fps.append((page.frames - seen) / args.seconds)
@@ -111,15 +119,24 @@ def main() -> None:
     finally:
         daemon.terminate()
         daemon.wait(timeout=30)
-    base, watched = statistics.median(rows["no page"]), statistics.median(rows["page watching"])
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-          f"camera {args.width}x{args.height}; style.size in use {status.get('style_size')}; device {status.get('device')}")
+    cpu_ratios = [w / b for b, w in zip(cpu_ms["no page"], cpu_ms["page watching"])]
+    ratios = [w / b for b, w in zip(rows["no page"], rows["page watching"])]  # each round's own pair
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, load average "
+          f"{os.getloadavg()[0]:.1f}; camera {args.width}x{args.height}; style.size in use "
+          f"{status.get('style_size')}; device {status.get('device')}")
     print("| phase | output fps per round | median |")
     print("|---|---|---|")
     for phase, values in rows.items():
         print(f"| {phase} | {', '.join(f'{v:.2f}' for v in values)} | {statistics.median(values):.2f} |")
     print(f"| preview frames received | {', '.join(f'{v:.2f}' for v in preview_fps)} | {statistics.median(preview_fps):.2f} |")
-    print(f"cost of a watching page: {100 * (1 - watched / base):.1f} % of the output frame rate")
+    print(f"| watching / no page, per round | {', '.join(f'{r:.3f}' for r in ratios)} | {statistics.median(ratios):.3f} |")
+    for phase, values in cpu_ms.items():
+        print(f"| daemon CPU ms per output frame, {phase} | {', '.join(f'{v:.0f}' for v in values)} | "
+              f"{statistics.median(values):.0f} |")
+    print(f"| CPU per frame, watching / no page | {', '.join(f'{r:.3f}' for r in cpu_ratios)} | "
+          f"{statistics.median(cpu_ratios):.3f} |")
+    print(f"cost of a watching page (median of the rounds' ratios): {100 * (1 - statistics.median(ratios)):.1f} % "
+          "of the output frame rate")
 
 
 if __name__ == "__main__":

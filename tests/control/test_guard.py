@@ -210,3 +210,30 @@ def test_uploads_are_checked_by_the_configured_file_loader() -> None:
     from vcamstyle.pipeline import load_picture, probe
 
     assert gallery_module.load_picture is load_picture and gallery_module.probe is probe
+
+
+def test_control_enabled_false_serves_nothing(config_file: Path, runtime: Path) -> None:
+    from conftest import FakeDaemon
+
+    from vcamstyle.config import ControlConfig
+    from vcamstyle.control import serve_page
+
+    assert serve_page(FakeDaemon(config_file), ControlConfig(enabled=False)) is None
+    assert read_control() is None
+
+
+def test_a_taken_port_is_logged_and_the_daemon_goes_on(config_file: Path, runtime: Path,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    from conftest import FakeDaemon
+
+    from vcamstyle.config import ControlConfig
+    from vcamstyle.control import serve_page
+
+    taken = bind_loopback(0)
+    try:
+        port = taken.getsockname()[1]
+        assert serve_page(FakeDaemon(config_file), ControlConfig(port=port)) is None
+    finally:
+        taken.close()
+    assert f"cannot listen on 127.0.0.1:{port}" in caplog.text and "control.port: 0" in caplog.text
+    assert read_control() is None

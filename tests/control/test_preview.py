@@ -77,5 +77,5 @@ def test_side_by_side_adds_the_camera_picture_and_the_mask() -> None:
     mask = cv2.imdecode(np.frombuffer(latest.jpeg["mask"], np.uint8), cv2.IMREAD_GRAYSCALE)
     assert mask.shape == (180, SIDE_BY_SIDE_WIDTH)
     assert mask[90, 10] < 10 and mask[90, 160] > 245
-    assert tap.last_original is not None and tap.last_original.shape == (270, MAX_WIDTH, 3)
+    assert tap.last_original is not None and tap.last_original.shape == (180, SIDE_BY_SIDE_WIDTH, 3)
     tap.stop()

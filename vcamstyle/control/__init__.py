@@ -16,6 +16,7 @@ from vcamstyle.public import lazy_exports
 
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "ControlServer": "server",
+    "serve_page": "server",
     "PreviewTap": "preview",
     "read_control": "runtime",
     "control_path": "runtime",

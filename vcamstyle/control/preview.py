@@ -43,7 +43,7 @@ def shrink_rgb(image: np.ndarray, max_width: int = MAX_WIDTH) -> np.ndarray:
     if width <= max_width:
         return image
     size = (max_width, max(1, round(height * max_width / width)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)  # a preview: 2x faster than INTER_AREA
 
 
 def encode_jpeg(image: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
@@ -150,10 +150,10 @@ class PreviewTap:
         """The views pages ask for, shrunk and encoded (original and mask only while a page shows them)."""
         width = min(self.max_width, SIDE_BY_SIDE_WIDTH) if self.side_by_side else self.max_width
         jpeg = {"result": encode_jpeg(shrink_rgb(result, width))}
-        small_original = shrink_rgb(original, self.max_width)  # also what try-on paints
+        small_original = shrink_rgb(original, width)  # also what try-on paints
         self.last_original = small_original.copy() if small_original is original else small_original
         if self.side_by_side:
-            jpeg["original"] = encode_jpeg(shrink_rgb(small_original, width))
+            jpeg["original"] = encode_jpeg(small_original)
             gray = mask_to_gray(mask, width) if mask is not None else np.full(result.shape[:2], 255, np.uint8)
             jpeg["mask"] = encode_jpeg(shrink_rgb(gray, width))
         self._seq += 1

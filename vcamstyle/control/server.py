@@ -46,6 +46,19 @@ def bind_loopback(port: int = 0) -> socket.socket:
     return sock
 
 
+def serve_page(daemon: DaemonView, settings: Any) -> "ControlServer | None":
+    """The page of ``daemon`` per ``settings`` (``config.control``): None when it is off, or when it cannot
+    be served (logged: the video goes on without it; `vcamstyle ui` then points at the log)."""
+    if not settings.enabled:
+        log.info("control page off (control.enabled: false): nothing listens")
+        return None
+    try:
+        return ControlServer(daemon, settings.port).start()
+    except ControlError as exc:
+        log.error("control page not served: %s", exc)
+        return None
+
+
 class ControlServer:
     """The page of one daemon run (see the module doc). ``tap`` is what the frame loop feeds."""
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from vcamstyle import compute, paths
 from vcamstyle.config import Config, load_config
-from vcamstyle.control import ControlServer
+from vcamstyle.control import ControlServer, serve_page
 from vcamstyle.daemon import sdnotify, statusfile
 from vcamstyle.daemon import threads as thread_policy
 from vcamstyle.daemon.metrics import RateMeter, StageTimes
@@ -155,16 +155,7 @@ class Service(LiveReload):
         self._set_threads(config)
         self.watcher = ConfigWatcher(self.config_path, self._reload,
                                      extra_paths=lambda: referenced_paths(self.scene), read_as=read_as).start()
-        self._start_control(config)
-
-    def _start_control(self, config: Config) -> None:
-        """The control page (published daemons only); failing to serve it is logged, never fatal."""
-        if self.publish and config.control.enabled:
-            try:
-                self.control = ControlServer(self, config.control.port).start()
-            except VcamstyleError as exc:
-                self.runtime_error = f"control page: {exc}"
-                log.error("control page not served: %s", exc)
+        self.control = serve_page(self, config.control) if self.publish else None  # failing: logged, not fatal
 
     # ---------------------------------------------------------------- frame loop
     def _next_frame(self) -> tuple[np.ndarray | None, float]:
