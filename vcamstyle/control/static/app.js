@@ -130,7 +130,8 @@ function showState(state) {
   const stages = Object.entries(s.stage_ms || {}).map(([k, v]) => `${k} ${Number(v).toFixed(1)}`).join(", ");
   const w = s.watchers || {};
   $("#status").textContent = `${s.state || "?"} · ${Number(s.fps || 0).toFixed(1)} fps · style size ${s.style_size ?? "-"} · ` +
-    `output ${s.output || "-"} · pages ${w.pages ?? 0} · stages ms: ${stages || "-"}`;
+    `output ${s.output || "-"} · apps watching: ${(s.consumer_apps || []).join(", ") || (s.consumers ?? "-")} · ` +
+    `pages ${w.pages ?? 0} · stages ms: ${stages || "-"}`;
   $("#preview-note").textContent = s.state === "idle" ? "(idle: no app has the virtual camera open, so the camera is off)" : "";
   banner([state.file_error, s.last_error, s.preview_error].filter(Boolean).join("\n"));
 }
