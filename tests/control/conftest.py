@@ -3,40 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 from starlette.testclient import TestClient
 
-from vcamstyle import paths
+from control_fakes import CONFIG, ORIGIN, PORT, FakeDaemon
+
 from vcamstyle.control import ControlServer
-
-PORT = 48123
-ORIGIN = f"http://127.0.0.1:{PORT}"
-
-CONFIG = """\
-# my own notes: keep this line
-camera:
-  device: auto   # the webcam
-person:
-  effect: style         # what the person becomes
-  strength: 0.7         # [0, 1]
-background:
-  effect: blur
-  blur: 25              # pixels
-"""
-
-
-class FakeDaemon:
-    """What the page reads from a daemon, without a camera or models."""
-
-    def __init__(self, config_path: Path) -> None:
-        self.config_path = config_path
-        self.engine = None
-        self.scene = None
-
-    def status(self) -> dict[str, Any]:
-        return {"state": "streaming", "fps": 30.0, "stage_ms": {}, "last_error": None}
 
 
 @pytest.fixture
@@ -76,16 +50,3 @@ def bare(server: ControlServer) -> Iterator[TestClient]:
     """A client with nothing: no secret, no Origin (the loopback Host only)."""
     with TestClient(server.asgi(), base_url=ORIGIN) as c:
         yield c
-
-
-def png_bytes(size: tuple[int, int] = (40, 30), color: tuple[int, int, int] = (200, 30, 30)) -> bytes:
-    import io
-
-    from PIL import Image
-
-    out = io.BytesIO()
-    Image.new("RGB", size, color).save(out, "PNG")
-    return out.getvalue()
-
-
-__all__ = ["paths"]

@@ -9,7 +9,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import ORIGIN, PORT, png_bytes
+from control_fakes import ORIGIN, PORT, FakeDaemon, png_bytes
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
@@ -175,8 +175,6 @@ def test_the_server_cannot_listen_beyond_the_loopback() -> None:
 
 def test_the_running_server_publishes_its_secret_user_only_and_refuses_other_interfaces(
         config_file: Path, runtime: Path) -> None:
-    from conftest import FakeDaemon
-
     srv = ControlServer(FakeDaemon(config_file)).start()
     try:
         info = read_control()
@@ -213,8 +211,6 @@ def test_uploads_are_checked_by_the_configured_file_loader() -> None:
 
 
 def test_control_enabled_false_serves_nothing(config_file: Path, runtime: Path) -> None:
-    from conftest import FakeDaemon
-
     from vcamstyle.config import ControlConfig
     from vcamstyle.control import serve_page
 
@@ -224,8 +220,6 @@ def test_control_enabled_false_serves_nothing(config_file: Path, runtime: Path) 
 
 def test_a_taken_port_is_logged_and_the_daemon_goes_on(config_file: Path, runtime: Path,
                                                        caplog: pytest.LogCaptureFixture) -> None:
-    from conftest import FakeDaemon
-
     from vcamstyle.config import ControlConfig
     from vcamstyle.control import serve_page
 

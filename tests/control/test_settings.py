@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import CONFIG
+from control_fakes import CONFIG
 from starlette.testclient import TestClient
 
 from vcamstyle import paths

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+import cv2
 import numpy as np
 import pytest
 import yaml
@@ -135,6 +136,19 @@ def test_the_page_previews_applies_a_gallery_style_and_refuses_a_bad_value(
     page.click("#tryon-button")
     page.wait_for_selector("#tryon .tile img", timeout=120_000)
     assert page.locator("#tryon .tile").count() == 2
+
+    # A picture chosen with the file dialog joins the gallery (in styles/) and becomes the background picture.
+    picture = tmp_path / "beach.png"
+    cv2.imwrite(str(picture), np.full((90, 160, 3), (40, 200, 240), np.uint8))
+    page.set_input_files("#file", str(picture))
+    mine = page.locator(".style", has=page.locator("span", has_text="beach (yours)")).first
+    mine.wait_for(timeout=10_000)
+    assert (d.config.parent / "styles" / "beach.png").read_bytes() == picture.read_bytes()
+    mine.locator("button[data-region=background][data-as=image]").click()
+    _wait(lambda: yaml.safe_load(d.config.read_text())["background"].get("image") == "styles/beach.png",
+          10, "config.yaml to name the uploaded picture")
+    d.wait_for(lambda: np.allclose(_newest_corner(d), (240, 200, 40), atol=30), timeout=60,
+               what="the output to show the uploaded picture")
 
     # A value the schema refuses: the error shows, the file is unchanged.
     before = d.config.read_bytes()
