@@ -48,6 +48,13 @@ def test_the_page_itself_needs_the_secret(bare: TestClient, server: ControlServe
     assert bare.get("/").status_code == 200  # the client keeps the cookie it was given
 
 
+def test_the_address_from_vcamstyle_ui_wins_over_a_cookie_of_an_earlier_start(bare: TestClient,
+                                                                              server: ControlServer) -> None:
+    bare.cookies.set("vcamstyle_secret", "from-the-previous-start")
+    opened = bare.get(f"/?secret={server.secret}", follow_redirects=False)
+    assert opened.status_code == 303 and server.secret in opened.headers["set-cookie"]
+
+
 def test_the_secret_in_the_address_works_only_for_the_page(bare: TestClient, server: ControlServer) -> None:
     assert bare.get(f"/api/state?secret={server.secret}").status_code == 401
 

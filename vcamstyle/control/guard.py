@@ -78,9 +78,12 @@ class Guard:
             origin = headers.get("origin")
             if origin not in page_origins(port):
                 return 403, f"refused: Origin {origin or '(none)'!r} is not the control page's own"
-        given = headers.get(SECRET_HEADER) or _cookie(headers, SECRET_COOKIE)
-        if given is None and scope["type"] == "http" and scope.get("path") == "/" and method in SAFE_METHODS:
+        given = None
+        if scope["type"] == "http" and scope.get("path") == "/" and method in SAFE_METHODS:
+            # `vcamstyle ui`'s address wins over a cookie: one left by an earlier start (cookies do not
+            # depend on the port) would otherwise lock the new page out.
             given = (parse_qs(scope.get("query_string", b"").decode("latin-1")).get("secret") or [None])[0]
+        given = given or headers.get(SECRET_HEADER) or _cookie(headers, SECRET_COOKIE)
         if not given:
             return 401, "refused: no secret; open the page with `vcamstyle ui`"
         if not hmac.compare_digest(given.encode(), self.secret.encode()):
