@@ -26,16 +26,17 @@ LAYERS: dict[str, int] = {
     "config": 2,
     "models": 3,
     "devices": 4, "pipeline": 4,
-    "daemon": 5,
-    "commands": 6,
-    "bench": 7,
-    "cli_support": 8,
-    "cli_setup": 9,
-    "cli": 10, "__init__": 10,
-    "__main__": 11,
+    "control": 5,
+    "daemon": 6,
+    "commands": 7,
+    "bench": 8,
+    "cli_support": 9,
+    "cli_setup": 10,
+    "cli": 11, "__init__": 11,
+    "__main__": 12,
 }
 #: Packages whose ``__init__`` is their public face (the longest matching prefix wins).
-FACES = ("config", "daemon", "devices", "pipeline", "models", "models.weights", "bench", "commands")
+FACES = ("config", "control", "daemon", "devices", "pipeline", "models", "models.weights", "bench", "commands")
 MAX_MODULE_LINES = 450
 
 

@@ -13,13 +13,14 @@ Where things live (each package's ``__init__`` says more and lists its public na
 - ``devices/``: camera input (``camera``) and virtual-camera output (``virtualcam``, v4l2loopback).
 - ``pipeline/``: the per-frame pipeline: pure core, scene building, compositing, user pictures.
 - ``models/``: segmenters and style networks behind a registry; ``models/weights/``: weight files.
+- ``control/``: the local control page (loopback HTTP: live preview, style gallery, every setting).
 - ``bench/``: the benchmark runners behind ``vcamstyle bench``.
 - ``commands/``: one-shot commands that combine the packages (``render``, ``doctor``).
 - Foundations used by every package: ``errors`` (the error types and their hints), ``paths`` (XDG
   and bundled files), ``frames`` (frame layout/dtype conversions), ``compute`` (device, precision,
   allocator policy), ``public`` (lazy package faces).
 
-Imports point down the list ``cli -> bench -> commands -> daemon -> devices, pipeline -> models -> config
+Imports point down the list ``cli -> bench -> commands -> daemon -> control -> devices, pipeline -> models -> config
 -> foundations`` (tests/test_architecture.py checks it).
 """
 

@@ -19,7 +19,7 @@ import typer
 from typer.core import TyperArgument, TyperCommand
 
 from vcamstyle.cli_setup import service_app, setup_app
-from vcamstyle.cli_support import HELP, ConfigOption, config_path, fail, handles_errors
+from vcamstyle.cli_support import HELP, ConfigOption, config_path, consumer_text, fail, handles_errors, style_size_text
 from vcamstyle.paths import printable
 
 
@@ -158,6 +158,15 @@ def reload() -> None:
 
 @app.command()
 @handles_errors
+def ui(no_browser: bool = typer.Option(False, "--no-browser", help="Only print the page's address.")) -> None:
+    """Open the running daemon's control page (live preview, styles, every setting) in your browser."""
+    from vcamstyle.commands import open_page
+    address, opened = open_page(browser=not no_browser)
+    typer.echo(f"control page: {address}" + ("" if opened or no_browser else " (no browser found: open it by hand)"))
+
+
+@app.command()
+@handles_errors
 def logs(lines: int = typer.Option(50, "--lines", "-n", min=1), follow: bool = typer.Option(False, "--follow", "-f")) -> None:
     """Show the daemon's log (the journal under systemd, else the log file)."""
     from vcamstyle.daemon import control
@@ -193,9 +202,9 @@ def status(as_json: bool = typer.Option(False, "--json", help="One JSON object."
              f"  person:     {info.get('person')}",
              f"  background: {info.get('background')}",
              f"  method:     {info.get('method')}   segmentation: {info.get('segmentation')}   device: {info.get('device')}",
-             f"  style size: {_style_size_text(info)}",
+             f"  style size: {style_size_text(info)}",
              f"  output:     {info.get('output')}",
-             f"  watched by: {_consumer_text(info)}",
+             f"  watched by: {consumer_text(info)}",
              f"  config:     {info.get('config')}",
              f"  last error: {info.get('last_error') or 'none'}"]
     if not responding:
@@ -206,23 +215,6 @@ def status(as_json: bool = typer.Option(False, "--json", help="One JSON object."
         raise typer.Exit(EXIT_NOT_RESPONDING)
 
 
-def _consumer_text(info: dict) -> str:
-    """``status``'s line on who has the virtual camera open (on demand)."""
-    if info.get("consumers") is None:
-        return "not watched (file/none output, or output.on_demand: false)"
-    apps = ", ".join(info.get("consumer_apps") or [])
-    return f"{info['consumers']} app(s)" + (f": {apps}" if apps else "")
-
-
-def _style_size_text(info: dict) -> str:
-    """``status``'s style-size line: the size in use and whether ``auto`` chose it."""
-    size = info.get("style_size")
-    if size is None:
-        return "-"
-    return f"{size} (auto: chosen to hold the frame rate)" if info.get("style_size_auto") else str(size)
-
-
-# ------------------------------------------------------------------------------------------ files
 @app.command(cls=PlainUsage)
 @handles_errors
 def render(input: Path = typer.Argument(..., metavar="INPUT", help="An image or a video file."),

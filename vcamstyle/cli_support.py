@@ -52,3 +52,24 @@ def config_path(value: Optional[Path]) -> Path:
     """The config path made absolute but kept as given: a symlink stays a symlink, followed at every read."""
     from vcamstyle import paths
     return Path(os.path.abspath((value or paths.default_config_path()).expanduser()))
+
+
+# `vcamstyle status`'s text for two of its fields
+
+def consumer_text(info: dict) -> str:
+    """``status``'s line on who has the virtual camera open (on demand)."""
+    if info.get("consumers") is None:
+        return "not watched (file/none output, or output.on_demand: false)"
+    apps = ", ".join(info.get("consumer_apps") or [])
+    return f"{info['consumers']} app(s)" + (f": {apps}" if apps else "")
+
+
+def style_size_text(info: dict) -> str:
+    """``status``'s style-size line: the size in use and whether ``auto`` chose it."""
+    size = info.get("style_size")
+    if size is None:
+        return "-"
+    return f"{size} (auto: chosen to hold the frame rate)" if info.get("style_size_auto") else str(size)
+
+
+# ------------------------------------------------------------------------------------------ files

@@ -120,6 +120,8 @@ def _number_check(
             raise _Problem(f"expected {expected}, got {found}")
         return value
 
+    check.bounds = {"low": low, "high": high, "integer": integer, "low_open": low_open,  # type: ignore[attr-defined]
+                    "high_open": high_open, "optional": optional}  # read by forms (the control page)
     return check
 
 
@@ -142,6 +144,7 @@ def _choice_check(options: tuple[str, ...]) -> Callable[[Any], Any]:
             raise _Problem(_choice_message(value, options))
         return value
 
+    check.choices = tuple(options)  # type: ignore[attr-defined]  # read by forms (the control page)
     return check
 
 

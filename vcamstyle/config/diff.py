@@ -40,6 +40,10 @@ KEY_STAGES: dict[str, frozenset[str]] = {
     "threads": frozenset({"effects"}),
     # Both model kinds may load upstream checkpoints from there (unet_resnet18 as well as the stylizers).
     "weights_dir": frozenset({"stylizer", "segmenter"}),
+    # The page's server reads these once at start (a change waits for the next start); the cheap stage
+    # keeps the running configuration equal to the file.
+    "control.enabled": frozenset({"effects"}),
+    "control.port": frozenset({"effects"}),
 }
 
 

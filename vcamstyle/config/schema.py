@@ -252,6 +252,15 @@ class BackgroundRegion(Region):
     strength: Annotated[float, BeforeValidator(_number_check(0, 1))] = 1.0
 
 
+class ControlConfig(_Section):
+    """The local control page (``vcamstyle ui``): an HTTP server on the loopback only. Read at start."""
+
+    #: Serve the page while the daemon runs; false: nothing listens.
+    enabled: Flag = True
+    #: TCP port on 127.0.0.1; 0 = a free port chosen at each start (``vcamstyle ui`` finds it).
+    port: Annotated[int, BeforeValidator(_number_check(0, 65535, integer=True))] = 0
+
+
 class Config(_Section):
     """The whole configuration (immutable). ``load_config`` returns it with resolved paths."""
 
@@ -261,6 +270,7 @@ class Config(_Section):
     style: StyleConfig = Field(default_factory=StyleConfig)
     person: PersonRegion = Field(default_factory=PersonRegion)
     background: BackgroundRegion = Field(default_factory=BackgroundRegion)
+    control: ControlConfig = Field(default_factory=ControlConfig)
     #: ``auto`` | ``cpu`` | ``cuda`` | ``cuda:N``.
     device: Annotated[str, BeforeValidator(_compute_device_check)] = "auto"
     #: ``auto``: float16 on CUDA, bfloat16 on CPUs with native bfloat16 instructions (for the models
@@ -291,4 +301,4 @@ class Config(_Section):
         return self.region(name).summary()
 
 
-_SECTION_KEYS = frozenset({"camera", "output", "segmentation", "style", "person", "background"})
+_SECTION_KEYS = frozenset({"camera", "output", "segmentation", "style", "person", "background", "control"})

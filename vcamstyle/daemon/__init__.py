@@ -6,7 +6,8 @@
 - ``watcher``: the config-file watcher; ``signals``: signal handlers that cannot deadlock;
   ``transaction``: a reload's new parts, prepared before the old ones go; ``preflight``: the output
   checked before anything slow; ``threads``: the network thread-count policy;
-  ``metrics``: frame-rate and per-stage timing statistics; ``style_size``: feeds ``style.size: auto``.
+  ``metrics``: frame-rate and per-stage timing statistics; ``style_size``: feeds ``style.size: auto``;
+  ``closing``: the parts closed in order at shutdown, each to completion.
 
 Public face: the names in ``__all__``; other packages import only those.
 """

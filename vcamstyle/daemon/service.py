@@ -21,7 +21,10 @@ import numpy as np
 
 from vcamstyle import compute, paths
 from vcamstyle.config import Config, check_output_not_input, load_config
-from vcamstyle.daemon import sdnotify, statusfile
+from vcamstyle.control import ControlServer, serve_page
+from vcamstyle.daemon import sdnotify
+from vcamstyle.daemon import statusfile
+from vcamstyle.daemon.closing import close_in_order
 from vcamstyle.daemon import threads as thread_policy
 from vcamstyle.daemon.metrics import RateMeter, StageTimes
 from vcamstyle.daemon.on_demand import SLEEP, WAKE, IdleKeeper
@@ -51,7 +54,6 @@ log = logging.getLogger(__name__)
 
 STATUS_INTERVAL_S = 0.5
 #: Closing one part (above all a file sink finalising its recording) slower than this is logged.
-SLOW_CLOSE_LOG_S = 1.0
 #: A frame arriving up to this fraction of an output interval before its slot still goes out
 #: (camera clock jitter); earlier ones are dropped when the camera runs faster than output.fps.
 OUTPUT_SLACK = 0.25
@@ -114,6 +116,7 @@ class Service(LiveReload):
         self._threads_before: int | None = None  # torch's count before the first tuner, restored at shutdown
         self._fit = FrameFitter()  # camera frames to the output size, aspect kept (output.fit)
         self.idle_keeper = IdleKeeper()  # output.on_demand: idle while no app watches the virtual camera
+        self.control: ControlServer | None = None  # the control page (``control.enabled``), started with the daemon
 
     # ---------------------------------------------------------------- signals
     def install_signal_handlers(self) -> None:
@@ -160,6 +163,7 @@ class Service(LiveReload):
         self._set_threads(config)
         self.watcher = ConfigWatcher(self.config_path, self._reload,
                                      extra_paths=lambda: referenced_paths(self.scene), read_as=read_as).start()
+        self.control = serve_page(self, config.control) if self.publish else None  # failing: logged, not fatal
 
     # ---------------------------------------------------------------- frame loop
     def _next_frame(self) -> tuple[np.ndarray | None, float]:
@@ -211,6 +215,8 @@ class Service(LiveReload):
                     self.threads.record((t2 - t1) * 1000)
                 self.style_size.record((t2 - t1) * 1000)
                 self._send(result.image)
+                if self.control is not None and self.control.tap.wanted():  # free while no page watches
+                    self.control.tap.offer(content, result.mask, result.image)
                 t3 = time.perf_counter()
                 stage_ms = {"camera_wait": (t1 - t0) * 1000, "frame_age": waited_ms, **result.stage_ms,
                             "sink": (t3 - t2) * 1000,
@@ -354,6 +360,7 @@ class Service(LiveReload):
             "output": self.sink.describe() if self.sink else None,
             "last_error": self.last_error,
             **self.idle_keeper.status(),
+            "control": self.control.status() if self.control else None,
         }
 
     def _segmentation_in_use(self) -> str | None:
@@ -420,21 +427,12 @@ class Service(LiveReload):
             thread_policy.set_network_threads(self._threads_before)
         with self._swap_lock:
             pending, self._pending = self._pending, None
-        for part, closer in (("on-demand watcher", self.idle_keeper.stop),
-                             ("config watcher", self.watcher.stop if self.watcher else None),
-                             ("a configuration not yet applied", pending.discard if pending else None),
-                             ("camera", self.source.close if self.source else None),
-                             ("output", self.sink.close if self.sink else None)):
-            if closer is None:
-                continue
-            began = time.monotonic()
-            try:
-                closer()
-            except Exception as exc:  # one failing part must not keep the others open (logged with its traceback)
-                log.error("closing the %s failed: %s", part, exc, exc_info=exc)
-            took = time.monotonic() - began
-            if took > SLOW_CLOSE_LOG_S:
-                log.info("closing the %s took %.1f s", part, took)
+        close_in_order((("control page", self.control.stop if self.control else None),
+                        ("on-demand watcher", self.idle_keeper.stop),
+                        ("config watcher", self.watcher.stop if self.watcher else None),
+                        ("a configuration not yet applied", pending.discard if pending else None),
+                        ("camera", self.source.close if self.source else None),
+                        ("output", self.sink.close if self.sink else None)))
         for thread in self._releases:  # parts replaced by a reload, closing on their own thread
             thread.join()
         if self.publish:
