@@ -342,14 +342,23 @@ class FileSink(_SinkBase):
 
 
 class NullSink(_SinkBase):
-    """Counts and discards frames (benchmarks, headless tests)."""
+    """Converts frames to ``pixel_format`` as the virtual camera would, then discards them (benchmarks,
+    headless runs): so a daemon with ``output.backend: none`` and ``vcamstyle bench`` do the real
+    sink's per-frame work. ``pixel_format=None`` skips the conversion (an odd size that no YUV format takes)."""
 
-    def __init__(self, width: int, height: int, fps: float, *, pace: bool = False,
+    def __init__(self, width: int, height: int, fps: float, *, pixel_format: str | None = "yuyv", pace: bool = False,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
         super().__init__(width, height, fps, pace=pace, clock=clock, sleep=sleep)
+        self._convert = None
+        if pixel_format is not None:
+            check_format_size(pixel_format.lower(), width, height)
+            self._convert = PIXEL_FORMATS[pixel_format.lower()][1]
+        #: The last converted frame (kept so that the conversion is not optimised into nothing).
+        self.last: np.ndarray | None = None
 
     def send(self, frame: np.ndarray) -> None:
         self._check_frame(frame)
+        self.last = self._convert(frame) if self._convert is not None else frame
         self._frames_sent += 1
 
     def close(self) -> None:
@@ -433,7 +442,7 @@ def create_sink(output: Any = None, width: int | None = None, height: int | None
                             hint="set output.path to a .mp4 or .avi file, or a directory")
         return FileSink(s.path, w, h, rate, pace=bool(s.pace), clock=clock, sleep=sleep)
     if kind == "null":
-        return NullSink(w, h, rate, pace=bool(s.pace), clock=clock, sleep=sleep)
+        return NullSink(w, h, rate, pixel_format=s.format, pace=bool(s.pace), clock=clock, sleep=sleep)
     raise SinkError(f"unknown output kind {s.kind!r}", hint=f"use one of {', '.join(SINK_KINDS)}")
 
 
