@@ -342,19 +342,16 @@ class FileSink(_SinkBase):
 
 
 class NullSink(_SinkBase):
-    """Converts frames to ``pixel_format`` as the virtual camera would, then discards them (benchmarks,
-    headless runs): so a daemon with ``output.backend: none`` and ``vcamstyle bench`` do the real
-    sink's per-frame work. ``pixel_format=None`` skips the conversion (an odd size that no YUV format takes)."""
+    """Converts frames to ``pixel_format`` as the virtual camera would (the real sink's per-frame work,
+    for benchmarks and ``output.backend: none``), then discards them; ``None`` skips the conversion."""
 
     def __init__(self, width: int, height: int, fps: float, *, pixel_format: str | None = "yuyv", pace: bool = False,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
         super().__init__(width, height, fps, pace=pace, clock=clock, sleep=sleep)
-        self._convert = None
         if pixel_format is not None:
             check_format_size(pixel_format.lower(), width, height)
-            self._convert = PIXEL_FORMATS[pixel_format.lower()][1]
-        #: The last converted frame (kept so that the conversion is not optimised into nothing).
-        self.last: np.ndarray | None = None
+        self._convert = PIXEL_FORMATS[pixel_format.lower()][1] if pixel_format is not None else None
+        self.last: np.ndarray | None = None  # the last converted frame
 
     def send(self, frame: np.ndarray) -> None:
         self._check_frame(frame)

@@ -113,13 +113,29 @@ def face_spared(settings: PipelineSettings) -> bool:
             and settings.face_strength < style.strength)
 
 
-@dataclass
-class FrameResult:
-    """``image``: ``HxWx3 uint8 RGB``; ``mask``: ``HxW float32`` in [0,1]; ``stage_ms``: time per stage."""
+#: A full-resolution mask, or how to make it: the fused compositor needs none, so the daemon (which
+#: never looks at it) does not pay its upsampling; ``render --compare`` and the benchmarks do.
+MaskSource = np.ndarray | Callable[[], np.ndarray]
 
-    image: np.ndarray
-    mask: np.ndarray
-    stage_ms: dict[str, float]
+
+def resolve_mask(mask: MaskSource) -> np.ndarray:
+    """The ``HxW float32`` mask of a ``MaskSource``."""
+    return mask() if callable(mask) else mask
+
+
+class FrameResult:
+    """``image``: ``HxWx3 uint8 RGB``; ``mask``: ``HxW float32`` in [0,1] (made on first use); ``stage_ms``:
+    time per stage."""
+
+    def __init__(self, image: np.ndarray, mask: MaskSource, stage_ms: dict[str, float]) -> None:
+        self.image = image
+        self._mask = mask
+        self.stage_ms = stage_ms
+
+    @property
+    def mask(self) -> np.ndarray:
+        self._mask = resolve_mask(self._mask)
+        return self._mask
 
 
 @dataclass
@@ -151,6 +167,7 @@ class Pipeline:
         self._solid: dict[tuple, np.ndarray] = {}
         self._assets: dict[tuple, torch.Tensor] = {}
         self._no_mask: dict[tuple, np.ndarray] = {}
+        self._buffers = composite_cv.FullResBuffers()  # the CPU compositor's full-resolution arrays
         #: False when both regions get the same picture: then no segmentation runs (``mask_needed``).
         self.uses_mask = mask_needed(settings)
 
@@ -300,10 +317,16 @@ class Pipeline:
             self._solid = {key: np.full(shape, color, dtype=np.uint8)}
         return self._solid[key]
 
-    def _compose_cpu(self, frame: np.ndarray, a: Analysis) -> tuple[np.ndarray, np.ndarray]:
+    def _compose_cpu(self, frame: np.ndarray, a: Analysis) -> tuple[np.ndarray, MaskSource]:
         if a.low_mask is None:
             return self._compose_unmasked(frame)
         size = frame.shape[:2]
+        if a.styled is not None and self.settings.person.effect == self.settings.background.effect == "style":
+            # both regions painted: upsampling and blend fused into one pass (``guided_blend``), which
+            # needs no full-resolution mask
+            low_mask = a.low_mask
+            return (composite_cv.guided_blend(a.styled, a.styled_guide, low_mask, frame, self._buffers),
+                    lambda: composite_cv.upsample_mask(low_mask, size))
         mask = composite_cv.upsample_mask(a.low_mask, size)
         styled: list[np.ndarray] = []
         if a.styled is not None:
