@@ -3,7 +3,9 @@ process, alternating variant by variant on the same frames (see ``runtimes.alter
 
 - ``composite``: both regions styled, guided upsampling of each picture then a per-pixel blend (before)
   vs ``composite_cv.guided_blend`` (after: the two fits mixed at low resolution, one pass);
-- ``denoise``: the still-scene denoiser over the whole RGB frame (for scale);
+- ``denoise``: the still-scene denoiser over the whole RGB frame (before) vs ``SplitDenoiser`` (after:
+  the grey frame at full resolution, the two network inputs at their sizes; the shrinking, which both
+  need, is counted in both);
 - ``sink``: the conversion to YUYV (unchanged; for scale).
 
 The inputs are the default configuration's real ones: the camera video of ``camera.py`` at 1280x720,
@@ -33,9 +35,11 @@ from vcamstyle import compute  # noqa: E402
 from vcamstyle.bench.runner import frame_stream  # noqa: E402
 from vcamstyle.config import load_config, override  # noqa: E402
 from vcamstyle.devices.pixfmt import rgb_to_yuyv  # noqa: E402
+from vcamstyle.frames import short_side_size, shrink  # noqa: E402
 from vcamstyle.models.weights import resolve_weights_dir  # noqa: E402
 from vcamstyle.pipeline import Engine, Pipeline  # noqa: E402
 from vcamstyle.pipeline import composite_cv  # noqa: E402
+from vcamstyle.pipeline.denoise_split import SplitDenoiser  # noqa: E402
 
 
 def separate_composite(pipeline: Pipeline, frame: np.ndarray, analysis) -> np.ndarray:
@@ -85,11 +89,23 @@ def main() -> None:
           f"composite: {differences(separate_composite(pipeline, frames[0], analyses[0]), composite_cv.guided_blend(analyses[0].styled, analyses[0].styled_guide, analyses[0].low_mask, frames[0]))}")
     report("composite, both regions styled", alternate({"separate (before)": before, "guided_blend (after)": after}, args.rounds))
 
-    def denoise() -> np.ndarray:
-        frame, _, previous = pick()
-        return composite_cv.still_denoise(frame, previous, amount)
+    split = SplitDenoiser(amount)
+    sizes = [scene.segmenter.preferred_size(720, 1280), short_side_size(720, 1280, args.size, multiple=2)]
 
-    report("denoise", alternate({"still_denoise (RGB)": denoise}, args.rounds))
+    def denoise_before() -> None:
+        frame, _, previous = pick()
+        steady = composite_cv.still_denoise(frame, previous, amount)
+        for size in sizes:
+            shrink(steady, size)
+
+    def denoise_after() -> None:
+        frame, _, _ = pick()
+        split.grey(frame)
+        for size in sizes:
+            split.small(shrink(frame, size))
+
+    report("denoise (and the network inputs' shrinking)",
+           alternate({"RGB at 720p (before)": denoise_before, "split (after)": denoise_after}, args.rounds))
     report("sink conversion", alternate({"RGB -> YUYV": lambda: rgb_to_yuyv(pick()[0]),
                                          "camera BGR -> RGB": lambda: cv2.cvtColor(pick()[0], cv2.COLOR_BGR2RGB)},
                                         args.rounds))

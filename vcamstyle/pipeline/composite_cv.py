@@ -124,7 +124,8 @@ class FullResBuffers:
 
 
 def guided_blend(low_outputs: torch.Tensor, low_guide: torch.Tensor, low_mask: torch.Tensor, frame: np.ndarray,
-                 buffers: FullResBuffers | None = None, radius: int = 1, eps: float = 1e-3) -> np.ndarray:
+                 buffers: FullResBuffers | None = None, grey: np.ndarray | None = None, radius: int = 1,
+                 eps: float = 1e-3) -> np.ndarray:
     """Two styled regions in one pass over the full-resolution picture: the guided upsampling of the
     person's picture (``low_outputs[0]``) and of the background's (``low_outputs[-1]``), blended by
     ``low_mask`` (``1x1xhxw``, 1 = person), as ``blend(guided_upsample(p), guided_upsample(b), mask)``.
@@ -133,7 +134,7 @@ def guided_blend(low_outputs: torch.Tensor, low_guide: torch.Tensor, low_mask: t
     ``m (a_p g + b_p) + (1 - m)(a_b g + b_b) = A g + B`` with ``A = lerp(a_b, a_p, m)``, ``B = lerp(b_b, b_p, m)``.
     ``A`` and ``B`` are mixed at ``1/BLEND_SCALE`` of the output size (they and the mask are smooth
     there), upsampled once, and applied: five passes over the 720p picture instead of about twenty,
-    and no full-resolution mask. (Each region's picture is no longer clamped to [0, 1] before the blend,
+    and no full-resolution mask. ``grey``: the frame's ``HxW uint8`` grey when it is at hand (denoised). (Each region's picture is no longer clamped to [0, 1] before the blend,
     only the result: they differ only where both overshoot the edge they are blended across.)
     Returns ``HxWx3 uint8``."""
     h, w = frame.shape[:2]
@@ -153,7 +154,7 @@ def guided_blend(low_outputs: torch.Tensor, low_guide: torch.Tensor, low_mask: t
     a_mid += m * (up(a_p, mid) - a_mid)
     b_p_mid += m * (up(b_p, mid) - b_p_mid)
     b_p_mid *= 255.0  # the output is on the 0-255 scale; the grey frame stays uint8 (0-255)
-    grey3 = cv2.cvtColor(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+    grey3 = cv2.cvtColor(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) if grey is None else grey, cv2.COLOR_GRAY2RGB)
     a_full = cv2.resize(a_mid, (w, h), dst=buffers.get("a", (h, w, 3), np.float32), interpolation=cv2.INTER_LINEAR)
     b_full = cv2.resize(b_p_mid, (w, h), dst=buffers.get("b", (h, w, 3), np.float32), interpolation=cv2.INTER_LINEAR)
     product = cv2.multiply(a_full, grey3, dst=a_full, dtype=cv2.CV_32F)
@@ -205,13 +206,25 @@ def still_denoise(frame: np.ndarray, state: np.ndarray | None, amount: float) ->
     """
     if state is None or amount <= 0 or state.shape != frame.shape:
         return frame
+    return keep_history(state, frame, still_keep(frame, state, amount))
+
+
+def still_keep(frame: np.ndarray, state: np.ndarray, amount: float) -> np.ndarray:
+    """``still_denoise``'s share of history to keep, ``h'xw' float32`` in [0, amount] on its motion grid
+    (``DENOISE_GRID`` times coarser than ``frame``; ``frame`` and ``state``: ``HxW`` or ``HxWxC uint8``)."""
     h, w = frame.shape[:2]
     grid = (max(1, w // DENOISE_GRID), max(1, h // DENOISE_GRID))
-    change = cv2.resize(cv2.absdiff(frame, state), grid, interpolation=cv2.INTER_AREA).astype(np.float32).mean(axis=2)
+    change = cv2.resize(cv2.absdiff(frame, state), grid, interpolation=cv2.INTER_AREA).astype(np.float32)
+    change = change.mean(axis=2) if change.ndim == 3 else change
     # the noise floor: the quieter quarter of the blocks, capped so that a frame that mostly moves
     # (a pan, a light switched on) is never taken for noise
     floor = min(float(np.percentile(change, 25)), DENOISE_FLOOR_CAP)
     motion = cv2.dilate(change, np.ones((3, 3), np.uint8))
-    keep = np.clip(1.0 - (motion - 2.0 * floor) / DENOISE_MOTION_SCALE, 0.0, 1.0) * amount
-    keep = cv2.resize(keep, (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.clip(1.0 - (motion - 2.0 * floor) / DENOISE_MOTION_SCALE, 0.0, 1.0) * amount
+
+
+def keep_history(state: np.ndarray, frame: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """``lerp(frame, state, keep)`` per pixel (``uint8`` pictures of one size), ``keep`` (``still_keep``'s
+    grid) stretched to their size."""
+    keep = cv2.resize(keep, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_LINEAR)
     return cv2.blendLinear(state, frame, keep, 1.0 - keep)
