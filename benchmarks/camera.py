@@ -10,18 +10,22 @@ import cv2
 import numpy as np
 
 
-def camera_video(width: int, height: int, fps: int = 30, frames: int = 60, directory: Path | None = None) -> Path:
-    """Path of an mp4 of ``frames`` frames at ``width x height`` (created if missing)."""
+def camera_video(width: int, height: int, fps: int = 30, frames: int = 60, directory: Path | None = None,
+                 fourcc: str = "mp4v") -> Path:
+    """Path of a video of ``frames`` frames at ``width x height`` (created if missing): an mp4, or with
+    ``fourcc="MJPG"`` an MJPG avi, which costs what a webcam's MJPG stream costs to decode (the default
+    configuration asks the camera for MJPG)."""
     import skimage.data
 
     directory = directory or Path(tempfile.gettempdir()) / "vcamstyle-bench"
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"camera_{width}x{height}_{fps}fps_{frames}.mp4"
+    suffix = ".avi" if fourcc == "MJPG" else ".mp4"
+    path = directory / f"camera_{width}x{height}_{fps}fps_{frames}_{fourcc}{suffix}"
     if path.exists():
         return path
     person = cv2.resize(skimage.data.astronaut(), (height, height), interpolation=cv2.INTER_AREA)
     rng = np.random.default_rng(0)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (width, height))
     for i in range(frames):
         canvas = np.full((height, width, 3), 100, np.uint8)
         x = max(0, (width - height) // 2 + int(round(width * 0.02 * np.sin(i / 8))))

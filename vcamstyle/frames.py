@@ -88,16 +88,20 @@ def pad_to_multiple(image: torch.Tensor, multiple: int, mode: str = "reflect",
 def shrink(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Resize ``HxWxC uint8`` to ``size = (h, w)`` with an area filter (no aliasing when shrinking).
 
-    OpenCV's area filter is much faster for integer factors, so the frame is first reduced by the
-    largest integer factor that fits both axes, then area-resized the rest of the way.
+    OpenCV's area filter is fastest by far for an exact halving (measured at 1280x720 on 2 cores:
+    0.6 ms for /2, 2.4 ms for /5, 11 ms for /3, 7 ms for 640x360 -> 342x192), so the frame is halved
+    while a halving stays at least ``size``; the rest, less than a factor of two of an already
+    low-passed picture, is bilinear (close to the area filter there, and ten times cheaper). A frame
+    that cannot be halved is area-resized in one step.
     """
     h, w = frame.shape[:2]
     if (h, w) == tuple(size):
         return frame
-    factor = min(h // max(1, size[0]), w // max(1, size[1]))
-    if factor >= 2:
-        frame = cv2.resize(frame, (w // factor, h // factor), interpolation=cv2.INTER_AREA)
-        h, w = frame.shape[:2]
-        if (h, w) == tuple(size):
-            return frame
-    return cv2.resize(frame, (size[1], size[0]), interpolation=cv2.INTER_AREA if size[0] <= h else cv2.INTER_LINEAR)
+    halved = False
+    while h // 2 >= size[0] and w // 2 >= size[1] and min(h, w) >= 2:
+        frame = cv2.resize(frame, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+        h, w, halved = h // 2, w // 2, True
+    if (h, w) == tuple(size):
+        return frame
+    smaller = size[0] <= h and size[1] <= w
+    return cv2.resize(frame, (size[1], size[0]), interpolation=cv2.INTER_AREA if smaller and not halved else cv2.INTER_LINEAR)

@@ -65,3 +65,48 @@ def test_the_auto_size_line_says_whether_the_frame_rate_was_held(fps: float, sai
               "stage_ms": {}}
     line = runner.format_report(report).splitlines()[1]
     assert line.endswith(f"at short side auto -> 128 (3 frames); settled after 120 warm-up frames, {said}")
+
+
+def _mjpg_camera(path: Path, width: int = 128, height: int = 96, frames: int = 4) -> Path:
+    import cv2
+    import numpy as np
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (width, height))
+    for i in range(frames):
+        writer.write(np.full((height, width, 3), 40 * i, np.uint8))
+    writer.release()
+    return path
+
+
+def test_the_bench_counts_the_camera_decoding_and_the_sink_conversion(tmp_path: Path) -> None:
+    """Every stage the daemon runs is in a frame's time: the camera file's decoding (``capture``), the fit
+    to the output size, the pipeline and the conversion to the output format (``sink``)."""
+    camera = _mjpg_camera(tmp_path / "camera.avi")
+    config = tmp_path / "bench.yaml"
+    config.write_text(f"camera:\n  device: {camera}\nperson:\n  effect: original\nbackground:\n  effect: color\n")
+    report = runner.run_bench(load_config(config), frames=6, warmup=1)
+    stages = report["stage_ms"]
+    assert {"capture", "fit", "segment", "mask", "composite", "sink"} <= set(stages)
+    assert (report["width"], report["height"]) == (128, 96)
+    assert stages["capture"]["median"] > 0 and stages["sink"]["median"] > 0
+    # the frame time covers its stages (medians of parts can exceed the whole's only by rounding)
+    assert report["frame_ms"]["median"] >= 0.9 * (stages["capture"]["median"] + stages["sink"]["median"])
+
+
+def test_bench_frames_are_decoded_one_by_one_and_loop(tmp_path: Path) -> None:
+    """The file camera is decoded live (not preloaded), as RGB, mirrored when ``camera.mirror``, and loops."""
+    import cv2
+    import numpy as np
+    camera = tmp_path / "camera.avi"
+    writer = cv2.VideoWriter(str(camera), cv2.VideoWriter_fourcc(*"MJPG"), 30, (64, 48))
+    picture = np.zeros((48, 64, 3), np.uint8)
+    picture[:, :32] = (0, 0, 255)  # BGR: red on the left
+    for _ in range(2):
+        writer.write(picture)
+    writer.release()
+    config = tmp_path / "bench.yaml"
+    config.write_text(f"camera:\n  device: {camera}\n  mirror: true\n")
+    stream, granted, source = runner.frame_stream(load_config(config))
+    assert source is None and granted[:2] == (64, 48)
+    frames = [next(stream) for _ in range(5)]  # more than the file holds: it loops
+    right = frames[-1][:, 48:].reshape(-1, 3).mean(axis=0)
+    assert right[0] > 200 and right[2] < 50  # RGB, mirrored: the red half is on the right now

@@ -548,3 +548,20 @@ def test_virtual_sink_satisfies_the_protocol():
     assert isinstance(sink, virtualcam.FrameSink)
     assert sink.pixel_format == "yuyv"
     sink.close()
+
+
+@pytest.mark.parametrize("pixel_format", ["yuyv", "i420", "rgb"])
+def test_null_sink_does_the_virtual_cameras_conversion(pixel_format: str):
+    """``output.backend: none`` (and ``vcamstyle bench``) pay the real sink's per-frame work: the frame
+    is converted to ``output.format`` exactly as ``VirtualCamSink`` converts it."""
+    sink = create_sink({"backend": "null", "format": pixel_format}, W, H, FPS)
+    frame = gradient_frame(3)
+    sink.send(frame)
+    convert = virtualcam.PIXEL_FORMATS[pixel_format][1]
+    expected = frame if convert is None else convert(frame)
+    assert sink.last is not None and sink.last.shape == expected.shape and np.array_equal(sink.last, expected)
+
+
+def test_null_sink_refuses_a_size_its_format_cannot_take():
+    with pytest.raises(SinkError, match="even width"):
+        create_sink({"backend": "null", "format": "yuyv"}, W + 1, H, FPS)

@@ -23,6 +23,7 @@ from vcamstyle.pipeline.core import (
     Pipeline,
     PipelineSettings,
     RegionPlan,
+    resolve_mask,
 )
 
 CPU = torch.device("cpu")
@@ -328,3 +329,81 @@ def test_cpu_and_torch_compositors_agree(effect: str, region: str, mask_size: in
     # Not a vacuous agreement: every effect but "original" really changes its region.
     changed = float(np.abs(torch_image.astype(np.int16) - frame.astype(np.int16)).mean())
     assert changed == 0.0 if effect == "original" else changed > 5.0
+
+
+# ------------------------------------------------------------------------------------------ guided_blend
+
+def _two_styled(h: int = 36, w: int = 64) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, np.ndarray]:
+    """Two smooth stylized pictures of a guide with a vertical edge, a person mask (left half), a frame."""
+    frame = _scene_frame()
+    guide = to_tensor(cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA), CPU)
+    warm = (guide * torch.tensor([1.0, 0.6, 0.3]).view(1, 3, 1, 1)).clamp(0, 1)
+    cold = (1 - guide * torch.tensor([0.3, 0.5, 1.0]).view(1, 3, 1, 1)).clamp(0, 1)
+    mask = torch.zeros(1, 1, 45, 80)
+    mask[..., :40] = 1
+    return torch.cat([warm, cold]), guide, composite.feather(mask, 3.0), frame
+
+
+def test_guided_blend_is_the_blend_of_the_two_guided_upsamplings() -> None:
+    """One pass (the two fits mixed at low resolution) gives the picture that upsampling each region and
+    blending them per pixel gives: the same within rounding away from the silhouette, close on it."""
+    styled, guide, mask, frame = _two_styled()
+    separate = composite_cv.guided_upsample_each(styled, guide, frame)
+    expected = composite_cv.blend(separate[0], separate[1], composite_cv.upsample_mask(mask, frame.shape[:2]))
+    fused = composite_cv.guided_blend(styled, guide, mask, frame)
+    assert fused.shape == frame.shape and fused.dtype == np.uint8
+    diff = np.abs(fused.astype(np.int16) - expected.astype(np.int16))
+    assert float(diff.mean()) <= 1.0 and float(np.percentile(diff, 99)) <= 6
+    # far from the silhouette each region is its own picture (the person's left, the background's right)
+    left, right = diff[:, : WIDTH // 4], diff[:, 3 * WIDTH // 4 :]
+    assert int(np.percentile(left, 99)) <= 2 and int(np.percentile(right, 99)) <= 2
+    # not vacuous: the two regions' pictures really differ
+    assert float(np.abs(separate[0].astype(np.int16) - separate[1].astype(np.int16)).mean()) > 40
+
+
+def test_guided_blend_reuses_its_buffers_without_mixing_frames() -> None:
+    styled, guide, mask, frame = _two_styled()
+    buffers = composite_cv.FullResBuffers()
+    first = composite_cv.guided_blend(styled, guide, mask, frame, buffers)
+    second = composite_cv.guided_blend(styled.flip(0), guide, mask, frame, buffers)  # the regions swapped
+    again = composite_cv.guided_blend(styled, guide, mask, frame, buffers)
+    assert np.array_equal(first, again) and not np.array_equal(first, second)
+
+
+def test_guided_blend_at_the_output_size_is_the_plain_blend() -> None:
+    styled, _, mask, frame = _two_styled(HEIGHT, WIDTH)
+    guide = to_tensor(frame, CPU)
+    fused = composite_cv.guided_blend(styled, guide, mask, frame)
+    pictures = [composite_cv.float_to_u8(composite_cv.tensor_to_hwc(styled[i : i + 1])) for i in range(2)]
+    assert np.array_equal(fused, composite_cv.blend(pictures[0], pictures[1],
+                                                    composite_cv.upsample_mask(mask, frame.shape[:2])))
+
+
+@pytest.mark.parametrize("mask_size", [48, 128], ids=["mask-enlarged", "mask-shrunk-in-height"])
+def test_cpu_and_torch_compositors_agree_with_both_regions_styled(mask_size: int) -> None:
+    """The fused CPU path (both regions styled, different styles) against the torch compositor."""
+    frame = _scene_frame()
+    plans = {name: RegionPlan("style", style=RegionStyle(torch.tensor(code).view(1, 3, 1, 1)))
+             for name, code in (("person", [0.9, 0.2, 0.6]), ("background", [0.1, 0.8, 0.3]))}
+    settings = PipelineSettings(output_size=(HEIGHT, WIDTH), mask=MaskSettings(smoothing=0.0), style_size=40, **plans)
+    pipeline = Pipeline(EllipseSegmenter(mask_size), ContrastStylizer(), settings, CPU)
+    analysis = pipeline.analyse(frame, {})
+    cpu_image, cpu_mask = pipeline._compose_cpu(frame, analysis)
+    torch_image, torch_mask = pipeline._compose_torch(frame, analysis)
+    assert float(np.abs(resolve_mask(cpu_mask) - torch_mask).max()) <= MASK_ATOL
+    diff = np.abs(cpu_image.astype(np.int16) - torch_image.astype(np.int16))
+    assert float(diff.mean()) <= PARITY_MEAN and float(np.percentile(diff, 99)) <= 2 * PARITY_P99
+    assert float(np.abs(torch_image.astype(np.int16) - frame.astype(np.int16)).mean()) > 5.0
+
+
+def test_the_full_resolution_mask_is_made_only_when_asked_for() -> None:
+    frame = _scene_frame()
+    plans = {name: RegionPlan("style", style=RegionStyle(torch.tensor(code).view(1, 3, 1, 1)))
+             for name, code in (("person", [0.9, 0.2, 0.6]), ("background", [0.1, 0.8, 0.3]))}
+    settings = PipelineSettings(output_size=(HEIGHT, WIDTH), mask=MaskSettings(smoothing=0.0), style_size=40, **plans)
+    pipeline = Pipeline(EllipseSegmenter(48), ContrastStylizer(), settings, CPU)
+    result = pipeline.process(frame)
+    assert callable(result._mask)  # not made yet
+    mask = result.mask
+    assert mask.shape == (HEIGHT, WIDTH) and mask.dtype == np.float32 and result.mask is mask
+    assert 0.2 < float(mask.mean()) < 0.8

@@ -23,10 +23,9 @@ import numpy as np
 import torch
 
 from vcamstyle import compute
-from vcamstyle.commands import read_frames
 from vcamstyle.config import Config
 from vcamstyle.daemon import StageTimes, camera_settings, output_geometry, percentile
-from vcamstyle.devices import CameraSource, is_file_source, resolve_camera
+from vcamstyle.devices import CameraSource, camera_rgb, create_sink, decoded_file_frames, is_file_source, resolve_camera
 from vcamstyle.errors import ConfigError, SourceError
 from vcamstyle.frames import short_side_size, shrink, to_tensor
 from vcamstyle.models import (
@@ -37,36 +36,27 @@ from vcamstyle.models import (
     seed_style_square,
 )
 from vcamstyle.models.weights import resolve_weights_dir
-from vcamstyle.pipeline import Engine, Pipeline, StyleSizeController, load_rgb
+from vcamstyle.pipeline import Engine, FrameFitter, Pipeline, StyleSizeController, load_rgb
 
 log = logging.getLogger(__name__)
 
-MAX_PRELOADED = 60
-
-
-def _file_frames(path: str) -> list[np.ndarray]:
-    frames = []
-    for frame in read_frames(Path(path)):
-        frames.append(frame)
-        if len(frames) >= MAX_PRELOADED:
-            break
-    if not frames:
-        raise SourceError(f"{path} has no frames", hint="check the file plays in a video player")
-    return frames
-
-
 def frame_stream(config: Config) -> tuple[Iterator[np.ndarray], tuple[int, int, float], CameraSource | None]:
-    """Endless ``HxWx3 uint8 RGB`` frames from the configured camera and its (width, height, fps)."""
+    """Endless ``HxWx3 uint8 RGB`` frames from the configured camera and its (width, height, fps).
+
+    A camera file is decoded frame by frame as the daemon's grab thread decodes it (an MJPG file pays
+    the camera's MJPEG decoding), with the same colour conversion and mirroring, but without pacing:
+    ``next()`` on the stream is the capture stage. A live camera is read through its grab thread (its
+    decoding runs there, uncounted; ``next()`` then includes waiting for the camera)."""
     target = resolve_camera(config.camera.device)
     if isinstance(target, str) and is_file_source(target):
-        frames = _file_frames(target)
-        h, w = frames[0].shape[:2]
+        decoded = decoded_file_frames(target, float(config.camera.fps))
+        first = next(decoded)
+        h, w = first.shape[:2]
+        mirror = bool(config.camera.mirror)
 
         def cycle() -> Iterator[np.ndarray]:
-            i = 0
-            while True:
-                yield frames[i % len(frames)]
-                i += 1
+            for bgr in decoded:
+                yield camera_rgb(bgr, mirror)
         return cycle(), (w, h, float(config.camera.fps)), None
     source = CameraSource(camera_settings(config)).start()
 
@@ -123,41 +113,51 @@ def _auto_size(config: Config, pipeline: Pipeline, fps: float) -> StyleSizeContr
 def run_bench(config: Config, frames: int = 100, warmup: int = 10, random_weights: bool = False) -> dict[str, Any]:
     """Measure ``frames`` frames after ``warmup``; returns the report dict (see ``format_report``).
 
-    With ``style.size: auto`` the size controller runs as in the daemon (fed every frame's time, at the
-    output frame rate); warm-up continues until the size has been stable for ``SETTLED_FRAMES``.
+    A frame's time counts every stage the daemon runs for it: ``capture`` (a camera file's decoding and
+    colour conversion, see ``frame_stream``), ``fit`` (to the output size), the pipeline's stages and
+    ``sink`` (the conversion to ``output.format`` that the virtual camera's sink does, through the null
+    sink that does the same work). With ``style.size: auto`` the size controller runs as in the daemon
+    (fed the pipeline's time per frame, as the daemon feeds it); warm-up continues until the size has
+    been stable for ``SETTLED_FRAMES``.
     """
     compute.keep_freed_memory()  # as the daemon does
     stream, granted, source = frame_stream(config)
+    counts_capture = source is None  # a live camera decodes in its grab thread, where this cannot time it
     try:
         width, height, fps = output_geometry(config, granted)
         engine = Engine(random_weights=random_weights)
         scene = engine.build(config, (height, width), resolve_weights_dir(str(config.weights_dir) if config.weights_dir else None))
         pipeline = Pipeline(scene.segmenter, scene.stylizer, scene.settings, scene.device)
         compute.set_torch_runs_networks(pipeline.torch_runs_networks)
+        sink = create_sink(None, width, height, fps, backend="null", format=config.output.format)
+        fit = FrameFitter()
         controller = _auto_size(config, pipeline, fps)
         stages = StageTimes(window=frames)
         totals: list[float] = []
         sizes: dict[int, int] = {}
         warm, stable_since, last_size = 0, 0, pipeline.settings.style_size
         while len(totals) < frames:
-            image = next(stream)
             t0 = time.perf_counter()
-            if image.shape[:2] != (height, width):
-                image = shrink(image, (height, width))
+            image = next(stream)
             t1 = time.perf_counter()
+            image = fit(image, (height, width), config.output.fit)
+            t2 = time.perf_counter()
             size = pipeline.settings.style_size
             result = pipeline.process(image)
-            t2 = time.perf_counter()
+            t3 = time.perf_counter()
+            sink.send(result.image)
+            t4 = time.perf_counter()
             if controller is not None:
-                controller.record((t2 - t1) * 1000)
+                controller.record((t3 - t2) * 1000)
             if warm < warmup or (controller is not None and warm < MAX_SETTLE and warm - stable_since < SETTLED_FRAMES):
                 warm += 1
                 if pipeline.settings.style_size != last_size:
                     stable_since, last_size = warm, pipeline.settings.style_size
                 continue
             sizes[size] = sizes.get(size, 0) + 1
-            stages.add_all({"capture_resize": (t1 - t0) * 1000, **result.stage_ms})
-            totals.append((t2 - t0) * 1000)
+            capture = {"capture": (t1 - t0) * 1000} if counts_capture else {}
+            stages.add_all({**capture, "fit": (t2 - t1) * 1000, **result.stage_ms, "sink": (t4 - t3) * 1000})
+            totals.append((t4 - t0) * 1000 if counts_capture else (t4 - t1) * 1000)
     finally:
         if source is not None:
             source.close()
@@ -323,7 +323,7 @@ def format_comparison(report: dict[str, Any]) -> str:
              f"{'frame p95 ms':<18}{current['frame_ms']['p95']:>12.1f}{seed['frame_ms']['p95']:>12.1f}",
              f"{'network input':<18}{_size(current['network_size']):>12}{_size(seed['network_size']):>12}",
              f"{'precision':<18}{current['precision']:>12}{seed['precision']:>12}"]
-    known = ("convert", "capture_resize", "segment", "mask", "style", "composite")
+    known = ("convert", "capture", "fit", "segment", "mask", "style", "composite", "sink")
     present = set(current["stage_ms"]) | set(seed["stage_ms"])
     stage_names = [s for s in known if s in present] + sorted(present - set(known))
     for stage in stage_names:

@@ -17,6 +17,8 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "CameraSettings": "camera",
     "CameraSource": "camera",
     "IMAGE_SUFFIXES": "camera",
+    "camera_rgb": "camera",
+    "decoded_file_frames": "camera",
     "is_file_source": "camera",
     "placeholder_frame": "camera",
     "resolve_camera": "camera",

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from typing import Iterator
 from pathlib import Path
 
 import cv2
@@ -173,6 +174,27 @@ class _DeviceReader:
         self.capture.release()
 
 
+def camera_rgb(bgr: np.ndarray, mirror: bool) -> np.ndarray:
+    """What the grab thread makes of a decoded camera frame: ``HxWx3 uint8 BGR`` -> ``RGB``, mirrored
+    left-right when ``mirror`` (one pass each)."""
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return np.ascontiguousarray(rgb[:, ::-1]) if mirror else rgb
+
+
+def decoded_file_frames(path: str, fps: float = 30.0) -> Iterator[np.ndarray]:
+    """Endless ``HxWx3 uint8 BGR`` frames of a camera file, decoded one by one as the grab thread decodes
+    them (a video loops), without pacing: ``vcamstyle bench`` times the decoding this way."""
+    reader = _FileReader(path, fps)
+    try:
+        while True:
+            frame = reader.read()
+            if frame is None:
+                raise SourceError(f"{path} has no frames", hint="check the file plays in a video player")
+            yield frame
+    finally:
+        reader.close()
+
+
 class CameraSource:
     """Owns the grab thread. ``latest()`` returns the newest frame, or None while the camera is down.
 
@@ -248,9 +270,7 @@ class CameraSource:
                     break
 
     def _publish(self, bgr: np.ndarray) -> None:
-        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        if self.settings.mirror:
-            rgb = np.ascontiguousarray(rgb[:, ::-1])
+        rgb = camera_rgb(bgr, self.settings.mirror)
         with self._new_frame:
             self._seq += 1
             self._frame = Frame(rgb, self._seq, time.monotonic())

@@ -158,14 +158,20 @@ class VirtualCamSink(SinkBase):
 
 
 class NullSink(SinkBase):
-    """Counts and discards frames (benchmarks, headless tests)."""
+    """Converts frames to ``pixel_format`` as the virtual camera would (the real sink's per-frame work,
+    for benchmarks and ``output.backend: none``), then discards them; ``None`` skips the conversion."""
 
-    def __init__(self, width: int, height: int, fps: float, *, pace: bool = False,
+    def __init__(self, width: int, height: int, fps: float, *, pixel_format: str | None = "yuyv", pace: bool = False,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
         super().__init__(width, height, fps, pace=pace, clock=clock, sleep=sleep)
+        if pixel_format is not None:
+            check_format_size(pixel_format.lower(), width, height)
+        self._convert = PIXEL_FORMATS[pixel_format.lower()][1] if pixel_format is not None else None
+        self.last: np.ndarray | None = None  # the last converted frame
 
     def send(self, frame: np.ndarray) -> None:
         self._check_frame(frame)
+        self.last = self._convert(frame) if self._convert is not None else frame
         self._frames_sent += 1
 
     def close(self) -> None:
@@ -249,7 +255,7 @@ def create_sink(output: Any = None, width: int | None = None, height: int | None
                             hint="set output.path to a .mp4, .mkv, .mov or .avi file, or a directory")
         return FileSink(s.path, w, h, rate, pace=bool(s.pace), clock=clock, sleep=sleep)
     if kind == "null":
-        return NullSink(w, h, rate, pace=bool(s.pace), clock=clock, sleep=sleep)
+        return NullSink(w, h, rate, pixel_format=s.format, pace=bool(s.pace), clock=clock, sleep=sleep)
     raise SinkError(f"unknown output kind {s.kind!r}", hint=f"use one of {', '.join(SINK_KINDS)}")
 
 

@@ -22,6 +22,7 @@ import torch
 from vcamstyle.frames import resize, short_side_size, shrink, to_numpy, to_tensor
 from vcamstyle.models import RegionStyle, Segmenter, Stylizer
 from vcamstyle.pipeline import composite, composite_cv
+from vcamstyle.pipeline.denoise_split import SplitDenoiser
 
 EFFECTS = ("original", "blur", "color", "image", "style")
 STAGES = ("denoise", "segment", "mask", "style", "composite")
@@ -113,13 +114,29 @@ def face_spared(settings: PipelineSettings) -> bool:
             and settings.face_strength < style.strength)
 
 
-@dataclass
-class FrameResult:
-    """``image``: ``HxWx3 uint8 RGB``; ``mask``: ``HxW float32`` in [0,1]; ``stage_ms``: time per stage."""
+#: A full-resolution mask, or how to make it: the fused compositor needs none, so the daemon (which
+#: never looks at it) does not pay its upsampling; ``render --compare`` and the benchmarks do.
+MaskSource = np.ndarray | Callable[[], np.ndarray]
 
-    image: np.ndarray
-    mask: np.ndarray
-    stage_ms: dict[str, float]
+
+def resolve_mask(mask: MaskSource) -> np.ndarray:
+    """The ``HxW float32`` mask of a ``MaskSource``."""
+    return mask() if callable(mask) else mask
+
+
+class FrameResult:
+    """``image``: ``HxWx3 uint8 RGB``; ``mask``: ``HxW float32`` in [0,1] (made on first use); ``stage_ms``:
+    time per stage."""
+
+    def __init__(self, image: np.ndarray, mask: MaskSource, stage_ms: dict[str, float]) -> None:
+        self.image = image
+        self._mask = mask
+        self.stage_ms = stage_ms
+
+    @property
+    def mask(self) -> np.ndarray:
+        self._mask = resolve_mask(self._mask)
+        return self._mask
 
 
 @dataclass
@@ -131,6 +148,8 @@ class Analysis:
     low_mask: torch.Tensor | None
     styled: torch.Tensor | None = None
     styled_guide: torch.Tensor | None = None
+    #: The denoised ``HxW uint8`` grey frame when only it was denoised at full resolution (``SplitDenoiser``).
+    grey: np.ndarray | None = None
 
 
 class Pipeline:
@@ -148,9 +167,11 @@ class Pipeline:
         self._mask_state = mask_state
         self._styled_state: tuple[torch.Tensor, torch.Tensor] | None = None  # (content, stylized) at work size
         self._input_state: np.ndarray | None = None  # the last denoised camera frame
+        self._split = SplitDenoiser(settings.input_smoothing)  # or its grey and the network inputs
         self._solid: dict[tuple, np.ndarray] = {}
         self._assets: dict[tuple, torch.Tensor] = {}
         self._no_mask: dict[tuple, np.ndarray] = {}
+        self._buffers = composite_cv.FullResBuffers()  # the CPU compositor's full-resolution arrays
         #: False when both regions get the same picture: then no segmentation runs (``mask_needed``).
         self.uses_mask = mask_needed(settings)
 
@@ -189,6 +210,7 @@ class Pipeline:
         self._mask_state = None
         self._styled_state = None
         self._input_state = None
+        self._split.reset()
         reset_stylizer = getattr(self.stylizer, "reset", None)
         if reset_stylizer is not None:
             reset_stylizer()
@@ -198,13 +220,25 @@ class Pipeline:
             torch.cuda.synchronize(self.device)
         return time.perf_counter()
 
-    def _shrunk(self, frame: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
-        """``frame`` resized to ``size = (h, w)`` (area filter) as a ``1x3xhxw`` tensor on the device."""
-        return to_tensor(shrink(frame, size), self.device)
+    def _shrunk(self, frame: np.ndarray, size: tuple[int, int], steady: bool = False) -> torch.Tensor:
+        """``frame`` resized to ``size = (h, w)`` (area filter) as a ``1x3xhxw`` tensor on the device;
+        ``steady``: denoised at that size (``SplitDenoiser.small``)."""
+        small = shrink(frame, size)
+        return to_tensor(self._split.small(small) if steady else small, self.device)
+
+    @property
+    def denoises_grey_only(self) -> bool:
+        """Whether the still-scene denoiser steadies only the grey frame at full resolution and the network
+        inputs at theirs (``SplitDenoiser``): on the CPU, with both regions painted (then the full-resolution
+        frame reaches the output only as the guided filter's grey guide)."""
+        s = self.settings
+        return (self.device.type == "cpu" and s.input_smoothing > 0 and self.stylizes
+                and s.person.effect == s.background.effect == "style")
 
     @torch.inference_mode()
-    def analyse(self, frame: np.ndarray, times: dict[str, float]) -> Analysis:
-        """Segmentation, mask post-processing and stylization at low resolution."""
+    def analyse(self, frame: np.ndarray, times: dict[str, float], steady: bool = False) -> Analysis:
+        """Segmentation, mask post-processing and stylization at low resolution. ``steady``: the network
+        inputs are denoised at their size (``SplitDenoiser``; ``frame`` itself was not)."""
         s = self.settings
         h, w = frame.shape[:2]
         t0 = self._clock()
@@ -214,7 +248,7 @@ class Pipeline:
             t2 = t0
             times["segment"] = times["mask"] = 0.0
         else:
-            seg_input = self._shrunk(frame, self.segmenter.preferred_size(h, w))
+            seg_input = self._shrunk(frame, self.segmenter.preferred_size(h, w), steady)
             raw = self.segmenter.segment(seg_input).float()
             t1 = self._clock()
             times["segment"] = (t1 - t0) * 1000
@@ -229,7 +263,7 @@ class Pipeline:
         analysis = Analysis(low)
         person, background = _styles(s)
         if self.stylizes:
-            small = self._shrunk(frame, short_side_size(h, w, s.style_size, multiple=2))
+            small = self._shrunk(frame, short_side_size(h, w, s.style_size, multiple=2), steady)
             if low is None:  # the same style in both regions: any mask gives the same picture
                 small_mask = torch.ones_like(small[:, :1])
             else:
@@ -269,10 +303,14 @@ class Pipeline:
         """``frame``: ``HxWx3 uint8 RGB`` at the output size."""
         times: dict[str, float] = {}
         t0 = time.perf_counter()
-        if self.settings.input_smoothing > 0:
+        split, grey = self.denoises_grey_only, None
+        if split:
+            grey = self._split.grey(frame)
+        elif self.settings.input_smoothing > 0:
             frame = self._input_state = composite_cv.still_denoise(frame, self._input_state, self.settings.input_smoothing)
         times["denoise"] = (time.perf_counter() - t0) * 1000
-        analysis = self.analyse(frame, times)
+        analysis = self.analyse(frame, times, steady=split)
+        analysis.grey = grey
         t0 = self._clock()
         if self.device.type == "cpu":
             image, mask = self._compose_cpu(frame, analysis)
@@ -300,10 +338,16 @@ class Pipeline:
             self._solid = {key: np.full(shape, color, dtype=np.uint8)}
         return self._solid[key]
 
-    def _compose_cpu(self, frame: np.ndarray, a: Analysis) -> tuple[np.ndarray, np.ndarray]:
+    def _compose_cpu(self, frame: np.ndarray, a: Analysis) -> tuple[np.ndarray, MaskSource]:
         if a.low_mask is None:
             return self._compose_unmasked(frame)
         size = frame.shape[:2]
+        if a.styled is not None and self.settings.person.effect == self.settings.background.effect == "style":
+            # both regions painted: upsampling and blend fused into one pass (``guided_blend``), which
+            # needs no full-resolution mask
+            low_mask = a.low_mask
+            return (composite_cv.guided_blend(a.styled, a.styled_guide, low_mask, frame, self._buffers, a.grey),
+                    lambda: composite_cv.upsample_mask(low_mask, size))
         mask = composite_cv.upsample_mask(a.low_mask, size)
         styled: list[np.ndarray] = []
         if a.styled is not None:
