@@ -88,6 +88,13 @@ def test_non_finite_and_huge_numbers_are_refused_everywhere(text: str) -> None:
     assert "expected" in problem and "(line " in problem
 
 
+@pytest.mark.parametrize("text", ["camera:\n  fps: 1.0e-300\n", "output:\n  fps: 0.001\n", "camera:\n  fps: 0.5\n"])
+def test_a_frame_rate_below_one_is_refused(text: str) -> None:
+    """A tiny rate made the frame pacer sleep ~1e300 s (OverflowError); the rate is now [1, 240]."""
+    (problem,) = problems_of(text)
+    assert "fps: expected a number in [1, 240]" in problem and "(line 2)" in problem
+
+
 # ------------------------------------------------------------------ sizes per format
 
 

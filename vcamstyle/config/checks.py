@@ -245,8 +245,8 @@ Size = Annotated[int, BeforeValidator(_number_check(16, _MAX_SIZE, integer=True)
 OptionalSize = Annotated[
     Union[int, None], BeforeValidator(_number_check(16, _MAX_SIZE, integer=True, optional=True))
 ]
-Fps = Annotated[float, BeforeValidator(_number_check(0, 240, low_open=True))]
-OptionalFps = Annotated[Union[float, None], BeforeValidator(_number_check(0, 240, low_open=True, optional=True))]
+Fps = Annotated[float, BeforeValidator(_number_check(1, 240))]
+OptionalFps = Annotated[Union[float, None], BeforeValidator(_number_check(1, 240, optional=True))]
 Flag = Annotated[bool, BeforeValidator(_bool_check)]
 FilePath = Annotated[Path, BeforeValidator(_path_check(optional=False))]
 OptionalFilePath = Annotated[Union[Path, None], BeforeValidator(_path_check(optional=True))]
