@@ -108,7 +108,8 @@ class ControlServer:
         return self
 
     def status(self) -> dict[str, Any]:
-        return {"url": self.url, "pages": self.app.pages, "preview_watchers": self.tap.watchers}
+        return {"url": self.url, "pages": self.app.pages, "preview_watchers": self.tap.watchers,
+                "preview_frames": self.tap.encoded}
 
     def stop(self) -> None:
         """Stop serving within ``STOP_TIMEOUT_S`` and remove ``control.json``."""
