@@ -17,12 +17,21 @@ from vcamstyle.daemon.service import Service
 NO_PAGE_FRAMES = 15  # output frames sent before a page opens, and again after it closed
 
 
+CONFIG = """\
+camera: {{device: {video}}}
+output: {{backend: none}}
+person: {{effect: original}}
+background: {{effect: color}}
+device: cpu
+control: {{enabled: true}}
+"""
+
+
 @pytest.fixture
 def config_file(tmp_path: Path, make_video, isolated_xdg) -> Path:
-    video = make_video(tmp_path / "camera.mp4", frames=20, size=(160, 96))
+    """Cheap effects (no network) on a small file camera, the page on."""
     path = tmp_path / "config.yaml"
-    path.write_text(f"camera:\n  device: {video}\noutput:\n  backend: none\nperson:\n  effect: original\n"
-                    "background:\n  effect: color\ndevice: cpu\ncontrol:\n  enabled: true\n")
+    path.write_text(CONFIG.format(video=make_video(tmp_path / "camera.mp4", frames=20, size=(160, 96))))
     return path
 
 
