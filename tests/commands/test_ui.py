@@ -44,8 +44,8 @@ def test_it_opens_the_running_daemons_page_with_its_secret(runtime: Path, opened
     write_control({"url": "http://127.0.0.1:45678/", "port": 45678, "secret": "s3cret", "pid": 4242})
     result = runner.invoke(app, ["ui"])
     assert result.exit_code == 0, result.output
-    assert opened == ["http://127.0.0.1:45678/?secret=s3cret"]
-    assert "control page: http://127.0.0.1:45678/?secret=s3cret" in result.output
+    assert opened == ["http://127.0.0.1:45678/#secret=s3cret"]
+    assert "control page: http://127.0.0.1:45678/#secret=s3cret" in result.output
 
 
 def test_no_browser_only_prints_the_address(runtime: Path, opened: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -53,7 +53,7 @@ def test_no_browser_only_prints_the_address(runtime: Path, opened: list[str], mo
     write_control({"url": "http://127.0.0.1:45678/", "port": 45678, "secret": "s3cret", "pid": 4242})
     result = runner.invoke(app, ["ui", "--no-browser"])
     assert result.exit_code == 0 and opened == []
-    assert "http://127.0.0.1:45678/?secret=s3cret" in result.output
+    assert "http://127.0.0.1:45678/#secret=s3cret" in result.output
 
 
 def test_a_page_left_by_an_earlier_daemon_is_not_opened(runtime: Path, opened: list[str],

@@ -1,5 +1,6 @@
-"""Every refusal of the control page's guard: secret, Host, Origin (HTTP and WebSocket), uploads,
-the gallery's listed files only, and a server that can listen on the loopback only."""
+"""Every refusal of the control page's guard: secret (a header, never a cookie), WebSocket tickets, Host,
+Origin (HTTP and WebSocket), uploads, the gallery's listed files only, and a server that can listen on
+the loopback only."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from vcamstyle.control import ControlServer, control_path, read_control
 from vcamstyle.control import gallery as gallery_module
+from vcamstyle.control.guard import MAX_TICKETS, TICKET_TTL_S, Tickets
 from vcamstyle.control.server import LOOPBACK, bind_loopback
 
 
@@ -34,29 +36,41 @@ def test_wrong_secret_is_refused(bare: TestClient) -> None:
     response = bare.get("/api/state", headers={"x-vcamstyle-secret": "guessed"})
     assert response.status_code == 403
     assert "wrong secret" in response.text
-    bare.cookies.set("vcamstyle_secret", "guessed")
-    assert bare.get("/api/state").status_code == 403
 
 
-def test_the_page_itself_needs_the_secret(bare: TestClient, server: ControlServer) -> None:
-    assert bare.get("/").status_code == 401
-    assert bare.get("/?secret=nope").status_code == 403
-    opened = bare.get(f"/?secret={server.secret}", follow_redirects=False)
-    assert opened.status_code == 303 and opened.headers["location"] == "/"
-    cookie = opened.headers["set-cookie"]
-    assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
-    assert bare.get("/").status_code == 200  # the client keeps the cookie it was given
+@pytest.mark.parametrize("path", ["/api/state", "/api/form", "/api/gallery", "/api/gallery/0123456789abcdef.jpg",
+                                  "/static/index.html", "/static/nothing.js"])
+def test_everything_but_the_pages_shell_needs_the_secret(bare: TestClient, path: str) -> None:
+    assert bare.get(path).status_code == 401
 
 
-def test_the_address_from_vcamstyle_ui_wins_over_a_cookie_of_an_earlier_start(bare: TestClient,
-                                                                              server: ControlServer) -> None:
-    bare.cookies.set("vcamstyle_secret", "from-the-previous-start")
-    opened = bare.get(f"/?secret={server.secret}", follow_redirects=False)
-    assert opened.status_code == 303 and server.secret in opened.headers["set-cookie"]
+def test_the_pages_shell_is_the_packaged_file_and_sets_no_cookie(bare: TestClient) -> None:
+    from importlib import resources
+
+    static = resources.files("vcamstyle.control").joinpath("static")
+    page = bare.get("/")
+    assert page.status_code == 200 and page.content == static.joinpath("index.html").read_bytes()
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert bare.get("/static/app.js").content == static.joinpath("app.js").read_bytes()
+    assert "set-cookie" not in page.headers
 
 
-def test_the_secret_in_the_address_works_only_for_the_page(bare: TestClient, server: ControlServer) -> None:
+def test_an_old_cookie_only_request_is_refused(bare: TestClient, server: ControlServer, config_file: Path) -> None:
+    """The secret is never a cookie: a 127.0.0.1 cookie reaches every port, other local servers included."""
+    before = config_file.read_bytes()
+    bare.cookies.set("vcamstyle_secret", server.secret)
+    assert bare.get("/api/state").status_code == 401
+    assert bare.post("/api/config", json={"changes": {"person.strength": "0.2"}},
+                     headers={"origin": ORIGIN}).status_code == 401
+    assert _ws(bare, origin=ORIGIN)[0] == 4401
+    assert config_file.read_bytes() == before
+    opened = bare.get(f"/?secret={server.secret}", follow_redirects=False)  # the old address form
+    assert opened.status_code == 200 and "set-cookie" not in opened.headers
+
+
+def test_the_secret_in_the_address_is_not_accepted(bare: TestClient, server: ControlServer) -> None:
     assert bare.get(f"/api/state?secret={server.secret}").status_code == 401
+    assert _ws(bare, path=f"/ws?secret={server.secret}", origin=ORIGIN)[0] == 4401
 
 
 @pytest.mark.parametrize("host", ["evil.example", f"evil.example:{PORT}", "127.0.0.1", "127.0.0.1:1",
@@ -85,11 +99,11 @@ def test_a_post_from_another_origin_is_refused_and_writes_nothing(bare: TestClie
     assert config_file.read_bytes() == before
 
 
-def _ws(client: TestClient, **headers: str) -> tuple[int, str]:
+def _ws(client: TestClient, path: str = "/ws", **headers: str) -> tuple[int, str]:
     """The close code and reason the server answers a WebSocket handshake with (0: accepted)."""
     headers.setdefault("host", f"127.0.0.1:{PORT}")  # the test client's WebSocket names "testserver"
     try:
-        with client.websocket_connect("/ws", headers=headers) as ws:
+        with client.websocket_connect(path, headers=headers) as ws:
             ws.receive_text()
             return 0, ""
     except WebSocketDisconnect as exc:
@@ -113,6 +127,57 @@ def test_a_websocket_without_the_secret_is_refused(bare: TestClient, server: Con
     code, reason = _ws(bare, origin=ORIGIN, **{"x-vcamstyle-secret": "guessed"})
     assert code == 4403 and reason.startswith("refused: wrong secret")
     assert _ws(bare, origin=ORIGIN, **{"x-vcamstyle-secret": server.secret}) == (0, "")
+
+
+def _ticket(client: TestClient) -> str:
+    response = client.post("/api/ticket")
+    assert response.status_code == 200, response.text
+    return response.json()["ticket"]
+
+
+def test_a_ticket_needs_the_secret_and_the_pages_origin(bare: TestClient, server: ControlServer) -> None:
+    assert bare.post("/api/ticket", headers={"origin": ORIGIN}).status_code == 401
+    assert bare.post("/api/ticket", headers={"origin": ORIGIN, "x-vcamstyle-secret": "guessed"}).status_code == 403
+    response = bare.post("/api/ticket", headers={"origin": "http://evil.example", "x-vcamstyle-secret": server.secret})
+    assert response.status_code == 403 and "is not the control page's own" in response.text
+
+
+def test_a_websocket_ticket_opens_one_socket_once(client: TestClient, bare: TestClient) -> None:
+    ticket = _ticket(client)
+    assert _ws(bare, path=f"/ws?ticket={ticket}", origin=ORIGIN) == (0, "")
+    code, reason = _ws(bare, path=f"/ws?ticket={ticket}", origin=ORIGIN)
+    assert code == 4403 and "already used" in reason
+
+
+def test_an_unknown_ticket_is_refused(bare: TestClient) -> None:
+    code, reason = _ws(bare, path="/ws?ticket=made-up", origin=ORIGIN)
+    assert code == 4403 and "unknown or already used" in reason
+
+
+def test_an_expired_ticket_is_refused(client: TestClient, bare: TestClient, server: ControlServer) -> None:
+    now = [1000.0]
+    server.tickets.clock = lambda: now[0]
+    ticket, fresh = _ticket(client), _ticket(client)
+    now[0] += TICKET_TTL_S + 0.01
+    code, reason = _ws(bare, path=f"/ws?ticket={ticket}", origin=ORIGIN)
+    assert code == 4403 and "expired" in reason
+    assert _ws(bare, path=f"/ws?ticket={fresh}", origin=ORIGIN)[0] == 4403  # used up by nobody, still too old
+    now[0] -= 5.0
+    assert _ws(bare, path=f"/ws?ticket={_ticket(client)}", origin=ORIGIN) == (0, "")
+
+
+def test_a_ticket_from_another_origin_is_refused_and_not_used_up(client: TestClient, bare: TestClient) -> None:
+    ticket = _ticket(client)
+    code, reason = _ws(bare, path=f"/ws?ticket={ticket}", origin="http://evil.example")
+    assert code == 4403 and "is not the control page's own" in reason
+    assert _ws(bare, path=f"/ws?ticket={ticket}", origin=ORIGIN) == (0, "")
+
+
+def test_outstanding_tickets_are_bounded_oldest_first() -> None:
+    tickets = Tickets()
+    issued = [tickets.issue() for _ in range(MAX_TICKETS + 1)]
+    assert "unknown" in tickets.redeem(issued[0])
+    assert tickets.redeem(issued[1]) is None and tickets.redeem(issued[-1]) is None
 
 
 def test_an_oversize_upload_is_refused(client: TestClient, config_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -44,6 +44,25 @@ def test_unit_does_not_wait_for_the_network() -> None:
         assert "network" not in unit["Unit"].get(key, "")
 
 
+#: Settings that would keep the control page from working under systemd: no loopback socket, or a
+#: runtime directory (control.json with the page's address and secret) other than the user shell's.
+PAGE_BREAKING = ("PrivateNetwork", "RestrictAddressFamilies", "IPAddressDeny")
+
+
+def test_unit_lets_the_control_page_listen_and_share_the_runtime_directory() -> None:
+    """`vcamstyle ui` finds the page of a daemon started by systemd through $XDG_RUNTIME_DIR, which the
+    user manager gives the unit as it gives the user's shell."""
+    from vcamstyle.commands.user_service import SERVICE_SETTINGS
+
+    service = _parse_unit(UNIT)["Service"]
+    generated = dict(SERVICE_SETTINGS)
+    for key in PAGE_BREAKING:
+        assert key not in service and key not in generated
+    for settings in (service, generated):
+        assert "XDG_RUNTIME_DIR" not in settings.get("Environment", "")
+        assert "EnvironmentFile" not in settings
+
+
 def test_unit_documents_other_install_locations() -> None:
     text = UNIT.read_text(encoding="utf-8")
     assert "pipx" in text and "venv" in text and "systemctl --user edit" in text

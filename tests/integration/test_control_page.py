@@ -1,6 +1,7 @@
 """The control page in a real browser (Debian's chromium driven by Playwright) against a real daemon.
 
-It loads the page through `vcamstyle ui --no-browser`, sees preview frames change, chooses a gallery
+It loads the page through `vcamstyle ui --no-browser` (the secret in the address's fragment, sent by
+the page only as a header, never in a URL or a cookie), sees preview frames change, chooses a gallery
 style for the background (the daemon's output frames and config.yaml change), compares styles in the
 try-on view, and types a value the schema refuses (the error shows, the file is unchanged). The
 screenshot it takes is the README's (``VCAMSTYLE_SCREENSHOT=docs/control_page.png`` saves it there).
@@ -102,12 +103,14 @@ def test_the_page_previews_applies_a_gallery_style_and_refuses_a_bad_value(
         browser, page_daemon: Daemon, daemon_env: dict[str, str], tmp_path: Path) -> None:
     d = page_daemon
     address = _ui_address(daemon_env)
-    assert address.startswith("http://127.0.0.1:") and "?secret=" in address
+    assert address.startswith("http://127.0.0.1:") and "/#secret=" in address  # a fragment: never sent
     page = browser.new_page(viewport={"width": 1280, "height": 900}, bypass_csp=True)  # the test's own probes are evaluated scripts
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    sent: list[str] = []  # every request the page makes: none may carry the secret in a URL or a cookie
+    page.on("request", lambda request: sent.append(request.url + " " + request.headers.get("cookie", "")))
     page.goto(address)
-    assert "?secret" not in page.url  # the secret moved into a cookie
+    assert "secret" not in page.url  # out of the address bar, into this tab's sessionStorage
 
     # Live preview: frames arrive and change.
     result = page.locator("#view-result")
@@ -171,4 +174,14 @@ def test_the_page_previews_applies_a_gallery_style_and_refuses_a_bad_value(
     if os.environ.get("VCAMSTYLE_SCREENSHOT"):
         shutil.copyfile(shot, os.environ["VCAMSTYLE_SCREENSHOT"])
     assert errors == []
+    secret = address.split("#secret=", 1)[1]
+    assert sent and not [r for r in sent if secret in r]
+    assert page.context.cookies() == []
     page.close()
+
+    # The bare address in a new tab (no fragment, no sessionStorage) gets the shell and says how to open it.
+    other = browser.new_page()
+    other.goto(address.split("#", 1)[0])
+    other.wait_for_function("document.querySelector('#banner').textContent.includes('vcamstyle ui')", timeout=10_000)
+    assert other.locator("#gallery .style").count() == 0
+    other.close()

@@ -2,7 +2,8 @@
 
 The daemon (started by ``vcamstyle start`` or by systemd: both use the user's ``XDG_RUNTIME_DIR``)
 writes its page's address and per-start secret to ``control.json`` there; this reads it, checks that
-it belongs to the daemon that runs now, and opens ``<address>?secret=...`` with ``webbrowser``.
+it belongs to the daemon that runs now, and opens ``<address>#secret=...`` with ``webbrowser`` (a
+fragment: the browser keeps it and never sends it to any server).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def page_address() -> str:
         raise ControlError("vcamstyle is running but serves no control page",
                            hint="set control.enabled: true in config.yaml and restart it (`vcamstyle stop && vcamstyle start`); "
                                 "`vcamstyle logs` says why if it is enabled")
-    return f"{page['url']}?secret={page['secret']}"
+    return f"{page['url']}#secret={page['secret']}"
 
 
 def open_page(browser: bool = True) -> tuple[str, bool]:

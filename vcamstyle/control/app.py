@@ -20,14 +20,14 @@ from ruamel.yaml.error import YAMLError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from vcamstyle import paths
 from vcamstyle.control.form import file_values, settings_form
 from vcamstyle.control.gallery import MAX_UPLOAD_BYTES, Gallery, UploadRefused
-from vcamstyle.control.guard import SECRET_COOKIE
+from vcamstyle.control.guard import TICKET_TTL_S, Tickets
 from vcamstyle.control.preview import VIEWS, PreviewTap
 from vcamstyle.control.tryon import paint_tiles
 from vcamstyle.control.validate import check_candidate
@@ -56,12 +56,12 @@ def _static(name: str) -> bytes:
 
 
 class ControlApp:
-    """The routes, bound to one daemon, its preview tap and its secret."""
+    """The routes, bound to one daemon, its preview tap and the guard's WebSocket tickets."""
 
-    def __init__(self, daemon: DaemonView, tap: PreviewTap, secret: str) -> None:
+    def __init__(self, daemon: DaemonView, tap: PreviewTap, tickets: Tickets) -> None:
         self.daemon = daemon
         self.tap = tap
-        self.secret = secret
+        self.tickets = tickets
         self.gallery = Gallery(daemon.config_path)
         self.pages = 0  # open WebSockets: pages showing the status
         self._file_cache: tuple[tuple[int, int, int], dict[str, Any]] | None = None
@@ -102,12 +102,10 @@ class ControlApp:
 
     # ------------------------------------------------------------------ routes
     async def index(self, request: Request) -> Response:
-        if "secret" in request.query_params:  # the Guard checked it: keep it in a cookie, drop it from the address
-            response = RedirectResponse("/", status_code=303)
-            response.set_cookie(SECRET_COOKIE, self.secret, httponly=True, samesite="strict", path="/")
-            return response
+        """The page's shell (public: the packaged file; its script reads the secret from ``#secret=``)."""
         return Response(_static("index.html"), media_type="text/html",
                         headers={"cache-control": "no-store", "x-frame-options": "DENY",
+                                 "referrer-policy": "no-referrer",
                                  "content-security-policy": "default-src 'self'; img-src 'self' blob: data:; "
                                                             "connect-src 'self'; frame-ancestors 'none'"})
 
@@ -116,6 +114,10 @@ class ControlApp:
         if name not in STATIC_FILES:
             return Response("not found", status_code=404)
         return Response(_static(name), media_type=STATIC_FILES[name], headers={"cache-control": "no-store"})
+
+    async def ticket(self, request: Request) -> Response:
+        """A one-use WebSocket ticket (the Guard checked the secret and the Origin)."""
+        return JSONResponse({"ticket": self.tickets.issue(), "expires_in_s": TICKET_TTL_S})
 
     async def form(self, request: Request) -> Response:
         return JSONResponse({"sections": settings_form(), "regions": list(REGIONS)})
@@ -257,6 +259,7 @@ class ControlApp:
         return [
             Route("/", self.index),
             Route("/static/{name}", self.static),
+            Route("/api/ticket", self.ticket, methods=["POST"]),
             Route("/api/form", self.form),
             Route("/api/state", self.get_state),
             Route("/api/config", self.post_config, methods=["POST"]),

@@ -117,6 +117,11 @@ class PreviewTap:
     def latest(self) -> PreviewFrame | None:
         return self._latest
 
+    @property
+    def encoded(self) -> int:
+        """Preview frames encoded since the start (stays 0 while no page ever watched)."""
+        return self._seq
+
     def _ensure_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(target=self._encode_loop, name="preview-encoder", daemon=True)

@@ -19,7 +19,7 @@ from typing import Any
 import uvicorn
 
 from vcamstyle.control.app import ControlApp, DaemonView, build_routes
-from vcamstyle.control.guard import Guard, new_secret
+from vcamstyle.control.guard import Guard, Tickets, new_secret
 from vcamstyle.control.preview import PreviewTap
 from vcamstyle.control.runtime import remove_control, write_control
 from vcamstyle.errors import ControlError
@@ -65,8 +65,9 @@ class ControlServer:
     def __init__(self, daemon: DaemonView, port: int = 0) -> None:
         self.requested_port = port
         self.secret = new_secret()
+        self.tickets = Tickets()
         self.tap = PreviewTap()
-        self.app = ControlApp(daemon, self.tap, self.secret)
+        self.app = ControlApp(daemon, self.tap, self.tickets)
         self.port = 0
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -77,7 +78,7 @@ class ControlServer:
 
     def asgi(self) -> Any:
         """The guarded ASGI application (tests drive it directly)."""
-        return Guard(build_routes(self.app), self.secret, lambda: self.port)
+        return Guard(build_routes(self.app), self.secret, lambda: self.port, self.tickets)
 
     def start(self) -> "ControlServer":
         sock = bind_loopback(self.requested_port)
@@ -107,7 +108,8 @@ class ControlServer:
         return self
 
     def status(self) -> dict[str, Any]:
-        return {"url": self.url, "pages": self.app.pages, "preview_watchers": self.tap.watchers}
+        return {"url": self.url, "pages": self.app.pages, "preview_watchers": self.tap.watchers,
+                "preview_frames": self.tap.encoded}
 
     def stop(self) -> None:
         """Stop serving within ``STOP_TIMEOUT_S`` and remove ``control.json``."""

@@ -7,9 +7,34 @@ const VIEWS = ["original", "mask", "result"];
 let fields = {};       // key -> {spec, input, error}
 let lastValues = {};
 
+// The per-start secret: `vcamstyle ui` opens /#secret=... (a fragment is never sent to a server). It is
+// kept in this tab's sessionStorage (this origin only, port included) and sent as a header, never as a
+// cookie (a 127.0.0.1 cookie would go to every port of the host, other local servers included).
+const SECRET = (() => {
+  const found = /(?:^#|&)secret=([A-Za-z0-9_-]+)/.exec(location.hash);
+  if (found) {
+    sessionStorage.setItem("vcamstyle-secret", found[1]);
+    history.replaceState(null, "", location.pathname);  // out of the address bar (and a shared screen)
+  }
+  return sessionStorage.getItem("vcamstyle-secret") || "";
+})();
+const NO_SECRET = "This page needs the daemon's secret: open it with `vcamstyle ui`.";
+
+function authFetch(path, init = {}) {
+  return fetch(path, {...init, headers: {...(init.headers || {}), "x-vcamstyle-secret": SECRET}});
+}
+
+async function refusalText(r) {
+  const text = await r.text().catch(() => "");
+  try { return JSON.parse(text).error || text; } catch (e) { return text || ("refused (" + r.status + ")"); }
+}
+
 function api(path, body) {
   const init = body === undefined ? {} : {method: "POST", headers: {"content-type": "application/json"}, body: JSON.stringify(body)};
-  return fetch(path, init).then(async (r) => ({ok: r.ok, status: r.status, data: await r.json().catch(() => ({}))}));
+  return authFetch(path, init).then(async (r) => {
+    if (r.status === 401 || r.status === 403) { const error = await refusalText(r); banner(error); return {ok: false, status: r.status, data: {error}}; }
+    return {ok: r.ok, status: r.status, data: await r.json().catch(() => ({}))};
+  });
 }
 
 function banner(text) {
@@ -138,8 +163,15 @@ function showState(state) {
 
 // ---------------------------------------------------------------- preview
 let socket = null;
-function connect() {
-  socket = new WebSocket(`ws://${location.host}/ws`);
+async function connect() {
+  // A browser's WebSocket cannot send a header: buy a one-use, short-lived ticket with the secret first.
+  const t = await api("/api/ticket", {}).catch(() => ({ok: false, data: {}}));
+  if (!t.ok) {
+    $("#status").textContent = (t.data.error || "disconnected (is the daemon running? `vcamstyle start`)") + "; retrying…";
+    setTimeout(connect, 2000);
+    return;
+  }
+  socket = new WebSocket(`ws://${location.host}/ws?ticket=${encodeURIComponent(t.data.ticket)}`);
   socket.binaryType = "arraybuffer";
   socket.onopen = () => sendWish();
   socket.onmessage = (event) => {
@@ -152,7 +184,10 @@ function connect() {
     img.dataset.frames = String(Number(img.dataset.frames || 0) + 1);
     if (old.startsWith("blob:")) URL.revokeObjectURL(old);
   };
-  socket.onclose = () => { $("#status").textContent = "disconnected (is the daemon running? `vcamstyle start`); retrying…"; setTimeout(connect, 2000); };
+  socket.onclose = (event) => {
+    $("#status").textContent = (event.reason || "disconnected (is the daemon running? `vcamstyle start`)") + "; retrying…";
+    setTimeout(connect, 2000);
+  };
 }
 
 function sendWish() {
@@ -165,6 +200,7 @@ function sendWish() {
 async function loadGallery() {
   const r = await api("/api/gallery");
   const grid = $("#gallery");
+  grid.querySelectorAll("img").forEach((img) => { if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src); });
   grid.textContent = "";
   for (const s of r.data.styles || []) {
     const card = document.createElement("div");
@@ -172,8 +208,8 @@ async function loadGallery() {
     card.dataset.id = s.id;
     card.dataset.ref = s.ref;
     const img = document.createElement("img");
-    img.src = `/api/gallery/${s.id}.jpg`;
     img.alt = s.name;
+    authFetch(`/api/gallery/${s.id}.jpg`).then(async (r) => { if (r.ok) img.src = URL.createObjectURL(await r.blob()); });
     const name = document.createElement("div");
     name.className = "name";
     const tick = document.createElement("input");
@@ -225,7 +261,7 @@ async function tryOn() {
 }
 
 async function upload(file) {
-  const r = await fetch("/api/upload?filename=" + encodeURIComponent(file.name), {method: "POST", body: file});
+  const r = await authFetch("/api/upload?filename=" + encodeURIComponent(file.name), {method: "POST", body: file});
   const data = await r.json().catch(() => ({}));
   banner(r.ok ? "" : (data.error || "upload refused"));
   if (r.ok) await loadGallery();
@@ -233,6 +269,7 @@ async function upload(file) {
 
 // ---------------------------------------------------------------- start
 async function main() {
+  if (!SECRET) { banner(NO_SECRET); $("#status").textContent = "no secret"; return; }
   const form = await api("/api/form");
   buildForm(form.data.sections || []);
   await loadGallery();
