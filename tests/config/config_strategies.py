@@ -199,6 +199,22 @@ def documents(overrides: dict[str, st.SearchStrategy] | None = None, max_pixels:
     return st.fixed_dictionaries({}, optional=parts)
 
 
+def forcing(documents_: st.SearchStrategy[dict[str, Any]],
+            keys: dict[str, st.SearchStrategy]) -> st.SearchStrategy[dict[str, Any]]:
+    """``documents_`` with each dotted key of ``keys`` always present, drawn from its strategy."""
+    @st.composite
+    def forced(draw: st.DrawFn) -> dict[str, Any]:
+        document = draw(documents_)
+        for key, strategy in keys.items():
+            name, leaf_ = key.split(".")
+            document[name] = {**document.get(name, {}), leaf_: draw(strategy)}
+        if "output" in document:
+            document["output"] = draw(_file_has_path(document["output"]))
+        return document
+
+    return forced()
+
+
 def _file_has_path(output: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
     """``backend: file`` mostly with a path (else it is refused for the missing path alone)."""
     if output.get("backend") != "file" or "path" in output:

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import config_strategies as gen  # noqa: E402
@@ -81,10 +81,10 @@ def assert_sane(config: Config) -> None:
 def check(text: str, folder: Path) -> Config | None:
     """``config check`` on ``text``: the config, or None when it was refused (with good messages)."""
     file = folder / "config.yaml"
+    file.write_text(text, encoding="utf-8")
     try:
         config = parse_config(text, file)
         assert_sane(config)
-        file.write_text(text, encoding="utf-8")
         check_config_files(config, file)
     except ConfigValidationError as error:
         assert_refused_well(error)
@@ -140,10 +140,11 @@ def png_frames(folder: Path) -> list[Path]:
     return sorted(folder.glob("frame_*.png")) if folder.is_dir() else []
 
 
-def send_and_check(config: Config, frames: list[np.ndarray]) -> None:
+def send_and_check(config: Config, frames: list[np.ndarray]) -> str:
     """Open the sink the daemon opens for ``config``, send ``frames``, close it, and read back what it wrote:
     a video file decodes to as many frames of the size; a PNG folder holds them; the null sink's last frame
-    is in the output format (the virtual camera's conversion) and converts back to the picture."""
+    is in the output format (the virtual camera's conversion) and converts back to the picture. Returns
+    what it checked: ``null <format>``, ``video <suffix>`` or ``png``."""
     from avfiles import contents
 
     height, width = frames[0].shape[:2]
@@ -165,27 +166,35 @@ def send_and_check(config: Config, frames: list[np.ndarray]) -> None:
         # chroma is shared between neighbours: compare a blurred picture (random pixels differ in colour)
         soft = [cv2.blur(image, (5, 5)).astype(np.int16) for image in (back, frames[-1])]
         assert np.abs(soft[0] - soft[1]).mean() < 12
-        return
+        return f"null {fmt}"
     written = sink.path
     if written.suffix.lower() in (".mp4", ".mkv", ".mov", ".avi") and not written.is_dir():
         found = contents(written)
         assert (found.frames, found.size) == (len(frames), (width, height)), written
+        return f"video {written.suffix.lower()}"
     else:
         new = [p for p in png_frames(written) if p not in before]
         assert len(new) == len(frames), written
         assert all(cv2.imread(str(p)).shape == (height, width, 3) for p in new)
+        return "png"
 
 
 CAMERA_SIZES = st.tuples(st.integers(min_value=16, max_value=400), st.integers(min_value=16, max_value=300))
 #: Sinks that open here: the null sink (the virtual camera's conversion) and the file sink (no loopback device).
-RUN_DOCUMENTS = st.tuples(gen.documents(max_pixels=RUN_MAX_PIXELS), st.sampled_from(["none", "file", "file"])).map(
-    lambda pair: {**pair[0], "output": {**pair[0].get("output", {}), "backend": pair[1]}})
+RUN_DOCUMENTS = gen.forcing(gen.documents(max_pixels=RUN_MAX_PIXELS),
+                            {"output.backend": st.sampled_from(["none", "file", "file"])})
+
+
 def test_every_accepted_config_runs_to_its_output(folder: Path, engine) -> None:
     """Also: the run reached the render branch (enough accepted configs among the examples)."""
     rendered: list[Path] = []
+    sinks: list[str] = []
 
     @settings(max_examples=RUN_EXAMPLES, **SETTINGS)
     @given(document=RUN_DOCUMENTS, camera=CAMERA_SIZES)
+    @example(document={"output": {"backend": "file", "path": "png dir.d/", "width": 34, "height": 18}}, camera=(33, 17))
+    @example(document={"output": {"backend": "file", "path": "out.avi", "fps": 1}}, camera=(31, 17))
+    @example(document={"output": {"backend": "none", "format": "i420", "width": 642, "height": 18}}, camera=(16, 300))
     def property_(document: dict[str, Any], camera: tuple[int, int]) -> None:
         text = to_yaml(document)
         config = check(text, folder)
@@ -193,7 +202,7 @@ def test_every_accepted_config_runs_to_its_output(folder: Path, engine) -> None:
             return
         try:
             frames = run_frames(config, camera, engine)
-            send_and_check(config, frames)
+            sinks.append(send_and_check(config, frames))
             if len(rendered) < RENDER_EXAMPLES:  # what `vcamstyle render` runs, on a small picture
                 output = folder / f"render-{len(rendered)}.png"
                 assert render_file(config, folder / "camera.png", output, random_weights=True, force=True,
@@ -204,7 +213,9 @@ def test_every_accepted_config_runs_to_its_output(folder: Path, engine) -> None:
             pytest.fail(f"config check accepted what the daemon refused: {error}\n{text}")
 
     property_()
+    print(f"ran {len(sinks)} accepted configurations to their sinks: {sorted(sinks)}")
     assert len(rendered) == RENDER_EXAMPLES
+    assert {kind.split()[0] for kind in sinks} == {"null", "video", "png"}, sinks
 
 
 def test_the_largest_accepted_output_runs(folder: Path, engine) -> None:
