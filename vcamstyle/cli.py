@@ -121,12 +121,12 @@ def run(config: Optional[Path] = ConfigOption,
 def start(config: Optional[Path] = ConfigOption,
           timeout: float = typer.Option(60.0, help="Seconds to wait for the daemon to report ready.")) -> None:
     """Start the daemon in the background and wait until it is ready (or say why it failed)."""
-    from vcamstyle.config import check_output_not_input, load_config
-    from vcamstyle.daemon import check_output, control
+    from vcamstyle.config import load_config
+    from vcamstyle.daemon import check_files, check_output, control
     path = config_path(config)
     ensure_config_announced(path)
     cfg = load_config(path)
-    check_output_not_input(cfg, path)  # a recording over the camera file or a picture, refused at once
+    check_files(cfg, path)  # what `config check` refuses (a picture, a recording over an input), at once
     check_output(cfg)  # the usual first-run problem, said at once, before any model loads
     result = control.start(path, timeout=timeout)
     where = "systemd user unit" if result.via_systemd else f"log: {result.log_path}"

@@ -60,14 +60,14 @@ def test_the_camera_video_by_name_symlink_and_hard_link(files: dict[str, Path], 
 
 @pytest.mark.parametrize("which, key", [("style", "person.style"), ("backdrop", "background.image")])
 def test_a_style_or_background_picture(files: dict[str, Path], tmp_path: Path, which: str, key: str) -> None:
-    hard = tmp_path / f"{which}-hard.png"
+    hard = tmp_path / f"{which}-hard.mp4"  # a video name (anything else is refused before the overlap check)
     os.link(files[which], hard)
     (problem,) = _problems(files, hard)
     assert key in problem[1]
 
 
 def test_the_config_file_itself(files: dict[str, Path], tmp_path: Path) -> None:
-    link = tmp_path / "config-link.yaml"
+    link = tmp_path / "config-link.mkv"
     link.symlink_to(files["config"])
     (problem,) = _problems(files, link)
     assert "this config file" in problem[1]
@@ -76,7 +76,8 @@ def test_the_config_file_itself(files: dict[str, Path], tmp_path: Path) -> None:
 def test_a_picture_the_current_effect_does_not_use_still_counts(files: dict[str, Path]) -> None:
     """The user's picture is theirs whether or not today's effect shows it."""
     config = files["config"]
-    config.write_text(f"camera:\n  device: {files['camera']}\noutput:\n  backend: file\n  path: {files['style']}\n"
+    os.link(files["style"], files["config"].parent / "style-as.mp4")
+    config.write_text(f"camera:\n  device: {files['camera']}\noutput:\n  backend: file\n  path: style-as.mp4\n"
                       f"person:\n  effect: original\n  style: {files['style']}\ndevice: cpu\n")
     (problem,) = output_overlaps(load_config(config), config)
     assert "person.style" in problem[1]
@@ -131,7 +132,8 @@ def test_a_live_reload_to_an_input_is_refused_and_the_recording_goes_on(files: d
     try:
         sink = service.sink
         before = files["backdrop"].read_bytes()
-        _write(files, files["backdrop"])
+        os.link(files["backdrop"], tmp_path / "backdrop.mp4")
+        _write(files, tmp_path / "backdrop.mp4")
         service._reload()
         assert service._pending is None
         assert "output.path" in service.last_error and "background.image" in service.last_error
@@ -142,7 +144,8 @@ def test_a_live_reload_to_an_input_is_refused_and_the_recording_goes_on(files: d
 
 
 def test_check_output_not_input_raises_with_the_hint(files: dict[str, Path]) -> None:
-    config = _write(files, files["style"])
+    os.link(files["style"], files["config"].parent / "style.mkv")
+    config = _write(files, files["config"].parent / "style.mkv")
     with pytest.raises(ConfigValidationError) as info:
         check_output_not_input(load_config(config), config)
     assert info.value.hint and "new file name" in info.value.hint

@@ -1,138 +1,50 @@
-"""Issue 26: one validation. Generated configs (extreme, tiny, huge, non-finite and odd numbers, numbers
-YAML reads as text, odd sizes per format, unusual paths) either fail ``config check`` with messages
-that each name a key path and a line, or build a scene and process frames without an internal error.
+"""Issue 26: one validation. Generated configs (``config_strategies``: mostly well-typed values read
+from the schema, a share of odd ones: extreme, tiny, huge, non-finite, numbers YAML reads as text, odd
+sizes per format, unusual paths) either fail ``config check`` with messages that each name a key path
+and a line, or run: the daemon's geometry, scene and two frames of ``Pipeline.process``, sent through
+the sink the daemon opens (a video file or PNG folder that must decode, or the null sink's conversion
+to the output format, the virtual camera's), and, for a few, what ``vcamstyle render`` runs.
 
-Hypothesis runs derandomized (the same examples on every run, so CI is deterministic) and bounded:
-``VALIDATION_EXAMPLES`` documents through ``config check`` alone, ``RUN_EXAMPLES`` accepted ones through
-``Engine.build`` and two frames of ``Pipeline.process`` (random network weights: the same code and
-shapes as the real ones, no download).
+Hypothesis runs derandomized (the same examples on every run, so CI is deterministic) and bounded.
+The live reload has its own property (``test_schema_property_reload``).
 """
 
 from __future__ import annotations
 
 import math
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 import yaml
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from vcamstyle import paths  # noqa: E402
-from vcamstyle.commands import check_config_files  # noqa: E402
+import config_strategies as gen  # noqa: E402
+from vcamstyle.commands import check_config_files, render_file  # noqa: E402
 from vcamstyle.config import Config, ConfigValidationError, parse_config, schema_keys  # noqa: E402
 from vcamstyle.daemon import output_geometry  # noqa: E402
+from vcamstyle.daemon.transaction import open_sink  # noqa: E402
 from vcamstyle.errors import VcamstyleError  # noqa: E402
 
 VALIDATION_EXAMPLES = 400
 RUN_EXAMPLES = 30
+RENDER_EXAMPLES = 4
 #: The run property keeps the output at or under this many pixels (the networks and composite run on
 #: 2 shared CPU cores); larger accepted sizes are covered by ``test_the_largest_accepted_output_runs``.
 RUN_MAX_PIXELS = 320 * 240
-ROOT = Path("/property")  # the config's folder (paths resolve beside it)
-STYLES = paths.bundled_styles_dir()
-
-# ------------------------------------------------------------------ values
-
-NUMBERS = st.one_of(
-    st.floats(allow_nan=True, allow_infinity=True),
-    st.integers(min_value=-(2**70), max_value=2**70),
-    st.sampled_from([0, 1, -1, 0.5, 1.0e308, -1.0e308, 5e-324, 1e-300, 16, 8192, 8193, 15, 641, 361, 2160, 64,
-                     63, 240, 240.0001, 200, 201, 3600, 0.9999999999999999, 1.0000000000000002]),
-    st.sampled_from(["1e3", "1E-2", "0.5", "inf", ".nan", "1_000", "0x10", "", "auto", "12px"]),
-    st.booleans(),
-    st.none(),
-)
-#: Paths: relative to the config's folder (fixtures placed there), bundled styles, and odd ones.
-PATHS = st.sampled_from([
-    "ok.png", "styles/waves.png", "styles/neon.png", "dir", "dir/", "empty.png", "text.png", "missing.png",
-    "new\nline.png", "tab\tname.png", "esc\x1bname.png", "  ", "", "~", "/", "/dev/null", "../ok.png",
-    "ünïcödé.png", "a" * 300 + ".png", "/proc/self/status", ".", "ok.png/",
-])
-
-
-def sometimes(strategy: st.SearchStrategy, other: st.SearchStrategy = NUMBERS) -> st.SearchStrategy:
-    """Mostly a value from ``strategy``, sometimes anything odd."""
-    return st.one_of(strategy, strategy, strategy, other)
-
-
-SIZES = st.one_of(st.integers(min_value=16, max_value=8192), st.sampled_from([16, 17, 18, 641, 640, 361, 360, 8192]))
-FRACTION = st.floats(min_value=0, max_value=1)
-WEIGHT = st.one_of(st.floats(min_value=5e-324, max_value=1.0e308), st.sampled_from([1, 3, 1.0e308, 1.7e308, 5e-324]))
-STYLE_LIST = st.one_of(
-    PATHS,
-    st.lists(st.one_of(PATHS, st.fixed_dictionaries({"image": PATHS}, optional={"weight": sometimes(WEIGHT)})),
-             min_size=0, max_size=4),
-    st.none(), NUMBERS,
-)
-
-
-def region(person: bool) -> st.SearchStrategy[dict[str, Any]]:
-    keys = {
-        "effect": sometimes(st.sampled_from(["original", "blur", "color", "image", "style", "Style", "none"])),
-        "style": STYLE_LIST,
-        "strength": sometimes(FRACTION),
-        "blur": sometimes(st.integers(min_value=1, max_value=200)),
-        "color": sometimes(st.sampled_from(["#202020", "#fff", "#12345", "red", "#ABCDEF"])),
-        "image": st.one_of(PATHS, st.none()),
-    }
-    if person:
-        keys["face_strength"] = sometimes(FRACTION)
-    return st.fixed_dictionaries({}, optional=keys)
-
-
-SECTIONS: dict[str, st.SearchStrategy] = {
-    "camera": st.fixed_dictionaries({}, optional={
-        "device": sometimes(st.sampled_from(["auto", 0, "camera.png"]), PATHS),
-        "width": sometimes(SIZES), "height": sometimes(SIZES),
-        "fps": sometimes(st.floats(min_value=1e-300, max_value=240)),
-        "fourcc": sometimes(st.sampled_from(["MJPG", "YUYV", "auto", "mjpg"])),
-        "mirror": sometimes(st.booleans())}),
-    "output": st.fixed_dictionaries({}, optional={
-        "backend": st.just("none"),  # the property runs the pipeline; sinks have their own tests
-        "format": sometimes(st.sampled_from(["yuyv", "i420", "rgb"])),
-        "width": sometimes(SIZES), "height": sometimes(SIZES),
-        "fps": sometimes(st.floats(min_value=1e-300, max_value=240)),
-        "fit": sometimes(st.sampled_from(["cover", "contain"])),
-        "on_demand": sometimes(st.booleans()),
-        "on_demand_grace_s": sometimes(st.floats(min_value=0, max_value=3600))}),
-    "segmentation": st.fixed_dictionaries({}, optional={
-        "model": sometimes(st.sampled_from(["auto", "selfie", "selfie_landscape", "unet_resnet18"])),
-        "smoothing": sometimes(FRACTION), "threshold": sometimes(FRACTION),
-        "softness": sometimes(st.floats(min_value=0, max_value=0.5)),
-        "feather": sometimes(st.integers(min_value=0, max_value=200))}),
-    "style": st.fixed_dictionaries({}, optional={
-        "method": sometimes(st.sampled_from(["magenta", "magenta", "magenta", "adain", "sanet", "avatarnet"])),
-        "size": sometimes(st.one_of(st.just("auto"), st.integers(min_value=64, max_value=2160))),
-        "preserve_color": sometimes(st.booleans()),
-        "smoothing": sometimes(FRACTION)}),
-    "person": region(True),
-    "background": region(False),
-}
-TOP = {"device": sometimes(st.sampled_from(["auto", "cpu"]), st.sampled_from(["gpu", "cuda:x", ""])),
-       "precision": sometimes(st.sampled_from(["auto", "float32", "half"])),
-       "threads": sometimes(st.one_of(st.just("auto"), st.integers(min_value=1, max_value=64)))}
-DOCUMENTS = st.fixed_dictionaries({}, optional={**SECTIONS, **TOP})
-
-# ------------------------------------------------------------------ the folder the configs live in
+SETTINGS = dict(derandomize=True, deadline=None, database=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("property")
-    shutil.copy(STYLES / "waves.png", root / "ok.png")
-    shutil.copy(STYLES / "mosaic.png", root / "camera.png")
-    (root / "dir").mkdir()
-    (root / "empty.png").write_bytes(b"")
-    (root / "text.png").write_text("not a picture")
-    shutil.copy(STYLES / "neon.png", root / "new\nline.png")
-    return root
+    return gen.make_folder(tmp_path_factory.mktemp("property"))
 
 
 def to_yaml(document: dict[str, Any]) -> str:
@@ -166,30 +78,33 @@ def assert_sane(config: Config) -> None:
         assert config.output.width % 2 == 0 and config.output.height % 2 == 0
 
 
-OUTCOMES: list[str] = []
-
-
 def check(text: str, folder: Path) -> Config | None:
     """``config check`` on ``text``: the config, or None when it was refused (with good messages)."""
     file = folder / "config.yaml"
+    file.write_text(text, encoding="utf-8")
     try:
         config = parse_config(text, file)
         assert_sane(config)
-        file.write_text(text, encoding="utf-8")
         check_config_files(config, file)
     except ConfigValidationError as error:
         assert_refused_well(error)
-        OUTCOMES.append("refused")
         return None
-    OUTCOMES.append("accepted")
     return config
 
 
-@settings(max_examples=VALIDATION_EXAMPLES, derandomize=True, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(document=DOCUMENTS)
-def test_config_check_accepts_a_sane_config_or_names_every_problem(document: dict[str, Any], folder: Path) -> None:
-    check(to_yaml(document), folder)
+def test_config_check_accepts_a_sane_config_or_names_every_problem(folder: Path) -> None:
+    """Also: the generator explores the accepted space (about half of the documents are valid)."""
+    outcomes: list[bool] = []
+
+    @settings(max_examples=VALIDATION_EXAMPLES, **SETTINGS)
+    @given(document=gen.documents())
+    def property_(document: dict[str, Any]) -> None:
+        outcomes.append(check(to_yaml(document), folder) is not None)
+
+    property_()
+    share = sum(outcomes) / len(outcomes)
+    print(f"config check accepted {sum(outcomes)} of {len(outcomes)} generated documents ({share:.0%})")
+    assert 0.3 <= share <= 0.7, f"accepted {sum(outcomes)} of {len(outcomes)}: the generator lost its balance"
 
 
 # ------------------------------------------------------------------ accepted configs run
@@ -202,11 +117,8 @@ def engine():
     return Engine(random_weights=True, cpu_flags=frozenset())
 
 
-CAMERA_SIZES = st.tuples(st.integers(min_value=16, max_value=400), st.integers(min_value=16, max_value=300))
-
-
-def run_frames(config: Config, camera: tuple[int, int], engine) -> np.ndarray:
-    """What the daemon does with ``config`` (output geometry, scene, two frames); the last frame."""
+def run_frames(config: Config, camera: tuple[int, int], engine) -> list[np.ndarray]:
+    """What the daemon does with ``config`` (output geometry, scene, two frames); the frames it sends."""
     from vcamstyle.pipeline import FrameFitter, Pipeline
 
     width, height, fps = output_geometry(config, (*camera, 30.0))
@@ -214,34 +126,96 @@ def run_frames(config: Config, camera: tuple[int, int], engine) -> np.ndarray:
     scene = engine.build(config, (height, width), None)
     pipeline = Pipeline(scene.segmenter, scene.stylizer, scene.settings, scene.device)
     rng = np.random.default_rng(0)
-    fit = FrameFitter()
+    fit, sent = FrameFitter(), []
     for _ in range(2):
         frame = fit(rng.integers(0, 256, (camera[1], camera[0], 3), dtype=np.uint8), (height, width),
                     config.output.fit)
         result = pipeline.process(frame)
-    assert result.image.shape == (height, width, 3) and result.image.dtype == np.uint8
-    return result.image
+        assert result.image.shape == (height, width, 3) and result.image.dtype == np.uint8
+        sent.append(result.image)
+    return sent
 
 
-def small_enough(document: dict[str, Any]) -> bool:
-    output = document.get("output") or {}
-    width, height = output.get("width"), output.get("height")
-    return not (isinstance(width, int) and isinstance(height, int)) or width * height <= RUN_MAX_PIXELS
+def png_frames(folder: Path) -> list[Path]:
+    return sorted(folder.glob("frame_*.png")) if folder.is_dir() else []
 
 
-@settings(max_examples=RUN_EXAMPLES, derandomize=True, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
-                                 HealthCheck.function_scoped_fixture])
-@given(document=DOCUMENTS.filter(small_enough), camera=CAMERA_SIZES)
-def test_every_accepted_config_builds_and_processes_frames(document: dict[str, Any], camera: tuple[int, int],
-                                                           folder: Path, engine) -> None:
-    config = check(to_yaml(document), folder)
-    if config is None:
-        return
+def send_and_check(config: Config, frames: list[np.ndarray]) -> str:
+    """Open the sink the daemon opens for ``config``, send ``frames``, close it, and read back what it wrote:
+    a video file decodes to as many frames of the size; a PNG folder holds them; the null sink's last frame
+    is in the output format (the virtual camera's conversion) and converts back to the picture. Returns
+    what it checked: ``null <format>``, ``video <suffix>`` or ``png``."""
+    from avfiles import contents
+
+    height, width = frames[0].shape[:2]
+    folder = Path(config.output.path) if config.output.backend == "file" else None
+    before = png_frames(folder) if folder is not None else []
+    sink = open_sink(config, (width, height, config.output.fps or 30.0))
     try:
-        run_frames(config, camera, engine)
-    except VcamstyleError as error:  # a clear runtime message is not an internal error, but say which
-        pytest.fail(f"config check accepted what the pipeline refused: {error}\n{to_yaml(document)}")
+        for frame in frames:
+            sink.send(frame)
+    finally:
+        sink.close()
+    if config.output.backend == "none":
+        converted, fmt = sink.last, config.output.format
+        back = {"yuyv": lambda: cv2.cvtColor(converted, cv2.COLOR_YUV2RGB_YUYV),
+                "i420": lambda: cv2.cvtColor(converted, cv2.COLOR_YUV2RGB_I420), "rgb": lambda: converted}[fmt]()
+        assert converted.shape == {"yuyv": (height, width, 2), "i420": (height * 3 // 2, width),
+                                   "rgb": (height, width, 3)}[fmt]
+        assert back.shape == frames[-1].shape
+        # chroma is shared between neighbours: compare a blurred picture (random pixels differ in colour)
+        soft = [cv2.blur(image, (5, 5)).astype(np.int16) for image in (back, frames[-1])]
+        assert np.abs(soft[0] - soft[1]).mean() < 12
+        return f"null {fmt}"
+    written = sink.path
+    if written.suffix.lower() in (".mp4", ".mkv", ".mov", ".avi") and not written.is_dir():
+        found = contents(written)
+        assert (found.frames, found.size) == (len(frames), (width, height)), written
+        return f"video {written.suffix.lower()}"
+    else:
+        new = [p for p in png_frames(written) if p not in before]
+        assert len(new) == len(frames), written
+        assert all(cv2.imread(str(p)).shape == (height, width, 3) for p in new)
+        return "png"
+
+
+CAMERA_SIZES = st.tuples(st.integers(min_value=16, max_value=400), st.integers(min_value=16, max_value=300))
+#: Sinks that open here: the null sink (the virtual camera's conversion) and the file sink (no loopback device).
+RUN_DOCUMENTS = gen.forcing(gen.documents(max_pixels=RUN_MAX_PIXELS),
+                            {"output.backend": st.sampled_from(["none", "file", "file"])})
+
+
+def test_every_accepted_config_runs_to_its_output(folder: Path, engine) -> None:
+    """Also: the run reached the render branch (enough accepted configs among the examples)."""
+    rendered: list[Path] = []
+    sinks: list[str] = []
+
+    @settings(max_examples=RUN_EXAMPLES, **SETTINGS)
+    @given(document=RUN_DOCUMENTS, camera=CAMERA_SIZES)
+    @example(document={"output": {"backend": "file", "path": "png dir.d/", "width": 34, "height": 18}}, camera=(33, 17))
+    @example(document={"output": {"backend": "file", "path": "out.avi", "fps": 1}}, camera=(31, 17))
+    @example(document={"output": {"backend": "none", "format": "i420", "width": 642, "height": 18}}, camera=(16, 300))
+    def property_(document: dict[str, Any], camera: tuple[int, int]) -> None:
+        text = to_yaml(document)
+        config = check(text, folder)
+        if config is None:
+            return
+        try:
+            frames = run_frames(config, camera, engine)
+            sinks.append(send_and_check(config, frames))
+            if len(rendered) < RENDER_EXAMPLES:  # what `vcamstyle render` runs, on a small picture
+                output = folder / f"render-{len(rendered)}.png"
+                assert render_file(config, folder / "camera.png", output, random_weights=True, force=True,
+                                   config_file=folder / "config.yaml") == 1
+                assert cv2.imread(str(output)).shape == cv2.imread(str(folder / "camera.png")).shape
+                rendered.append(output)
+        except VcamstyleError as error:  # a clear runtime message is not an internal error, but say which
+            pytest.fail(f"config check accepted what the daemon refused: {error}\n{text}")
+
+    property_()
+    print(f"ran {len(sinks)} accepted configurations to their sinks: {sorted(sinks)}")
+    assert len(rendered) == RENDER_EXAMPLES
+    assert {kind.split()[0] for kind in sinks} == {"null", "video", "png"}, sinks
 
 
 def test_the_largest_accepted_output_runs(folder: Path, engine) -> None:
@@ -250,7 +224,7 @@ def test_the_largest_accepted_output_runs(folder: Path, engine) -> None:
                    "person:\n  effect: blur\n  blur: 200\nbackground:\n  effect: color\n", folder)
     assert config is not None
     run_frames(config, (64, 48), engine)
-    config = check("output:\n  backend: none\n  width: 8192\n  height: 16\nstyle:\n  size: 2160\n"
+    config = check("output:\n  backend: file\n  path: big.mkv\n  width: 8192\n  height: 16\nstyle:\n  size: 2160\n"
                    "person:\n  style: ok.png\nbackground:\n  effect: blur\n  blur: 200\n", folder)
     assert config is not None
-    run_frames(config, (400, 16), engine)
+    send_and_check(config, run_frames(config, (400, 16), engine))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Annotated, Any, Union
 
 from pydantic import (
@@ -48,6 +48,7 @@ from vcamstyle.config.vocab import (
     OUTPUT_FORMATS,
     PRECISIONS,
     REGION_NAMES,
+    VIDEO_FILE_SUFFIXES,
     Effect,
     Fit,
     Fourcc,
@@ -93,6 +94,24 @@ class OutputConfig(_Section):
     on_demand: Flag = True
     #: Seconds to keep streaming after the last app closed the virtual camera.
     on_demand_grace_s: Annotated[float, BeforeValidator(_number_check(0, 3600))] = 10.0
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _video_or_folder(cls, value: Any, info: ValidationInfo) -> Any:
+        """With backend file: a video by its suffix, or a PNG folder (no suffix, or a name ending in /).
+        The trailing / does not survive as a path, so a folder may not look like a video file."""
+        if info.data.get("backend") != "file" or not isinstance(value, str) or not value.strip():
+            return value
+        suffix = PurePath(value).suffix.lower()
+        videos = ", ".join(VIDEO_FILE_SUFFIXES)
+        if value.endswith("/") and suffix in VIDEO_FILE_SUFFIXES:
+            raise _Problem(f"expected a video file ({videos}) or a folder for PNG frames, got {describe(value)}, "
+                           f"a folder named like a {suffix} video: write {value.rstrip('/')} for a video, or a "
+                           "folder name without a video suffix")
+        if not value.endswith("/") and suffix and suffix not in VIDEO_FILE_SUFFIXES:
+            raise _Problem(f"expected a video file ({videos}) or a folder for PNG frames (a name ending in /), "
+                           f"got {describe(value)}")
+        return value
 
     @model_validator(mode="after")
     def _cross_checks(self) -> OutputConfig:

@@ -13,6 +13,9 @@ KNOWN_STYLIZERS: tuple[str, ...] = ("magenta", "adain", "sanet", "avatarnet")
 #: registered with ``pyvirtualcam.register_backend``.
 KNOWN_BACKENDS: tuple[str, ...] = ("auto", "v4l2loopback", "obs", "unitycapture", "file", "none")
 OUTPUT_FORMATS: tuple[str, ...] = ("yuyv", "i420", "rgb")
+#: File name suffixes ``output.path`` (backend file) records a video to (kept equal to the file sink's
+#: containers, ``vcamstyle.devices.videofile.CONTAINERS``, by a test); any other name is a PNG folder.
+VIDEO_FILE_SUFFIXES: tuple[str, ...] = (".mp4", ".mov", ".mkv", ".avi")
 FOURCCS: tuple[str, ...] = ("MJPG", "YUYV", "auto")
 PRECISIONS: tuple[str, ...] = ("auto", "float32")
 #: How a camera frame of another aspect ratio fills the output: cover (crop) | contain (pad).

@@ -5,7 +5,8 @@
 - ``pidfile``, ``statusfile``, ``logfile``: the runtime files; ``sdnotify``: systemd notifications.
 - ``watcher``: the config-file watcher; ``signals``: signal handlers that cannot deadlock;
   ``transaction``: a reload's new parts, prepared before the old ones go; ``preflight``: the output
-  checked before anything slow; ``threads``: the network thread-count policy;
+  checked before anything slow; ``file_checks``: the files a configuration names, checked by
+  ``config check``, start and reload alike; ``threads``: the network thread-count policy;
   ``metrics``: frame-rate and per-stage timing statistics; ``style_size``: feeds ``style.size: auto``;
   ``closing``: the parts closed in order at shutdown, each to completion.
 
@@ -24,5 +25,6 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "percentile": "metrics",
     "threads_for": "threads",
     "check_output": "preflight",
+    "check_files": "file_checks",
     "one_line_handler": "logfile",
 })

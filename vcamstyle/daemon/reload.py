@@ -16,8 +16,9 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from vcamstyle.config import Config, changed_keys, check_output_not_input, diff_stages, load_config
+from vcamstyle.config import Config, changed_keys, diff_stages, load_config
 from vcamstyle.daemon import sdnotify
+from vcamstyle.daemon.file_checks import check_files
 from vcamstyle.daemon.transaction import (
     Prepared,
     Running,
@@ -124,7 +125,7 @@ class LiveReload:
         still waiting to be applied is superseded, unless this one fails (then it goes through)."""
         self._reload_keys = []
         config = self._read_config()
-        check_output_not_input(config, self.config_path)  # refused like any invalid file: what runs stays
+        check_files(config, self.config_path)  # as `config check` does; refused like any invalid file: what runs stays
         with self._swap_lock:
             pending, self._pending = self._pending, None
             running = Running(self.scene.config, self.source, self.sink, self._geometry)

@@ -20,11 +20,12 @@ from typing import Any, Callable
 import numpy as np
 
 from vcamstyle import compute, paths
-from vcamstyle.config import Config, check_output_not_input, load_config
+from vcamstyle.config import Config, load_config
 from vcamstyle.control import ControlServer, serve_page
 from vcamstyle.daemon import sdnotify
 from vcamstyle.daemon import statusfile
 from vcamstyle.daemon.closing import close_in_order
+from vcamstyle.daemon.file_checks import check_files
 from vcamstyle.daemon import threads as thread_policy
 from vcamstyle.daemon.metrics import RateMeter, StageTimes
 from vcamstyle.daemon.on_demand import SLEEP, WAKE, IdleKeeper
@@ -150,7 +151,7 @@ class Service(LiveReload):
         compute.keep_freed_memory()
         read_as = signature(self.config_path)
         config = load_config(self.config_path)
-        check_output_not_input(config, self.config_path)
+        check_files(config, self.config_path)  # what `config check` refuses (pictures, output.path)
         check_output(config)
         self.source = self._start_camera(config)
         self._geometry = output_geometry(config, self.source.granted)

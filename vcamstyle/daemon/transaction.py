@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from vcamstyle.config import Config
+from vcamstyle.config import VIDEO_FILE_SUFFIXES, Config
 from vcamstyle.daemon.safefile import describe_kind
 from vcamstyle.devices import CameraSettings, CameraSource, FrameSink, create_sink
 from vcamstyle.errors import SinkError, SourceError
@@ -86,11 +86,14 @@ def open_sink(config: Config, geometry: Geometry) -> FrameSink:
     width, height, fps = geometry
     o = config.output
     backend = "null" if o.backend == "none" else o.backend
-    if backend == "file" and o.path:
-        check_output_path(Path(o.path))
+    path = str(o.path) if o.path else None
+    if backend == "file" and path:
+        check_output_path(Path(path))
+        if Path(path).suffix.lower() not in VIDEO_FILE_SUFFIXES:  # a PNG folder (config check refuses other names)
+            path = os.path.join(path, "")  # its trailing / (lost in the config's Path) says so to the sink
     try:
         return create_sink(None, width, height, fps, backend=backend, device=o.device,
-                           path=str(o.path) if o.path else None, format=o.format)
+                           path=path, format=o.format)
     except SinkError:
         raise
     except Exception as exc:  # cv2.error, ValueError, OSError from a writer
