@@ -136,6 +136,7 @@ class VideoWriter:
             raise SinkError(f"cannot write {self.spec.codec} video to {path} at {width}x{height}: {exc}",
                             hint=SUFFIX_HINT) from exc
         self._held: Any = None  # the newest packet, muxed once the next one gives its duration
+        self._broken = False  # a mux failed (disk full): FFmpeg's muxer must not be called again
         self.frames = 0
 
     def _audio_stream(self, audio: Any) -> Any:
@@ -190,7 +191,11 @@ class VideoWriter:
         if held is not None:
             if packet.pts is not None and held.pts is not None and packet.pts > held.pts:
                 held.duration = packet.pts - held.pts
-            self._container.mux(held)
+            try:
+                self._container.mux(held)
+            except BaseException:
+                self._broken = True  # muxing again after a failed header write crashes libavformat
+                raise
 
     def close(self, end_pts: int | None = None) -> None:
         """Flush the encoder and finish the file. ``end_pts``: when the last frame stops showing (its
@@ -200,6 +205,14 @@ class VideoWriter:
         container, self._container = getattr(self, "_container", None), None
         if container is None:
             return
+        if self._broken:  # no more muxing (it crashes after a failed header write); free the container
+            try:
+                container.close()
+            except Exception as exc:  # the trailer cannot be written either: the earlier error is the news
+                log.debug("closing %s after a failed write: %s", self.path, exc)
+            finally:
+                self._file.close()
+            raise SinkError(f"finishing {self.path} failed: an earlier write failed", hint="check free disk space")
         try:
             for packet in self._video.encode(None):
                 self._hand_on(packet)
