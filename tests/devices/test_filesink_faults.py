@@ -86,3 +86,25 @@ def test_a_recording_that_could_not_write_a_byte_leaves_no_empty_file(tmp_path: 
     assert "survived" in done.stdout, done.stderr[-1500:]
     left = [(p.name, p.stat().st_size) for p in tmp_path.iterdir()]
     assert all(size > 0 for _, size in left), f"empty files left behind: {left}"
+
+
+def test_a_deleted_recording_is_noticed_at_the_next_keyframe(tmp_path: Path) -> None:
+    """The daemon reopens the output on a SinkError; so the deletion must surface as one, within a
+    keyframe interval of wall time, and the reopened sink records at the same path again."""
+    now = [0.0]
+    path = tmp_path / "videos" / "rec.mkv"
+    sink = FileSink(path, 64, 48, 30, clock=lambda: now[0])
+    for _ in range(5):
+        sink.send(np.zeros((48, 64, 3), np.uint8))
+        now[0] += 0.125
+    path.unlink()
+    (tmp_path / "videos").rmdir()
+    with pytest.raises(SinkError, match=r"rec\.mkv was deleted while it was written \(its 8 frame\(s\) are lost\)"):
+        for _ in range(20):  # 2.5 s of frames: the next keyframe is at 1 s, after 8 frames
+            sink.send(np.zeros((48, 64, 3), np.uint8))
+            now[0] += 0.125
+    sink.close()
+    again = FileSink(path, 64, 48, 30)
+    again.send(np.zeros((48, 64, 3), np.uint8))
+    again.close()
+    assert again.path == path and path.stat().st_size > 0

@@ -90,7 +90,7 @@ FAULTS = [
     Fault("deep-nesting", _bad_text("deep: " + "[" * 3000 + "]" * 3000 + "\n"), "nesting deeper"),
     Fault("huge-file", _bad_text("#" * 400_000 + "\n"), "too large"),
     Fault("not-utf8", lambda d: d.target.write_bytes(b"camera:\n  device: \xff\xfe\n"), "not UTF-8"),
-    Fault("empty-file-defaults-cannot-open", lambda d: d.save(""), None),
+    Fault("empty-file", lambda d: d.save(""), "is empty"),  # never the defaults: a truncated save
     Fault("vanished", lambda d: d.target.unlink(), "not found"),
     Fault("fifo", _fifo, "FIFO"),
     Fault("directory", _directory, "is a directory", _remove_directory),

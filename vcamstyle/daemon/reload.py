@@ -29,7 +29,7 @@ from vcamstyle.daemon.transaction import (
     swap_exclusive,
 )
 from vcamstyle.devices import CameraSource, FrameSink
-from vcamstyle.errors import SinkError, SourceError, VcamstyleError
+from vcamstyle.errors import ConfigError, SinkError, SourceError, VcamstyleError
 from vcamstyle.pipeline import changed_stages
 
 if TYPE_CHECKING:
@@ -82,14 +82,20 @@ class LiveReload:
 
     # ---------------------------------------------------------------- the reload thread
     def _read_config(self) -> Config:
-        """The file as it is now; an empty file is read again after a moment (an editor mid-save)."""
-        try:
-            empty = os.stat(self.config_path).st_size == 0
-        except OSError:
-            empty = False  # load_config reports it
-        if empty:
+        """The file as it is now; an empty file is read again after a moment (an editor mid-save), and
+        one still empty is refused: a truncated file must not switch the running daemon to the defaults."""
+        if self._config_empty():
             time.sleep(EMPTY_FILE_WAIT_S)
+            if self._config_empty():
+                raise ConfigError(f"{self.config_path} is empty", hint="save the configuration again "
+                                  "(write {} to run on all the defaults)")
         return load_config(self.config_path)
+
+    def _config_empty(self) -> bool:
+        try:
+            return os.stat(self.config_path).st_size == 0
+        except OSError:
+            return False  # load_config reports it
 
     def _reload(self) -> None:
         """Prepare the newest file off the frame loop; hand it over, or keep what runs plus an error."""

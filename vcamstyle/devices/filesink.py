@@ -7,6 +7,11 @@
 - A folder (a path that is a folder, ends with ``/`` or has no suffix): numbered PNG frames, numbered on
   after the ones already there.
 
+A recording whose file is deleted while it is written (the folder removed) is noticed at the next
+keyframe: the sink raises, and the daemon starts a new recording at ``output.path``; the log never
+claims frames for a file that is gone. A file the sink made and could not write a byte to (a full
+disk) is removed again when it closes, so retries leave no empty files.
+
 Nothing is ever overwritten: a path that exists (a previous recording, the user's file, or this run's
 own recording when a live edit reopens the output at another size) makes the sink write to the first
 free numbered name beside it (``rec-1.mp4``, ``rec-2.mp4``, ...), and it logs where the frames go.
@@ -58,6 +63,7 @@ class FileSink(SinkBase):
         self._path = self.requested
         self._clock = clock
         self._writer: VideoWriter | None = None
+        self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the video file we made
         self._closed = False
         self._png_dir = self._path.is_dir() or raw.endswith(("/", os.sep)) or self._path.suffix == ""
         self._start: float | None = None  # the wall clock at the first frame (pts 0)
@@ -89,6 +95,8 @@ class FileSink(SinkBase):
                             f"least {MIN_VIDEO_FPS:g} fps", hint="set output.fps to 1 or more (or null: the camera's)")
         if self._path != self.requested:
             log.warning("output.path %s exists and is kept: recording to %s", self.requested, self._path)
+        info = os.fstat(file.fileno())
+        self._identity = (info.st_dev, info.st_ino)
         try:
             self._writer = VideoWriter(file, self._path, self._width, self._height, self._fps, preset=LIVE_PRESET)
         except SinkError:
@@ -125,6 +133,11 @@ class FileSink(SinkBase):
         keyframe = now >= self._next_keyframe
         if keyframe:
             self._next_keyframe = now + KEYFRAME_INTERVAL_S
+            if self._file_deleted():
+                raise SinkError(f"the recording {self._path} was deleted while it was written (its "
+                                f"{self._writer.frames} frame(s) are lost)",
+                                hint="keep the file and its folder while recording; a new recording starts at "
+                                     "output.path")
         self._writer.write(frame, pts, keyframe=keyframe)
         self._last_pts = pts
 
@@ -159,8 +172,36 @@ class FileSink(SinkBase):
         writer, self._writer = self._writer, None
         if writer is None:
             return
-        writer.close(end_pts=self.end_pts(writer))
-        log.info("recorded %d frame(s) to %s", writer.frames, self._path)
+        deleted = self._file_deleted()
+        try:
+            writer.close(end_pts=self.end_pts(writer))
+        finally:
+            self._remove_if_empty()
+        if deleted:
+            log.warning("the recording %s was deleted while it was written: its %d frame(s) are lost",
+                        self._path, writer.frames)
+        else:
+            log.info("recorded %d frame(s) to %s", writer.frames, self._path)
+
+    def _is_ours(self, info: os.stat_result) -> bool:
+        return (info.st_dev, info.st_ino) == self._identity
+
+    def _file_deleted(self) -> bool:
+        """Whether ``self._path`` no longer names the video file this sink is writing."""
+        try:
+            return not self._is_ours(os.stat(self._path))
+        except FileNotFoundError:
+            return True
+
+    def _remove_if_empty(self) -> None:
+        """Remove the file this sink made when not one byte reached it (a disk full from the start)."""
+        try:
+            info = os.stat(self._path)
+        except FileNotFoundError:
+            return
+        if self._is_ours(info) and info.st_size == 0:
+            self._path.unlink()
+            log.warning("removed the empty %s: nothing could be written to it (check free disk space)", self._path)
 
     def describe(self) -> str:
         if self._png_dir:
