@@ -140,11 +140,14 @@ class ThreadTuner:
         self._phase, self._run_left, self._skip = "run", self.period, 1
 
 
-def thread_counts(setting: int | str, cores: int | None = None) -> list[int]:
-    """The counts a ``threads`` setting allows: ``auto`` -> 1, 2, 4, ... up to the available cores (at
-    most 8: more threads stop paying off for these small networks), the top included; a number -> that."""
+def thread_counts(setting: int | str, cores: int | None = None, reserve: int = 0) -> list[int]:
+    """The counts a ``threads`` setting allows: ``auto`` -> 1, 2, 4, ... up to the available cores less
+    ``reserve`` (at least 1; at most 8: more threads stop paying off for these small networks), the top
+    included; a number -> that. ``reserve``: cores kept for the frame loop while the style network runs
+    on its own thread (``style.schedule: async``): there its threads and the loop's work share the
+    cores, and on 2 cores a second network thread only waits for the core the loop holds."""
     if setting == "auto":
-        top = min(8, cores if cores is not None else available_cores())
+        top = max(1, min(8, cores if cores is not None else available_cores()) - reserve)
         counts = {1 << k for k in range(top.bit_length()) if 1 << k <= top} | {top}
         return sorted(counts)
     return [int(setting)]
