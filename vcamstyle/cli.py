@@ -306,13 +306,13 @@ def bench(config: Optional[Path] = ConfigOption,
         from vcamstyle import compute
         compute.set_threads(threads)
     if seed_baseline:
-        from vcamstyle.daemon import threads_for
-        with threads_for(cfg.threads):
+        from vcamstyle.daemon import reserved_cores, threads_for
+        with threads_for(cfg.threads, reserved_cores(cfg)):
             report = bench_module.run_seed_comparison(cfg, frames=frames, warmup=warmup,
                                                       random_weights=random_weights, seed_size=seed_size.value)
     else:
-        from vcamstyle.daemon import threads_for
-        with threads_for(cfg.threads):
+        from vcamstyle.daemon import reserved_cores, threads_for
+        with threads_for(cfg.threads, reserved_cores(cfg)):
             report = bench_module.run_bench(cfg, frames=frames, warmup=warmup, random_weights=random_weights)
     typer.echo(bench_module.format_report(report))
     if as_json:

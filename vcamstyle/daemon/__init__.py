@@ -23,6 +23,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "RateMeter": "metrics",
     "percentile": "metrics",
     "threads_for": "threads",
+    "reserved_cores": "threads",
     "check_output": "preflight",
     "one_line_handler": "logfile",
 })

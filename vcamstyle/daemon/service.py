@@ -32,7 +32,7 @@ from vcamstyle.daemon.pidfile import PidFile
 from vcamstyle.daemon.reload import SINK_BACKOFF_START_S, LiveReload
 from vcamstyle.daemon.signals import SignalInbox
 from vcamstyle.daemon.style_size import AutoStyleSize
-from vcamstyle.daemon.threads import ThreadTuner, thread_counts
+from vcamstyle.daemon.threads import ThreadTuner, reserved_cores, thread_counts
 from vcamstyle.daemon.transaction import (
     Prepared,
     camera_settings,
@@ -46,7 +46,7 @@ from vcamstyle.daemon.watcher import ConfigWatcher, signature
 from vcamstyle.devices import CameraSource, FrameSink, placeholder_frame
 from vcamstyle.errors import SourceError, VcamstyleError
 from vcamstyle.models.weights import resolve_weights_dir
-from vcamstyle.pipeline import Engine, FrameFitter, Pipeline, Scene, referenced_paths, size_cost, style_schedule
+from vcamstyle.pipeline import Engine, FrameFitter, Pipeline, Scene, referenced_paths, size_cost
 
 __all__ = ["Service", "camera_settings", "output_geometry"]
 
@@ -238,9 +238,7 @@ class Service(LiveReload):
     def _tune_threads(self, config: Config) -> bool:
         """A new ``ThreadTuner`` (which applies its first count) when ``threads`` asks for other counts;
         returns whether it made one. With the network on its own thread ``auto`` keeps a core for the loop."""
-        styled = "style" in (config.person.effect, config.background.effect)
-        on_thread = styled and style_schedule(config.style.schedule, compute.resolve_device(config.device)) == "async"
-        counts = thread_counts(config.threads, reserve=1 if on_thread else 0)
+        counts = thread_counts(config.threads, reserve=reserved_cores(config))
         if self.threads is None or self.threads.counts != counts:
             if self._threads_before is None:
                 self._threads_before = thread_policy.get_network_threads()

@@ -18,7 +18,7 @@ import contextlib
 import logging
 import os
 import statistics
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from vcamstyle import compute
 
@@ -153,12 +153,22 @@ def thread_counts(setting: int | str, cores: int | None = None, reserve: int = 0
     return [int(setting)]
 
 
+def reserved_cores(config: Any) -> int:
+    """Cores ``threads: auto`` keeps for the frame loop: 1 while the style network runs on its own
+    thread (``style.schedule`` resolving to ``async`` and a region styled), else 0."""
+    from vcamstyle.pipeline import style_schedule
+
+    styled = "style" in (config.person.effect, config.background.effect)
+    return int(styled and style_schedule(config.style.schedule, compute.resolve_device(config.device)) == "async")
+
+
 @contextlib.contextmanager
-def threads_for(setting: int | str) -> Iterator[int]:
+def threads_for(setting: int | str, reserve: int = 0) -> Iterator[int]:
     """Run a block (``bench``) with the thread count a ``threads`` setting means: the number, or for
-    ``auto`` the most the tuner would start with; the previous count is restored afterwards."""
+    ``auto`` the most the tuner would start with (``reserve``: see ``thread_counts``); the previous count
+    is restored afterwards."""
     before = get_network_threads()
-    count = thread_counts(setting)[-1]
+    count = thread_counts(setting, reserve=reserve)[-1]
     set_network_threads(count)
     try:
         yield count

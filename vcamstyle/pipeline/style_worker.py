@@ -176,6 +176,20 @@ class StyleWorker(Generic[Job]):
         self._execute(pending)
         return True
 
+    def take_pending(self) -> _Pending[Job] | None:
+        """Synchronous mode: take the pending job out to run it later (``run_taken``): a scheduler that
+        models a network taking several frames takes a frame's job when the network starts it and
+        runs it when the network would finish it (the quality benchmark's latency model)."""
+        with self._cond:
+            pending, self._pending = self._pending, None
+        return pending
+
+    def run_taken(self, pending: _Pending[Job]) -> None:
+        """Synchronous mode: run a job taken with ``take_pending`` now (its result is newest)."""
+        if self.threaded:
+            raise RuntimeError("run_taken is for a worker made with threaded=False")
+        self._execute(pending)
+
     def _loop(self) -> None:
         while True:
             with self._cond:
