@@ -38,3 +38,36 @@ def test_the_gate_needs_both_measures_no_worse_on_every_clip() -> None:
     row = {f"{m}_{s}_{n}": 1.0 for m in ("warp", "lag") for s in ("async", "every_frame") for n in (2, 3)}
     assert qs.schedule_gate([row])
     assert not qs.schedule_gate([row, {**row, "lag_async_3": 1.5}])
+
+
+def test_compare_schedules_scores_a_held_picture_worse_than_a_fresh_one() -> None:
+    """A fake pipeline whose painting is the frame itself: async (composed from the current frame) has no
+    lag, every frame (held for N frames) trails the moving square by its motion."""
+    import cv2
+
+    from vcamstyle.bench.quality_clips import Clip
+
+    rng = np.random.default_rng(1)
+    texture = cv2.GaussianBlur(np.clip(rng.normal(128, 50, (80, 60, 3)), 0, 255).astype(np.uint8), (0, 0), 1.2)
+    frames, alphas = [], []
+    for t in range(14):
+        frame = np.full((120, 200, 3), 90, np.uint8)
+        x = 40 + (3 * (t - 4) if t >= 4 else 0)
+        frame[20:100, x:x + 60] = texture
+        alpha = np.zeros((120, 200), np.float32)
+        alpha[20:100, x:x + 60] = 1.0
+        frames.append(frame)
+        alphas.append(alpha)
+    clip = Clip("square", frames, alphas, 4, None, frames[:4])
+    calls = []
+
+    def run(clip_: Clip, schedule: str, scheduler) -> list[np.ndarray]:
+        calls.append((schedule, scheduler is None))
+        return list(clip_.frames)
+
+    row = qs.compare_schedules(run, clip, network_frames=(2,))
+    assert calls == [("every_frame", True), ("async", False)]
+    assert row["lag_async_2"] == pytest.approx(0.0, abs=0.3) and row["lag_every_frame_2"] > 2.0
+    assert row["warp_async_2"] <= row["warp_every_frame_2"] and row["speed"] == pytest.approx(2.7, abs=0.1)  # 9 steps of 3 px after a still one
+    assert qs.schedule_gate([row], network_frames=(2,))
+    assert "| square |" in qs.format_schedules([row], network_frames=(2,))

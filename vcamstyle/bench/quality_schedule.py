@@ -83,14 +83,14 @@ def person_speed(clip: Clip) -> float:
 
 def compare_schedules(run: Callable[..., list[np.ndarray]], clip: Clip,
                       network_frames: tuple[int, ...] = NETWORK_FRAMES) -> dict[str, Any]:
-    """The gate's numbers for one clip. ``run(schedule, scheduler)`` returns the pipeline's outputs over
-    every frame of ``clip`` (``Runner.run_schedule``)."""
-    reference = run("every_frame", None)
+    """The gate's numbers for one clip. ``run(clip, schedule, scheduler)`` returns the pipeline's outputs
+    over every frame of ``clip`` (``quality.Runner.run_schedule``)."""
+    reference = run(clip, "every_frame", None)
     moving = range(clip.still, len(clip.frames))
     inputs = [clip.frames[t] for t in moving]
     row: dict[str, Any] = {"clip": clip.name, "speed": person_speed(clip)}
     for n in network_frames:
-        carried = run("async", delayed_network(n))
+        carried = run(clip, "async", delayed_network(n))
         shown = {"every_frame": [reference[shown_frame(t, n)] for t in moving],
                  "async": [carried[t] for t in moving]}
         for name, pictures in shown.items():
