@@ -60,6 +60,9 @@ def main() -> None:
                 report = one_run(config, schedule, args.frames, args.warmup, args.kind)
                 report["load_before"] = load
                 results[schedule].append(report)
+                print(f"{schedule}: load {load:.2f}, median {report['frame_ms']['median']:.1f} ms, p95 "
+                      f"{report['frame_ms']['p95']:.1f} ms, size {report.get('style_size_auto', {}).get('final')}, "
+                      f"network {report.get('network_fps')} fps", file=sys.stderr, flush=True)
     print(f"1280x720 MJPG file camera -> 1280x720 {args.kind}, {args.frames} frames after {args.warmup} warm-up, "
           f"{args.runs} runs alternating (ranges over the runs)\n")
     print("| schedule | load before | fps | median ms | p95 ms | size auto settled at | network fps | network ms |")

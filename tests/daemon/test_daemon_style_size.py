@@ -50,8 +50,8 @@ def test_fast_styled_frames_raise_the_size():
 
 
 def test_with_the_network_on_its_thread_its_run_time_holds_the_size_down():
-    """Fast frames but a network that needs more than ASYNC_NETWORK_FRAMES output intervals per run
-    (30 fps: 33 ms; 3 intervals = 100 ms): the size steps down, though every frame alone is quick."""
+    """The network's time per ASYNC_NETWORK_FRAMES output intervals decides (30 fps: 33 ms; 3 intervals
+    = 100 ms): a slow network steps the size down though every frame alone is quick, a quick one up."""
     from vcamstyle.pipeline.style_size import ASYNC_NETWORK_FRAMES, size_cost
 
     slow_network = _Pipeline(stylizes=True, network_ms=150.0)
@@ -65,3 +65,4 @@ def test_with_the_network_on_its_thread_its_run_time_holds_the_size_down():
         auto.record(10.0)
     assert auto.controller.size > 256
     assert size_cost(10.0, None) == 10.0 and size_cost(10.0, 90.0) == 90.0 / ASYNC_NETWORK_FRAMES
+    assert size_cost(50.0, 30.0) == 30.0 / ASYNC_NETWORK_FRAMES  # the frame's own time no longer counts

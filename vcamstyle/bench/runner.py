@@ -147,7 +147,7 @@ def run_bench(config: Config, frames: int = 100, warmup: int = 10, random_weight
             t3 = time.perf_counter()
             sink.send(result.image)
             t4 = time.perf_counter()
-            if controller is not None:  # (with the network on its own thread its run time counts too)
+            if controller is not None:  # (with the network on its own thread: its run time)
                 controller.record(size_cost((t3 - t2) * 1000, pipeline.network_ms))
             if warm < warmup or (controller is not None and warm < MAX_SETTLE and warm - stable_since < SETTLED_FRAMES):
                 warm += 1

@@ -211,7 +211,7 @@ class Service(LiveReload):
                     self._count_frame({}, None)
                     continue
                 t2 = time.perf_counter()
-                if self.threads is not None:  # (with the network on its thread: its time counts too)
+                if self.threads is not None:  # (with the network on its thread: its run time)
                     self.threads.record(size_cost((t2 - t1) * 1000, self.pipeline.network_ms))
                 self.style_size.record((t2 - t1) * 1000)
                 self._send(result.image)

@@ -43,7 +43,7 @@ class AutoStyleSize:
     def record(self, frame_ms: float) -> None:
         """One frame's processing time (outside thread-count trials, and only while a region is styled:
         a frame without the style network says nothing about its size, which then stays as it is). With
-        the network on its own thread the controller sees ``size_cost`` (its run time counts too)."""
+        the network on its own thread the controller sees ``size_cost`` (its run time, not the frame's)."""
         if self.controller is None or (self._threads is not None and self._threads.measuring):
             return
         if self._pipeline is not None and not self._pipeline.stylizes:
