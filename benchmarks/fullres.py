@@ -62,7 +62,7 @@ def main() -> None:
     compute.keep_freed_memory()
     with tempfile.TemporaryDirectory() as tmp:
         config = override(load_config(bench_config(camera_video(1280, 720, fourcc="MJPG"), Path(tmp))),
-                          {"style.size": args.size})
+                          {"style.size": args.size, "style.schedule": "every_frame"})
         stream, _, _ = frame_stream(config)
         frames = [next(stream) for _ in range(8)]
     scene = Engine().build(config, (720, 1280), resolve_weights_dir(None))

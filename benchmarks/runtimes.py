@@ -134,7 +134,7 @@ def threading_policy(rounds: int, height: int) -> None:
     from vcamstyle.frames import shrink
     from vcamstyle.pipeline import Engine, Pipeline
 
-    config = parse_config("precision: float32\n", Path(__file__).resolve().parents[1] / "config" / "bench.yaml")
+    config = parse_config("precision: float32\nstyle:\n  schedule: every_frame\n", Path(__file__).resolve().parents[1] / "config" / "bench.yaml")
     scene = Engine().build(config, (360, 640), None)
     pipeline = Pipeline(scene.segmenter, scene.stylizer, scene.settings, scene.device)
     pipeline.set_style_size(height)

@@ -19,7 +19,7 @@ import typer
 from typer.core import TyperArgument, TyperCommand
 
 from vcamstyle.cli_setup import service_app, setup_app
-from vcamstyle.cli_support import HELP, ConfigOption, config_path, consumer_text, fail, handles_errors, style_size_text
+from vcamstyle.cli_support import HELP, ConfigOption, config_path, consumer_text, fail, fps_text, handles_errors, style_size_text
 from vcamstyle.paths import printable
 
 
@@ -197,7 +197,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="One JSON object."
     stages = ", ".join(f"{k} {v:.1f}" for k, v in (info.get("stage_ms") or {}).items())
     lines = [f"vcamstyle is {info.get('state', 'running')} (pid {info.get('pid')}, up {info.get('uptime_s') or 0:.0f} s, "
              f"via {info.get('manager', 'pidfile')})",
-             f"  fps:        {info.get('fps', 0)}",
+             f"  fps:        {fps_text(info)}",
              f"  stages ms:  {stages or '-'}",
              f"  person:     {info.get('person')}",
              f"  background: {info.get('background')}",
@@ -306,13 +306,13 @@ def bench(config: Optional[Path] = ConfigOption,
         from vcamstyle import compute
         compute.set_threads(threads)
     if seed_baseline:
-        from vcamstyle.daemon import threads_for
-        with threads_for(cfg.threads):
+        from vcamstyle.daemon import reserved_cores, threads_for
+        with threads_for(cfg.threads, reserved_cores(cfg)):
             report = bench_module.run_seed_comparison(cfg, frames=frames, warmup=warmup,
                                                       random_weights=random_weights, seed_size=seed_size.value)
     else:
-        from vcamstyle.daemon import threads_for
-        with threads_for(cfg.threads):
+        from vcamstyle.daemon import reserved_cores, threads_for
+        with threads_for(cfg.threads, reserved_cores(cfg)):
             report = bench_module.run_bench(cfg, frames=frames, warmup=warmup, random_weights=random_weights)
     typer.echo(bench_module.format_report(report))
     if as_json:

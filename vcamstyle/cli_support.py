@@ -64,6 +64,17 @@ def consumer_text(info: dict) -> str:
     return f"{info['consumers']} app(s)" + (f": {apps}" if apps else "")
 
 
+def fps_text(info: dict) -> str:
+    """``status``'s rate line: the output's frame rate and, with the style network on its own thread
+    (``style.schedule: async``), the network's own rate and run time beside it."""
+    text = f"{info.get('fps', 0)}"
+    network = info.get("network_fps")
+    if network is None:
+        return text
+    run = (info.get("stage_ms") or {}).get("network")
+    return text + f"   style network: {network} fps" + (f" ({run:.1f} ms a run, on its own thread)" if run is not None else "")
+
+
 def style_size_text(info: dict) -> str:
     """``status``'s style-size line: the size in use and whether ``auto`` chose it."""
     size = info.get("style_size")

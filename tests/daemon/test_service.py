@@ -150,7 +150,10 @@ def test_auto_style_size_follows_frame_times_and_shows_in_status(config_file: Pa
     ``status`` shows it; a fixed size has no controller. Frame times are injected."""
     from vcamstyle.daemon import service as service_module
 
-    config_file.write_text(config_file.read_text().replace("person:\n  effect: original\n", "person:\n  effect: style\n"))
+    # every frame: the frame time decides (async, the CPU's default, goes by the network's own time:
+    # test_daemon_style_size)
+    config_file.write_text(config_file.read_text().replace("person:\n  effect: original\n", "person:\n  effect: style\n")
+                           + "style:\n  schedule: every_frame\n")
     clock = {"t": 0.0}
 
     def fake_perf_counter() -> float:  # every call advances 40 ms: each frame "takes" 40 ms at any size
@@ -166,7 +169,7 @@ def test_auto_style_size_follows_frame_times_and_shows_in_status(config_file: Pa
     assert status["style_size_auto"] is True and status["style_size"] == controller.size
     assert controller.size < 256 and service.pipeline.settings.style_size == controller.size
 
-    config_file.write_text(config_file.read_text() + "style:\n  size: 200\n")
+    config_file.write_text(config_file.read_text().replace("style:\n", "style:\n  size: 200\n"))
     fixed = Service(config_file, max_frames=3, publish=False)
     assert fixed.run() == 0
     assert fixed.style_size.controller is None and fixed.status()["style_size"] == 200 and not fixed.status()["style_size_auto"]

@@ -444,7 +444,8 @@ def test_stages_run_only_when_their_output_is_used(engine: Engine, default_confi
                                                    monkeypatch: pytest.MonkeyPatch, person: dict, background: dict,
                                                    segments: int, stylizes: int) -> None:
     changes = {f"person.{k}": v for k, v in person.items()} | {f"background.{k}": v for k, v in background.items()}
-    scene = engine.build(override(default_config, changes), SIZE, None)
+    # every frame painted from itself (async, the CPU's default, skips frames: test_style_worker)
+    scene = engine.build(override(default_config, {**changes, "style.schedule": "every_frame"}), SIZE, None)
     pipeline = Pipeline(scene.segmenter, scene.stylizer, scene.settings, scene.device)
     assert (scene.segmenter is None) == (segments == 0)  # no segmenter is even built when nothing needs the mask
     segment_calls = _count_calls(scene.segmenter, "segment", monkeypatch) if scene.segmenter is not None else []
@@ -455,3 +456,12 @@ def test_stages_run_only_when_their_output_is_used(engine: Engine, default_confi
     assert len(stylize_calls) == 3 * stylizes
     if segments == 0 and person["effect"] == "original":
         assert np.array_equal(result.image, frame) and result.mask.max() == 0
+
+
+def test_schedule_auto_is_async_on_the_cpu_and_every_frame_on_a_gpu(engine: Engine, default_config: Config) -> None:
+    from vcamstyle.pipeline import style_schedule
+
+    assert engine.build(default_config, SIZE, None).settings.schedule == "async"
+    assert style_schedule("auto", torch.device("cpu")) == "async"
+    assert style_schedule("auto", torch.device("cuda")) == "every_frame"
+    assert style_schedule("every_frame", torch.device("cpu")) == "every_frame"

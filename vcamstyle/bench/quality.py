@@ -25,7 +25,7 @@ import logging
 import statistics
 import time
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -33,8 +33,9 @@ from vcamstyle import paths
 from vcamstyle.bench import quality_metrics as qm
 from vcamstyle.bench.quality_clips import Clip, build_clip, cutout, photos
 from vcamstyle.bench.quality_faces import FaceFinder
+from vcamstyle.bench.quality_schedule import compare_schedules, format_schedules
 from vcamstyle.config import Config, override, parse_config
-from vcamstyle.pipeline import Engine, Pipeline
+from vcamstyle.pipeline import Engine, Pipeline, StyleWorker
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,8 @@ class Runner:
     def run(self, clip: Clip, changes: dict[str, Any] | None = None, frames: int | None = None,
             naive: bool = False, timed: bool = False) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Outputs and masks of the pipeline over the first ``frames`` frames of ``clip``."""
-        config = _changed(self.config, changes or {})
+        # every frame painted from itself, deterministically (``quality_schedule`` judges the async schedule)
+        config = _changed(self.config, {"style.schedule": "every_frame", **(changes or {})})
         if naive:
             config = _changed(config, {"segmentation.smoothing": 0, "style.smoothing": 0})
         size = clip.frames[0].shape[:2]
@@ -130,6 +132,20 @@ class Runner:
             outputs.append(result.image)
             masks.append(result.mask)
         return outputs, masks
+
+
+    def run_schedule(self, clip: Clip, schedule: str, scheduler: Callable[[StyleWorker, int], None] | None) -> list[np.ndarray]:
+        """Outputs over every frame of ``clip`` with ``style.schedule`` as given, the async network's
+        thread replaced by ``scheduler`` (``quality_schedule.delayed_network``)."""
+        config = _changed(self.config, {"style.schedule": schedule})
+        scene = self.engine.build(config, clip.frames[0].shape[:2], None)
+        if scene.stylizer is not None and hasattr(scene.stylizer, "reset"):
+            scene.stylizer.reset()
+        pipeline = Pipeline(scene.segmenter, scene.stylizer, scene.settings, scene.device, scheduler=scheduler)
+        try:
+            return [pipeline.process(frame).image for frame in clip.frames]
+        finally:
+            pipeline.close()
 
 
 def _mean_iou(masks: list[np.ndarray], clip: Clip, computed: bool = True) -> float | None:
@@ -252,7 +268,9 @@ def run_quality(config: Config | None = None, options: QualityOptions = QualityO
     config = config or default_config()
     finder = FaceFinder()
     runner = Runner(config)
-    rows = [measure_clip(runner, finder, clip) for clip in build_clips(options, finder)]
+    clips = build_clips(options, finder)
+    rows = [measure_clip(runner, finder, clip) for clip in clips]
+    schedules = [compare_schedules(runner.run_schedule, clip) for clip in clips]
     faces = [r["face_share"] for r in rows if r["face_share"] is not None]
     summary = {
         "still_ratio": max(r["still_ratio"] for r in rows),
@@ -265,7 +283,7 @@ def run_quality(config: Config | None = None, options: QualityOptions = QualityO
     }
     return {"config": {"segmentation": config.segmentation.model, "person": config.person.summary(),
                        "background": config.background.summary(), "style_size": config.style.size},
-            "rows": rows, "summary": summary, "targets": TARGETS}
+            "rows": rows, "summary": summary, "targets": TARGETS, "schedules": schedules}
 
 
 COLUMNS = [
@@ -304,6 +322,9 @@ def format_quality(report: dict[str, Any]) -> str:
     lines += ["", "| measure | value | target | met |", "|---|---|---|---|"]
     for name, value, target, met in checks:
         lines.append(f"| {name} | {value} | {target} | {'' if met is None else ('yes' if met else 'NO')} |")
+    if report.get("schedules"):
+        lines += ["", "style.schedule, async against every frame at the same size (moving part; "
+                  "vcamstyle.bench.quality_schedule):", "", format_schedules(report["schedules"])]
     c = report["config"]
     lines.append(f"\nconfig: segmentation {c['segmentation']}, person {c['person']}, background {c['background']}, "
                  f"style.size {c['style_size']}; frame time median {_cell('{:.1f}', s['frame_ms_median'])} ms "

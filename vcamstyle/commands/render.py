@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from vcamstyle import compute
-from vcamstyle.config import Config
+from vcamstyle.config import Config, override
 from vcamstyle.commands.render_video import VideoRender
 from vcamstyle.config import input_files, same_file
 from vcamstyle.devices import IMAGE_SUFFIXES, VIDEO_SUFFIXES, VideoWriter, create_free
@@ -134,7 +134,8 @@ def render_file(config: Config, source: Path, output: Path, compare: bool = Fals
     def process(frame: np.ndarray) -> np.ndarray:
         nonlocal pipeline
         if pipeline is None:
-            scene = engine.build(config, frame.shape[:2], weights_dir)
+            # a file is painted frame by frame, each from itself (no network thread racing the reader)
+            scene = engine.build(override(config, {"style.schedule": "every_frame"}), frame.shape[:2], weights_dir)
             pipeline = Pipeline(scene.segmenter, scene.stylizer, scene.settings, scene.device)
         result = pipeline.process(frame)
         return side_by_side(frame, mask_to_u8(result.mask), result.image) if compare else result.image

@@ -33,6 +33,7 @@ KEY_STAGES: dict[str, frozenset[str]] = {
     "style.size": frozenset({"effects"}),
     "style.preserve_color": frozenset({"effects"}),
     "style.smoothing": frozenset({"effects"}),
+    "style.schedule": frozenset({"effects"}),
     **{f"{region}.{key}": stages for region in REGION_NAMES for key, stages in _REGION_STAGES.items()},
     "person.face_strength": frozenset({"effects"}),
     "device": frozenset({"device"}),

@@ -48,12 +48,14 @@ from vcamstyle.config.vocab import (
     OUTPUT_FORMATS,
     PRECISIONS,
     REGION_NAMES,
+    SCHEDULES,
     VIDEO_FILE_SUFFIXES,
     Effect,
     Fit,
     Fourcc,
     OutputFormat,
     Precision,
+    Schedule,
     RegionName,
 )
 
@@ -162,6 +164,10 @@ class StyleConfig(_Section):
     preserve_color: Flag = False
     #: Temporal smoothing of the painted image where the scene is still, [0, 1); 0 = off.
     smoothing: Annotated[float, BeforeValidator(_number_check(0, 1, high_open=True))] = 0.7
+    #: When the network runs: ``every_frame``, or ``async`` (its own thread, on the newest frame whenever
+    #: it is free; each output frame reuses the newest painting on the current frame, the mask follows
+    #: every frame); ``auto``: async on the CPU, every frame on a GPU (``pipeline.style_worker``).
+    schedule: Annotated[Schedule, BeforeValidator(_choice_check(SCHEDULES))] = "auto"
 
     @field_validator("method", mode="before")
     @classmethod

@@ -21,6 +21,8 @@ PRECISIONS: tuple[str, ...] = ("auto", "float32")
 #: How a camera frame of another aspect ratio fills the output: cover (crop) | contain (pad).
 FITS: tuple[str, ...] = ("cover", "contain")
 EFFECTS: tuple[str, ...] = ("original", "blur", "color", "image", "style")
+#: When the style network runs: auto (async on the CPU) | every_frame | async (its own thread, newest frame).
+SCHEDULES: tuple[str, ...] = ("auto", "every_frame", "async")
 REGION_NAMES: tuple[str, ...] = ("person", "background")
 #: Every stage name ``diff_stages`` can return.
 STAGES: frozenset[str] = frozenset(
@@ -32,4 +34,5 @@ OutputFormat = Literal["yuyv", "i420", "rgb"]
 Fit = Literal["cover", "contain"]
 Fourcc = Literal["MJPG", "YUYV", "auto"]
 Precision = Literal["auto", "float32"]
+Schedule = Literal["auto", "every_frame", "async"]
 RegionName = Literal["person", "background"]

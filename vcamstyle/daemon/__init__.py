@@ -24,6 +24,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "RateMeter": "metrics",
     "percentile": "metrics",
     "threads_for": "threads",
+    "reserved_cores": "threads",
     "check_output": "preflight",
     "check_files": "file_checks",
     "one_line_handler": "logfile",

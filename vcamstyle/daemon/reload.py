@@ -219,7 +219,8 @@ class LiveReload:
             log.info("output: %s", p.sink.describe())
         self._geometry = p.geometry
         self.scene = p.scene
-        self.pipeline = self.pipeline.replace(p.scene.segmenter, p.scene.stylizer, p.scene.settings)
+        old_pipeline, self.pipeline = self.pipeline, self.pipeline.replace(p.scene.segmenter, p.scene.stylizer, p.scene.settings)
+        old_pipeline.close(wait=False)  # its style thread ends after the run under way; none of its results is used
         if p.source is not None:
             self.pipeline.reset()  # another camera: nothing learnt from the old one's frames applies
         self._set_threads(p.config)

@@ -33,7 +33,7 @@ from vcamstyle.daemon.pidfile import PidFile
 from vcamstyle.daemon.reload import SINK_BACKOFF_START_S, LiveReload
 from vcamstyle.daemon.signals import SignalInbox
 from vcamstyle.daemon.style_size import AutoStyleSize
-from vcamstyle.daemon.threads import ThreadTuner, thread_counts
+from vcamstyle.daemon.threads import ThreadTuner, reserved_cores, thread_counts
 from vcamstyle.daemon.transaction import (
     Prepared,
     camera_settings,
@@ -47,7 +47,7 @@ from vcamstyle.daemon.watcher import ConfigWatcher, signature
 from vcamstyle.devices import CameraSource, FrameSink, placeholder_frame
 from vcamstyle.errors import SourceError, VcamstyleError
 from vcamstyle.models.weights import resolve_weights_dir
-from vcamstyle.pipeline import Engine, FrameFitter, Pipeline, Scene, referenced_paths
+from vcamstyle.pipeline import Engine, FrameFitter, Pipeline, Scene, referenced_paths, size_cost
 
 __all__ = ["Service", "camera_settings", "output_geometry"]
 
@@ -212,8 +212,8 @@ class Service(LiveReload):
                     self._count_frame({}, None)
                     continue
                 t2 = time.perf_counter()
-                if self.threads is not None:
-                    self.threads.record((t2 - t1) * 1000)
+                if self.threads is not None:  # (with the network on its thread: its run time)
+                    self.threads.record(size_cost((t2 - t1) * 1000, self.pipeline.network_ms))
                 self.style_size.record((t2 - t1) * 1000)
                 self._send(result.image)
                 if self.control is not None and self.control.tap.wanted():  # free while no page watches
@@ -238,8 +238,8 @@ class Service(LiveReload):
 
     def _tune_threads(self, config: Config) -> bool:
         """A new ``ThreadTuner`` (which applies its first count) when ``threads`` asks for other counts;
-        returns whether it made one."""
-        counts = thread_counts(config.threads)
+        returns whether it made one. With the network on its own thread ``auto`` keeps a core for the loop."""
+        counts = thread_counts(config.threads, reserve=reserved_cores(config))
         if self.threads is None or self.threads.counts != counts:
             if self._threads_before is None:
                 self._threads_before = thread_policy.get_network_threads()
@@ -345,6 +345,7 @@ class Service(LiveReload):
             "started_at": self.started_at,
             "uptime_s": round(time.time() - self.started_at, 1),
             "fps": self.rate.rate(),
+            "network_fps": self.pipeline.network_rate() if self.pipeline else None,
             "frames": self.frames,
             "stage_ms": self.stage_times.medians(),
             "config": str(self.config_path),
@@ -423,6 +424,8 @@ class Service(LiveReload):
         self.phase = "stopping"
         sdnotify.stopping()
         self.write_status()  # `status` says "stopping" while the parts close
+        close_in_order((("style network thread", self.pipeline.close if self.pipeline else None),))  # before
+        # the thread count goes back: a run still under way would make sessions for the restored count
         if self._threads_before is not None:  # in-process runs (benchmarks, tests) get torch back as it was
             compute.set_torch_runs_networks(True)
             thread_policy.set_network_threads(self._threads_before)

@@ -7,6 +7,9 @@ is a tmpfs on most systems, so there is no fsync). Keys the daemon writes, at le
     started_at (unix time), uptime_s, fps, stage_ms (dict name -> ms), frames (int),
     config (path), person, background, method, segmentation, last_error (null or string),
     consumers (int, or null when not watched: file/none output, on_demand off), consumer_apps (list)
+    network_fps (style network results per second on its own thread with ``style.schedule: async``,
+    else null; ``stage_ms.network`` is its run time there, ``stage_ms.network_age`` how many output frames
+    the painting in use trails)
 
 ``vcamstyle start`` counts the daemon as started once ``ready`` is true and ``pid`` is the child's.
 """

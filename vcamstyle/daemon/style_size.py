@@ -11,7 +11,7 @@ from typing import Any
 
 from vcamstyle.config import Config
 from vcamstyle.daemon.threads import ThreadTuner
-from vcamstyle.pipeline import Pipeline, StyleSizeController
+from vcamstyle.pipeline import Pipeline, StyleSizeController, size_cost
 
 
 class AutoStyleSize:
@@ -42,12 +42,14 @@ class AutoStyleSize:
 
     def record(self, frame_ms: float) -> None:
         """One frame's processing time (outside thread-count trials, and only while a region is styled:
-        a frame without the style network says nothing about its size, which then stays as it is)."""
+        a frame without the style network says nothing about its size, which then stays as it is). With
+        the network on its own thread the controller sees ``size_cost`` (its run time, not the frame's)."""
         if self.controller is None or (self._threads is not None and self._threads.measuring):
             return
         if self._pipeline is not None and not self._pipeline.stylizes:
             return
-        self.controller.record(frame_ms)
+        network_ms = self._pipeline.network_ms if self._pipeline is not None else None
+        self.controller.record(size_cost(frame_ms, network_ms))
 
     def status(self) -> dict[str, Any]:
         """``style_size``: the size in use; ``style_size_auto``: whether ``auto`` chose it."""

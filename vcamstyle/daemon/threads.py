@@ -18,7 +18,7 @@ import contextlib
 import logging
 import os
 import statistics
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from vcamstyle import compute
 
@@ -140,22 +140,35 @@ class ThreadTuner:
         self._phase, self._run_left, self._skip = "run", self.period, 1
 
 
-def thread_counts(setting: int | str, cores: int | None = None) -> list[int]:
-    """The counts a ``threads`` setting allows: ``auto`` -> 1, 2, 4, ... up to the available cores (at
-    most 8: more threads stop paying off for these small networks), the top included; a number -> that."""
+def thread_counts(setting: int | str, cores: int | None = None, reserve: int = 0) -> list[int]:
+    """The counts a ``threads`` setting allows: ``auto`` -> 1, 2, 4, ... up to the available cores less
+    ``reserve`` (at least 1; at most 8: more threads stop paying off for these small networks), the top
+    included; a number -> that. ``reserve``: cores kept for the frame loop while the style network runs
+    on its own thread (``style.schedule: async``): there its threads and the loop's work share the
+    cores, and on 2 cores a second network thread only waits for the core the loop holds."""
     if setting == "auto":
-        top = min(8, cores if cores is not None else available_cores())
+        top = max(1, min(8, cores if cores is not None else available_cores()) - reserve)
         counts = {1 << k for k in range(top.bit_length()) if 1 << k <= top} | {top}
         return sorted(counts)
     return [int(setting)]
 
 
+def reserved_cores(config: Any) -> int:
+    """Cores ``threads: auto`` keeps for the frame loop: 1 while the style network runs on its own
+    thread (``style.schedule`` resolving to ``async`` and a region styled), else 0."""
+    from vcamstyle.pipeline import style_schedule
+
+    styled = "style" in (config.person.effect, config.background.effect)
+    return int(styled and style_schedule(config.style.schedule, compute.resolve_device(config.device)) == "async")
+
+
 @contextlib.contextmanager
-def threads_for(setting: int | str) -> Iterator[int]:
+def threads_for(setting: int | str, reserve: int = 0) -> Iterator[int]:
     """Run a block (``bench``) with the thread count a ``threads`` setting means: the number, or for
-    ``auto`` the most the tuner would start with; the previous count is restored afterwards."""
+    ``auto`` the most the tuner would start with (``reserve``: see ``thread_counts``); the previous count
+    is restored afterwards."""
     before = get_network_threads()
-    count = thread_counts(setting)[-1]
+    count = thread_counts(setting, reserve=reserve)[-1]
     set_network_threads(count)
     try:
         yield count

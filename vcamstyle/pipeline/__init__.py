@@ -34,4 +34,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "AUTO_BOUNDS": "style_size",
     "SizeBounds": "style_size",
     "StyleSizeController": "style_size",
+    "size_cost": "style_size",
+    "StyleWorker": "style_worker",
+    "style_schedule": "scene",
 })

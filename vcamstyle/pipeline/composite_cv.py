@@ -125,7 +125,7 @@ class FullResBuffers:
 
 def guided_blend(low_outputs: torch.Tensor, low_guide: torch.Tensor, low_mask: torch.Tensor, frame: np.ndarray,
                  buffers: FullResBuffers | None = None, grey: np.ndarray | None = None, radius: int = 1,
-                 eps: float = 1e-3) -> np.ndarray:
+                 eps: float = 1e-3, fits: list[tuple[np.ndarray, np.ndarray]] | None = None) -> np.ndarray:
     """Two styled regions in one pass over the full-resolution picture: the guided upsampling of the
     person's picture (``low_outputs[0]``) and of the background's (``low_outputs[-1]``), blended by
     ``low_mask`` (``1x1xhxw``, 1 = person), as ``blend(guided_upsample(p), guided_upsample(b), mask)``.
@@ -136,13 +136,16 @@ def guided_blend(low_outputs: torch.Tensor, low_guide: torch.Tensor, low_mask: t
     there), upsampled once, and applied: five passes over the 720p picture instead of about twenty,
     and no full-resolution mask. ``grey``: the frame's ``HxW uint8`` grey when it is at hand (denoised). (Each region's picture is no longer clamped to [0, 1] before the blend,
     only the result: they differ only where both overshoot the edge they are blended across.)
-    Returns ``HxWx3 uint8``."""
+    ``fits``: the first and last picture's ``guided_fits`` when already made (with ``style.schedule:
+    async`` on the style network's thread, and carried over to the frames after theirs: ``frame`` is then
+    a newer frame than ``low_guide``). Returns ``HxWx3 uint8``."""
     h, w = frame.shape[:2]
     if tuple(low_outputs.shape[-2:]) == (h, w):  # nothing to upsample (a network at the output size)
         pictures = guided_upsample_each(low_outputs, low_guide, frame)
         return blend(pictures[0], pictures[-1], upsample_mask(low_mask, (h, w)))
     buffers = buffers or FullResBuffers()
-    fits = guided_fits(low_outputs[::max(1, low_outputs.shape[0] - 1)], low_guide, radius, eps)
+    if fits is None:
+        fits = guided_fits(low_outputs[::max(1, low_outputs.shape[0] - 1)], low_guide, radius, eps)
     (a_p, b_p), (a_b, b_b) = fits[0], fits[-1]
     mid = (max(1, w // BLEND_SCALE), max(1, h // BLEND_SCALE))
 

@@ -23,8 +23,13 @@ from vcamstyle.frames import resize, short_side_size, shrink, to_numpy, to_tenso
 from vcamstyle.models import RegionStyle, Segmenter, Stylizer
 from vcamstyle.pipeline import composite, composite_cv
 from vcamstyle.pipeline.denoise_split import SplitDenoiser
+from vcamstyle.pipeline.painting import Painted, Painter, PaintJob
+from vcamstyle.pipeline.style_worker import StyleWorker
 
 EFFECTS = ("original", "blur", "color", "image", "style")
+#: ``every_frame``: the style network runs in ``process`` for each frame; ``async``: on its own thread
+#: (``StyleWorker``) for the newest frame whenever it is free, each frame composed with the newest result.
+SCHEDULES = ("every_frame", "async")
 STAGES = ("denoise", "segment", "mask", "style", "composite")
 
 
@@ -68,6 +73,8 @@ class PipelineSettings:
     face_strength: float | None = None
     person: RegionPlan = field(default_factory=RegionPlan)
     background: RegionPlan = field(default_factory=lambda: RegionPlan(effect="blur"))
+    #: When the style network runs (``SCHEDULES``).
+    schedule: str = "every_frame"
 
 
 def mask_needed(settings: PipelineSettings) -> bool:
@@ -150,22 +157,29 @@ class Analysis:
     styled_guide: torch.Tensor | None = None
     #: The denoised ``HxW uint8`` grey frame when only it was denoised at full resolution (``SplitDenoiser``).
     grey: np.ndarray | None = None
+    #: The guided fits of the first and last picture, when made with them (``Painted.fits``).
+    fits: list | None = None
 
 
 class Pipeline:
-    """Runs one frame at a time. Swap settings or models between frames with ``replace``."""
+    """Runs one frame at a time. Swap settings or models between frames with ``replace``; ``close`` when
+    done (with ``schedule: async`` it stops the style network's thread)."""
 
     def __init__(self, segmenter: Segmenter | None, stylizer: Stylizer | None, settings: PipelineSettings,
-                 device: torch.device, mask_state: torch.Tensor | None = None) -> None:
-        """``segmenter`` may be None only when ``mask_needed(settings)`` is False (no segmentation runs)."""
+                 device: torch.device, mask_state: torch.Tensor | None = None,
+                 scheduler: Callable[[StyleWorker, int], None] | None = None) -> None:
+        """``segmenter`` may be None only when ``mask_needed(settings)`` is False (no segmentation runs).
+        ``scheduler``: with ``schedule: async``, a synchronous style worker instead of a thread, and the
+        manual scheduler that runs its jobs (``StyleWorker``; tests, the quality benchmark)."""
         if segmenter is None and mask_needed(settings):
             raise ValueError("these settings need the person mask: a segmenter is required")
+        if settings.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {settings.schedule!r}")
         self.segmenter = segmenter
         self.stylizer = stylizer
         self.settings = settings
         self.device = device
         self._mask_state = mask_state
-        self._styled_state: tuple[torch.Tensor, torch.Tensor] | None = None  # (content, stylized) at work size
         self._input_state: np.ndarray | None = None  # the last denoised camera frame
         self._split = SplitDenoiser(settings.input_smoothing)  # or its grey and the network inputs
         self._solid: dict[tuple, np.ndarray] = {}
@@ -174,11 +188,36 @@ class Pipeline:
         self._buffers = composite_cv.FullResBuffers()  # the CPU compositor's full-resolution arrays
         #: False when both regions get the same picture: then no segmentation runs (``mask_needed``).
         self.uses_mask = mask_needed(settings)
+        self.scheduler = scheduler
+        self._painter: Painter | None = None
+        if self.stylizes:
+            person, background = _styles(settings)
+            fit = device.type == "cpu" and settings.person.effect == settings.background.effect == "style"
+            self._painter = Painter(stylizer, person, background, settings.face_strength if face_spared(settings) else None,
+                                    settings.preserve_color, settings.style_smoothing, fit)
+        #: ``schedule: async``: the style network's own thread (started by the first frame).
+        self.worker: StyleWorker[PaintJob] | None = None
+        if self._painter is not None and settings.schedule == "async":
+            self.worker = StyleWorker(self._painter.paint, threaded=scheduler is None, scheduler=scheduler)
+        self._frame_no = 0
+        self._used_seq = -1
+        #: ``schedule: async``: the run time (ms, on its thread) of the newest network result used.
+        self.network_ms: float | None = None
 
     def replace(self, segmenter: Segmenter | None, stylizer: Stylizer | None, settings: PipelineSettings) -> "Pipeline":
-        """A pipeline with new parts that keeps the smoothed mask when the segmenter is unchanged."""
+        """A pipeline with new parts that keeps the smoothed mask when the segmenter is unchanged. It has
+        its own style worker: no result of this pipeline's stylizer reaches it (``close`` this one)."""
         state = self._mask_state if segmenter is self.segmenter else None
-        return Pipeline(segmenter, stylizer, settings, self.device, state)
+        return Pipeline(segmenter, stylizer, settings, self.device, state, self.scheduler)
+
+    def close(self, wait: bool = True) -> None:
+        """Stop the style network's thread (after the run under way; ``wait``: join it)."""
+        if self.worker is not None:
+            self.worker.stop(None if wait else 0.0)
+
+    def network_rate(self) -> float | None:
+        """Style network results per second on its own thread (``schedule: async``), else None."""
+        return self.worker.rate() if self.worker is not None else None
 
     @property
     def stylizes(self) -> bool:
@@ -202,14 +241,18 @@ class Pipeline:
         The smoothed stylized image is dropped (it has the old size); the mask is kept."""
         if size != self.settings.style_size:
             self.settings = replace(self.settings, style_size=int(size))
-            self._styled_state = None
+            if self._painter is not None and self.worker is None:
+                self._painter.reset()  # (the worker's painter sees the new size itself)
 
     def reset(self) -> None:
         """Forget temporal state (e.g. after the camera came back or another camera was opened), the
         stylizer's too (the Magenta content vector: ``reset`` where a stylizer has one)."""
         self._mask_state = None
-        self._styled_state = None
         self._input_state = None
+        if self.worker is not None:
+            self.worker.retire()  # no painting of the frames before reaches the frames after
+        elif self._painter is not None:
+            self._painter.reset()
         self._split.reset()
         reset_stylizer = getattr(self.stylizer, "reset", None)
         if reset_stylizer is not None:
@@ -261,43 +304,34 @@ class Pipeline:
             times["mask"] = (t2 - t1) * 1000
 
         analysis = Analysis(low)
-        person, background = _styles(s)
         if self.stylizes:
             small = self._shrunk(frame, short_side_size(h, w, s.style_size, multiple=2), steady)
             if low is None:  # the same style in both regions: any mask gives the same picture
                 small_mask = torch.ones_like(small[:, :1])
             else:
                 small_mask = resize(low, tuple(small.shape[-2:]), mode="bilinear").clamp_(0, 1).to(small.dtype)
-            styled = self.stylizer.stylize(small, small_mask, person, background)
-            styled = self._spare_face(styled, small, small_mask)
-            if s.preserve_color:
-                styled = composite.preserve_color(styled, small)
-            if s.style_smoothing > 0:
-                previous = self._styled_state
-                styled = composite.still_smoothing(styled, small, previous, s.style_smoothing)
-                self._styled_state = (small, styled)
-            analysis.styled, analysis.styled_guide = styled, small
+            job = PaintJob(small, small_mask)
+            painted = self._painter.paint(job) if self.worker is None else self._carried(job, times)
+            analysis.styled, analysis.styled_guide, analysis.fits = painted.styled, painted.guide, painted.fits
             if low is None:  # the same style in both regions: composite it everywhere
                 analysis.low_mask = torch.ones_like(small_mask, dtype=torch.float32)
         times["style"] = (self._clock() - t2) * 1000
         return analysis
 
-    def _spare_face(self, styled: torch.Tensor, content: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """``styled`` with the face region taken back towards ``content`` so that the face's effective
-        strength is ``face_strength`` (the stylizer gave it the person's). ``styled``: ``Bx3xhxw`` in [0,1],
-        the person's picture first; only that one changes. When one picture serves both regions and the
-        background is styled too, the background keeps the unspared picture as a second one: the face
-        region reaches the feathered edge, where the background's side would show the spared face's
-        content (up to 69/255 off the background's style where the mask is 0.2-0.5)."""
-        s = self.settings
-        if not face_spared(s):
-            return styled
-        person = s.person.style
-        face = composite.face_region(mask.float())
-        spared = torch.lerp(styled[:1], content.to(styled.dtype), face.mul_(1 - s.face_strength / person.strength).to(styled.dtype))
-        if styled.shape[0] > 1:
-            return torch.cat([spared, styled[1:]])
-        return torch.cat([spared, styled]) if _styles(s)[1] is not None else spared
+    def _carried(self, job: PaintJob, times: dict[str, float]) -> Painted:
+        """``schedule: async``: offer this frame to the style worker and take its newest result (the
+        first frame, or the first after ``reset``, waits for its own). ``times["network"]``: the network's
+        run time on its thread, once per result; ``times["network_age"]``: frames the painting trails."""
+        self._frame_no += 1
+        self.worker.submit(job, self._frame_no)
+        finished = self.worker.latest() or self.worker.wait()
+        if finished is None:
+            raise RuntimeError("the style network's thread stopped before painting this frame")
+        if finished.seq != self._used_seq:
+            self._used_seq = finished.seq
+            times["network"] = self.network_ms = finished.ms
+        times["network_age"] = float(self._frame_no - finished.seq)
+        return finished.value
 
     def process(self, frame: np.ndarray) -> FrameResult:
         """``frame``: ``HxWx3 uint8 RGB`` at the output size."""
@@ -346,7 +380,7 @@ class Pipeline:
             # both regions painted: upsampling and blend fused into one pass (``guided_blend``), which
             # needs no full-resolution mask
             low_mask = a.low_mask
-            return (composite_cv.guided_blend(a.styled, a.styled_guide, low_mask, frame, self._buffers, a.grey),
+            return (composite_cv.guided_blend(a.styled, a.styled_guide, low_mask, frame, self._buffers, a.grey, fits=a.fits),
                     lambda: composite_cv.upsample_mask(low_mask, size))
         mask = composite_cv.upsample_mask(a.low_mask, size)
         styled: list[np.ndarray] = []

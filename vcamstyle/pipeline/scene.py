@@ -82,6 +82,14 @@ class Scene:
     references: tuple[Reference, ...] = ()
 
 
+def style_schedule(setting: str, device: torch.device) -> str:
+    """``style.schedule`` for ``device``: ``auto`` runs the network on its own thread on the CPU (measured
+    at 720p on 2 cores: docs/performance-720p.md) and every frame on a GPU, where it takes a few ms."""
+    if setting == "auto":
+        return "async" if device.type == "cpu" else "every_frame"
+    return setting
+
+
 def _digest(path: Path) -> str | None:
     try:
         return file_digest(path) if path.is_file() else None
@@ -248,6 +256,7 @@ class Engine:
                 face_strength=float(config.person.face_strength),
                 person=self._region("person", config.person, stylizer, device, output_size, digests),
                 background=self._region("background", config.background, stylizer, device, output_size, digests),
+                schedule=style_schedule(config.style.schedule, device),
             )
             segmenter = self._segmenter_for(config, output_size, weights_dir) if mask_needed(settings) else None
             refs = tuple(Reference(key, path, digests[key], stage) for key, path, stage in references)

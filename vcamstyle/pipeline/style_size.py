@@ -45,6 +45,21 @@ class SizeBounds:
 
 AUTO_BOUNDS = SizeBounds()
 
+#: With ``style.schedule: async`` the network may take this many output frame intervals per result (it
+#: then paints at 10 fps or more beside a 30 fps output): the size is held by ``network time /
+#: ASYNC_NETWORK_FRAMES``. Longer and the painting trails a moving person further (docs/quality.md).
+ASYNC_NETWORK_FRAMES = 3
+
+
+def size_cost(frame_ms: float, network_ms: float | None) -> float:
+    """What ``StyleSizeController.record`` is told for one frame: its processing time, or with the network
+    on its own thread (``network_ms``: its last run there) the network's time per ``ASYNC_NETWORK_FRAMES``
+    output frames. Not the frame time then: the worker takes the next frame as soon as it is free, so it
+    keeps its core busy at any size, and a smaller size only makes the network paint more often (measured
+    at 720p on 2 cores: the frame time stayed 31-35 ms at sizes 128 and 160, and counting it held the size
+    at its floor)."""
+    return frame_ms if network_ms is None else network_ms / ASYNC_NETWORK_FRAMES
+
 
 def initial_style_size(setting: int | str, bounds: SizeBounds = AUTO_BOUNDS) -> int:
     """The network size a scene starts with: the configured number, or ``bounds.start`` for ``auto``."""
