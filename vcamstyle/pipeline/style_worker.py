@@ -157,8 +157,10 @@ class StyleWorker(Generic[Job]):
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join(timeout)
-            if self._thread.is_alive():
-                log.warning("the style network thread did not stop within %.1f s", timeout or 0.0)
+            if self._thread.is_alive() and timeout:
+                log.warning("the style network thread did not stop within %.1f s", timeout)
+            elif self._thread.is_alive():  # not waited for (a reload): it ends after the run under way
+                log.debug("the old style network thread ends after its run under way")
 
     @property
     def alive(self) -> bool:
