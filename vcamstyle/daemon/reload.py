@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -92,10 +93,12 @@ class LiveReload:
         return load_config(self.config_path)
 
     def _config_empty(self) -> bool:
+        """A regular file of 0 bytes (a FIFO or a device also has size 0: load_config names those)."""
         try:
-            return os.stat(self.config_path).st_size == 0
+            info = os.stat(self.config_path)
         except OSError:
             return False  # load_config reports it
+        return stat.S_ISREG(info.st_mode) and info.st_size == 0
 
     def _reload(self) -> None:
         """Prepare the newest file off the frame loop; hand it over, or keep what runs plus an error."""
