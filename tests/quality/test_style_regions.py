@@ -32,7 +32,10 @@ def frame() -> np.ndarray:
 
 
 def pipeline_for(engine: Engine, **changes) -> Pipeline:
-    config = parse_config("device: cpu\nstyle:\n  size: 256\n", paths.template_config_path())
+    """The pipeline painting every frame: these measures compare pictures frame by frame, and with the
+    network on its own thread which frame a painting belongs to depends on the machine's speed (the
+    async schedule equals this one when the network keeps up: tests/pipeline/test_style_worker.py)."""
+    config = parse_config("device: cpu\nstyle:\n  size: 256\n  schedule: every_frame\n", paths.template_config_path())
     config = override(config, changes, base_dir=paths.shipped_config_dir())
     scene = engine.build(config, SIZE, None)
     return Pipeline(scene.segmenter, scene.stylizer, scene.settings, scene.device)
