@@ -1,4 +1,5 @@
-"""``service install / status / uninstall`` under a real systemd user manager, running the real daemon.
+"""``service install / status / uninstall`` under a real systemd user manager, running the real daemon
+(whose control page answers as `vcamstyle ui` finds it).
 
 A private ``systemd --user`` is started for the test in its own mount namespace (where a tmpfs ``/run``
 with ``/run/systemd/system`` lets it start on a machine that was not booted with systemd), with its own
@@ -19,11 +20,16 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import json
+import urllib.error
+import urllib.request
+
 import cv2
 import numpy as np
 import pytest
 
 from vcamstyle.commands import install_service, service_state, uninstall_service
+from vcamstyle.commands.ui import page_address
 from vcamstyle.commands.host import Host, Result, run_system
 from vcamstyle.errors import SetupError
 
@@ -100,9 +106,23 @@ def test_install_starts_the_daemon_ready_status_sees_it_and_uninstall_removes_it
         (True, True, False, "active", "enabled")
     status = Path(os.environ["XDG_RUNTIME_DIR"], "vcamstyle", "status.json").read_text()
     assert '"ready": true' in status
+    _page_answers(page_address())
     lines = uninstall_service(host=host, unit_path=unit)
     assert lines[-1] == f"removed {unit}" and not unit.exists()
     assert host.run(["systemctl", "--user", "is-active", "vcamstyle.service"]).stdout.strip() == "inactive"
+
+
+def _page_answers(address: str) -> None:
+    """The control page of the daemon systemd started, found as `vcamstyle ui` finds it: its state with
+    the secret, a refusal without it."""
+    url, secret = address.split("#secret=")
+    with urllib.request.urlopen(urllib.request.Request(url + "api/state", headers={"X-Vcamstyle-Secret": secret}),
+                                timeout=10) as answer:
+        state = json.loads(answer.read())
+    assert state["status"]["ready"] is True and state["status"]["pid"] > 0
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url + "api/state", timeout=10)
+    assert refused.value.code in (401, 403)
 
 
 def test_a_daemon_that_fails_to_start_is_reported_and_left_disabled(manager, tmp_path: Path) -> None:
