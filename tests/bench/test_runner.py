@@ -87,6 +87,10 @@ def test_the_bench_counts_the_camera_decoding_and_the_sink_conversion(tmp_path: 
     stages = report["stage_ms"]
     assert {"capture", "fit", "segment", "mask", "composite", "sink"} <= set(stages)
     assert (report["width"], report["height"]) == (128, 96)
+    # the rate the daemon's status would show: paced by the 30 fps camera, or slower if the frames are
+    assert report["camera_fps"] == 30.0
+    assert report["published_fps"] == min(30.0, report["fps"])
+    assert f"the daemon publishes {report['published_fps']:.1f} fps" in runner.format_report(report)
     assert stages["capture"]["median"] > 0 and stages["sink"]["median"] > 0
     # the frame time covers its stages (medians of parts can exceed the whole's only by rounding)
     assert report["frame_ms"]["median"] >= 0.9 * (stages["capture"]["median"] + stages["sink"]["median"])

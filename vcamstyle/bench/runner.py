@@ -171,6 +171,10 @@ def run_bench(config: Config, frames: int = 100, warmup: int = 10, random_weight
     median = statistics.median(totals)
     report = {
         "fps": round(1000.0 / median, 2),
+        # what `vcamstyle status` shows for this configuration: the daemon takes the camera's frames at
+        # the camera's rate, so it publishes the lesser of that rate and what the machine can process
+        "published_fps": round(min(fps, 1000.0 / median), 2),
+        "camera_fps": fps,
         "frames": frames,
         **run_description(config, width, height, scene.device, scene.stylizer is not None, random_weights,
                           model_precision(scene.stylizer or scene.segmenter)),
@@ -202,6 +206,10 @@ def format_report(report: dict[str, Any]) -> str:
              f"person: {report['person']}; background: {report['background']}; segmentation: {report['segmentation']}"
              + (f"; method: {report['method']} at short side {_size_text(report)}" if report["method"] else ""),
              f"{'stage':<16}{'median ms':>10}{'p95 ms':>10}"]
+    if report.get("published_fps") is not None:
+        lines.insert(1, f"the daemon publishes {report['published_fps']:.1f} fps (at most the output's "
+                        f"{report['camera_fps']:g}; `vcamstyle status` shows it): the {report['fps']:.1f} fps "
+                        "above is what this machine processes unpaced")
     if report.get("cpu"):
         lines.insert(2, f"CPU: {report['cpu']}")
     if report.get("network_fps") is not None:
