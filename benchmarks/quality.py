@@ -4,7 +4,8 @@ Temporal stability (still and moving, against a naive per-frame run), region ind
 width, mask IoU per segmenter and face legibility; offline, on the CPU, a few minutes. Prints a
 markdown table and the targets; ``--json`` adds one JSON object on the last line.
 
-    python benchmarks/quality.py [--config my.yaml] [--still 20] [--moving 24] [--aspects 16:9,4:3] [--json]
+    python benchmarks/quality.py [--config my.yaml] [--still 20] [--moving 24] [--settle 30] [--no-flat]
+                                 [--aspects 16:9,4:3] [--photos astronaut,grace_hopper] [--json]
 """
 
 from __future__ import annotations
@@ -29,13 +30,16 @@ def main() -> None:
     parser.add_argument("--config", type=Path, help="a config file (default: the shipped template)")
     parser.add_argument("--still", type=int, default=quality.QualityOptions.still)
     parser.add_argument("--moving", type=int, default=quality.QualityOptions.moving)
+    parser.add_argument("--settle", type=int, default=quality.QualityOptions.settle,
+                        help="still frames after the motion (the first second at 30 fps)")
+    parser.add_argument("--no-flat", action="store_true", help="skip the plain wall in flat styles")
     parser.add_argument("--aspects", default="16:9,4:3")
     parser.add_argument("--photos", default="astronaut,grace_hopper")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     try:
-        options = quality.QualityOptions(still=args.still, moving=args.moving,
+        options = quality.QualityOptions(still=args.still, moving=args.moving, settle=args.settle, flat=not args.no_flat,
                                          aspects=tuple(a for a in args.aspects.split(",") if a),
                                          photos=tuple(p for p in args.photos.split(",") if p))
     except ValueError as exc:

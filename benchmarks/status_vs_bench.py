@@ -32,8 +32,8 @@ WARMUP_S = 15.0
 
 def _env(kind: str, runtime: Path | None = None) -> dict[str, str]:
     env = dict(os.environ, PYTHONPATH=str(ROOT), VCAMSTYLE_NO_SYSTEMD="1")
-    if kind == "avx2":
-        env["ATEN_CPU_CAPABILITY"] = "avx2"
+    if kind == "avx2":  # as benchmarks/cpu_kinds.sh: torch, oneDNN and MKL limited to AVX2 kernels
+        env.update(ATEN_CPU_CAPABILITY="avx2", ONEDNN_MAX_CPU_ISA="AVX2", MKL_ENABLE_INSTRUCTIONS="AVX2")
     if runtime is not None:
         runtime.mkdir(mode=0o700, exist_ok=True)
         env["XDG_RUNTIME_DIR"] = str(runtime)

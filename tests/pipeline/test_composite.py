@@ -290,13 +290,48 @@ def test_cover_resize_crops_a_tall_target_in_the_centre() -> None:
 
 
 def test_still_smoothing_keeps_history_only_where_the_scene_is_still() -> None:
-    content = torch.full((1, 3, 16, 32), 0.5)
+    content = torch.full((1, 3, 64, 128), 0.5)
     moved = content.clone()
-    moved[..., 16:] = 0.9  # the right half changed a lot
-    previous = (content, torch.zeros(1, 3, 16, 32))
-    styled = torch.ones(1, 3, 16, 32)
+    moved[..., 64:] = 0.9  # the right half changed a lot
+    previous = (content, torch.full((1, 3, 64, 128), 0.5))
+    checker = (torch.arange(64).view(-1, 1) + torch.arange(128).view(1, -1)) % 2 * 2 - 1.0
+    styled = 0.5 + 0.1 * checker.expand(1, 3, 64, 128)  # fine shimmer around the previous painting
     out = composite.still_smoothing(styled, moved, previous, amount=0.7)
-    assert torch.allclose(out[..., :, :12], torch.full_like(out[..., :, :12], 0.3))  # still: 70 % kept
-    assert torch.equal(out[..., :, 20:], styled[..., :, 20:])  # moving: nothing kept, no ghosting
+    inside = (..., slice(8, 56), slice(8, 56))  # still, away from the picture's border (replicated there)
+    assert torch.allclose(out[inside], torch.lerp(styled, previous[1], 0.7)[inside])  # still: 70 % kept
+    assert torch.equal(out[..., :, 72:], styled[..., :, 72:])  # moving: nothing kept, no ghosting
     assert torch.equal(composite.still_smoothing(styled, moved, None, 0.7), styled)
     assert torch.equal(composite.still_smoothing(styled, moved, previous, 0.0), styled)
+
+
+def test_still_smoothing_holds_back_no_more_than_the_drift_limit() -> None:
+    """Content still: noise-driven shimmer of the painting (fine-grained, zero mean) is smoothed as
+    before, and so is a small drift of the painting as a whole; a larger drift (the network's colours
+    moving because something elsewhere moved) is held back by ``DRIFT_LIMIT`` at most, so nothing more
+    is left to catch up with once everything is still."""
+    torch.manual_seed(0)
+    content = torch.full((1, 3, 64, 96), 0.5)
+    prev_styled = torch.full((1, 3, 64, 96), 0.4)
+    shimmer = prev_styled + 0.03 * torch.randn(1, 3, 64, 96)
+    smoothed = composite.still_smoothing(shimmer, content, (content, prev_styled), amount=0.7)
+    assert float((smoothed - prev_styled).abs().mean()) == pytest.approx(0.3 * float((shimmer - prev_styled).abs().mean()), rel=0.1)
+    small = prev_styled + 1 / 255  # 0.7 of it held back: within the limit, smoothed as before
+    out = composite.still_smoothing(small, content, (content, prev_styled), amount=0.7)
+    assert torch.allclose(out, torch.lerp(small, prev_styled, 0.7), atol=1e-6)
+    drifted = prev_styled + 4 / 255
+    out = composite.still_smoothing(drifted, content, (content, prev_styled), amount=0.7)
+    assert torch.allclose(out, drifted - composite.DRIFT_LIMIT, atol=1e-6)  # everywhere, borders too
+    down = composite.still_smoothing(prev_styled - 4 / 255, content, (content, prev_styled), amount=0.7)
+    assert torch.allclose(down, prev_styled - 4 / 255 + composite.DRIFT_LIMIT, atol=1e-6)
+
+
+def test_local_mean_cancels_fine_shimmer_and_keeps_a_drift_per_picture() -> None:
+    torch.manual_seed(1)
+    change = 0.02 * torch.randn(2, 3, 128, 192)  # shimmer of 5 levels per pixel
+    change[1] += 3 / 255  # only the second picture drifts
+    mean = composite.local_mean(change)
+    assert mean.shape == change.shape
+    # fine zero-mean shimmer cancels (to a 17th of it inside, a 9th in the corners)
+    assert float(mean[0].abs().mean()) < 0.3 / 255
+    assert float(mean[0].abs().flatten().quantile(0.99)) < composite.DRIFT_LIMIT
+    assert float(mean[1].mean()) == pytest.approx(3 / 255, abs=0.2 / 255)

@@ -33,3 +33,33 @@ def test_room_is_deterministic_and_textured() -> None:
     a, b = qc.room((90, 160)), qc.room((90, 160))
     assert a.shape == (90, 160, 3) and a.dtype == np.uint8 and np.array_equal(a, b)
     assert a.std() > 20  # window, shelf, books: not a flat wall
+
+
+def test_smooth_wall_is_plain_deterministic_and_has_no_sharp_detail() -> None:
+    a, b = qc.smooth_wall((90, 160)), qc.smooth_wall((90, 160))
+    assert a.shape == (90, 160, 3) and a.dtype == np.uint8 and np.array_equal(a, b)
+    grey = a.mean(axis=2)
+    assert 2 < grey.std() < 20  # gentle shading, not a flat fill
+    assert np.abs(np.diff(grey, axis=1)).max() < 6  # nothing sharp: no edge anywhere
+    assert np.abs(np.diff(qc.room((90, 160)).mean(axis=2), axis=1)).max() > 30  # unlike the drawn room
+
+
+def test_flat_style_is_patches_of_its_palette_only() -> None:
+    warm = qc.flat_style("warm", size=64)
+    colours = {tuple(c) for c in warm.reshape(-1, 3)}
+    assert warm.shape == (64, 64, 3) and 2 <= len(colours) <= len(qc.FLAT_PALETTES["warm"])
+    assert colours <= set(qc.FLAT_PALETTES["warm"])
+    assert not colours & set(qc.FLAT_PALETTES["cool"])
+
+
+def test_build_clip_settles_back_at_the_start_after_the_motion() -> None:
+    person = np.full((100, 50, 3), 200, np.uint8)
+    alpha = np.ones((100, 50), np.float32)
+    clip = qc.build_clip("c", person, alpha, (90, 160), still=3, moving=6, settle=4, wall=qc.smooth_wall((90, 160)))
+    assert len(clip.frames) == 13 and clip.moving_part == range(3, 9) and clip.settle_part == range(9, 13)
+    assert not np.array_equal(clip.alphas[5], clip.alphas[0])  # it moves
+    for t in (8, 9, 12):  # the last moving frame is back at rest, and it stays there
+        assert np.array_equal(clip.alphas[t], clip.alphas[0])
+    assert not np.array_equal(clip.frames[9], clip.frames[10])  # fresh sensor noise every frame
+    no_settle = qc.build_clip("c", person, alpha, (90, 160), still=3, moving=6)
+    assert no_settle.moving_part == range(3, 9) and len(no_settle.settle_part) == 0

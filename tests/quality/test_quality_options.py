@@ -20,6 +20,7 @@ SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "quality.py"
     ({"still": 0}, "still must be at least"),
     ({"moving": 1}, "moving must be at least 2"),
     ({"moving": -3}, "moving must be at least 2"),
+    ({"settle": 1}, "settle must be at least 2 frames, got 1"),
     ({"aspects": ("16:9", "21:9")}, "unknown aspect '21:9': choose from 16:9, 4:3"),
     ({"aspects": ()}, r"unknown aspect \(none given\)"),
     ({"photos": ("lena",)}, "unknown photo 'lena': choose from astronaut, grace_hopper"),

@@ -71,3 +71,34 @@ def test_compare_schedules_scores_a_held_picture_worse_than_a_fresh_one() -> Non
     assert row["warp_async_2"] <= row["warp_every_frame_2"] and row["speed"] == pytest.approx(2.7, abs=0.1)  # 9 steps of 3 px after a still one
     assert qs.schedule_gate([row], network_frames=(2,))
     assert "| square |" in qs.format_schedules([row], network_frames=(2,))
+
+
+@pytest.mark.parametrize("stop, frames, first", [(10, 1, 10), (10, 2, 12), (10, 3, 12), (11, 3, 15)])
+def test_first_still_painting_is_the_first_frame_showing_a_painting_of_the_rest(stop, frames, first) -> None:
+    assert qs.first_still_painting(stop, frames) == first
+    assert qs.shown_frame(first, frames) >= stop - 1 > qs.shown_frame(first - 1, frames) or frames == 1
+
+
+def test_compare_schedules_measures_async_shimmer_after_the_stop_from_its_first_still_painting() -> None:
+    """Still 4, moving 6, settle 10 frames; the fake async output shimmers half as much as the naive run
+    after the stop, and before its first still painting it shows a jump (the lag catching up) that must
+    not count as shimmer."""
+    from vcamstyle.bench.quality_clips import Clip
+
+    rng = np.random.default_rng(2)
+    base = np.full((40, 60, 3), 120, np.float32)
+    noise = [rng.choice([-1.0, 1.0], size=base.shape) for _ in range(20)]
+    naive = [np.clip(base + 8 * n, 0, 255).astype(np.uint8) for n in noise]
+    shown = [np.clip(base + 4 * n, 0, 255).astype(np.uint8) for n in noise]
+    shown[10] = np.full_like(shown[10], 250)  # a painting of the motion, carried onto the stop
+    alphas = [np.zeros((40, 60), np.float32)] * 20
+    clip = Clip("pulse", naive, alphas, 4, None, naive[:4], moving=6)
+
+    def run(clip_: Clip, schedule: str, scheduler) -> list[np.ndarray]:
+        return list(clip_.frames) if schedule == "every_frame" else shown
+
+    row = qs.compare_schedules(run, clip, network_frames=(2,), naive=naive)
+    assert qs.first_still_painting(clip.settle_part.start, 2) == 12  # frames 12-19 are judged
+    assert row["settle_async_2"] == pytest.approx(4.0, abs=0.3)  # +-4 twice: mean change 4 of 8 per pixel
+    assert row["settle_async_ratio_2"] == pytest.approx(0.5, abs=0.05)
+    assert "0.50x" in qs.format_schedules([row], network_frames=(2,))

@@ -2,8 +2,11 @@
 
 A person is cut out of a real photo (scikit-image's astronaut, matplotlib's ``grace_hopper.jpg``) and
 composited over a procedurally drawn room, so the person's alpha in every frame is known exactly.
-Each clip has a still part (the person does not move; only sensor noise changes) and a moving part
-(the person sways sideways and bobs), at 16:9 and 4:3.
+Each clip has a still part (the person does not move; only sensor noise changes), a moving part
+(the person sways sideways and bobs) and a second still part (the person stops: how fast the picture
+settles after motion), at 16:9 and 4:3. The room is drawn (papered wall, window, shelf, ...) or, for
+the flat-style scene, a smoothly textured plaster wall (``smooth_wall``) with plain, flat-coloured
+styles (``flat_style``): the case where every bit of shimmer and drift shows.
 
 The cut-out is derived reproducibly: the bundled ``selfie`` segmenter on the whole photo gives a
 probability map, which GrabCut refines at full resolution (sure person where the probability is above
@@ -36,9 +39,10 @@ Box = tuple[int, int, int, int]  # x, y, w, h
 @dataclass(frozen=True)
 class Clip:
     """One test clip. ``frames``/``alphas``: the noisy frames and the person's true alpha per frame;
-    ``still``: how many leading frames are still (the rest move); ``face_box``: ``(x, y, w, h)`` of the
-    face in the still frames (found on the clean composite); ``plate``: the room without the person,
-    as many noisy frames as the still part (the background's own content)."""
+    ``still``: how many leading frames are still; ``moving``: how many frames move after them (the
+    rest, ``settle`` frames, are still again, the person back where it started); ``face_box``:
+    ``(x, y, w, h)`` of the face in the still frames (found on the clean composite); ``plate``: the room
+    without the person, as many noisy frames as the still part (the background's own content)."""
 
     name: str
     frames: list[np.ndarray]
@@ -46,6 +50,18 @@ class Clip:
     still: int
     face_box: Box | None
     plate: list[np.ndarray]
+    moving: int | None = None
+
+    @property
+    def moving_part(self) -> range:
+        """Frame indices of the moving part (the last still frame before it not included)."""
+        end = len(self.frames) if self.moving is None else self.still + self.moving
+        return range(self.still, end)
+
+    @property
+    def settle_part(self) -> range:
+        """Frame indices of the still part after the motion (empty when the clip ends moving)."""
+        return range(self.moving_part.stop, len(self.frames))
 
 
 def photos() -> dict[str, np.ndarray]:
@@ -158,6 +174,37 @@ def room(size: tuple[int, int], seed: int = SEED) -> np.ndarray:
     return img
 
 
+def smooth_wall(size: tuple[int, int], seed: int = SEED) -> np.ndarray:
+    """A plain plaster wall, ``HxWx3 uint8 RGB`` at ``size = (H, W)``: a soft vertical light gradient and
+    gentle blotches a few levels deep at a tenth of the frame's scale, nothing sharp (seeded)."""
+    h, w = size
+    rng = np.random.default_rng(seed)
+    yy = np.mgrid[0:h, 0:w][0].astype(np.float32)
+    base = np.array([200, 188, 170], np.float32) * (0.88 + 0.12 * (1 - yy / h))[..., None]
+    blotches = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), 0.1 * min(h, w))
+    blotches *= 6.0 / max(float(blotches.std()), 1e-6)
+    fine = cv2.GaussianBlur(rng.normal(0, 1.5, (h, w)).astype(np.float32), (0, 0), 2.0)
+    return np.clip(base + (blotches + fine)[..., None] + 0.5, 0, 255).astype(np.uint8)
+
+
+#: Plain palettes of the flat styles (RGB): warm for the person, cool for the background.
+FLAT_PALETTES = {
+    "warm": ((214, 96, 62), (238, 176, 84), (156, 52, 48), (246, 222, 170), (120, 78, 60)),
+    "cool": ((58, 104, 160), (110, 170, 196), (36, 58, 96), (200, 220, 226), (86, 130, 110)),
+}
+
+
+def flat_style(palette: str, size: int = 256, cells: int = 24, seed: int = SEED) -> np.ndarray:
+    """A style picture of flat colour patches (``size x size x 3 uint8 RGB``): Voronoi cells of
+    ``cells`` seeded points, each one colour of ``FLAT_PALETTES[palette]``, hard edges, no texture."""
+    rng = np.random.default_rng(seed + len(palette))
+    colours = np.array(FLAT_PALETTES[palette], np.uint8)
+    points = rng.uniform(0, size, (cells, 2)).astype(np.float32)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    nearest = np.argmin((xx[..., None] - points[:, 0]) ** 2 + (yy[..., None] - points[:, 1]) ** 2, axis=-1)
+    return colours[rng.integers(0, len(colours), cells)][nearest]
+
+
 def place(person: np.ndarray, alpha: np.ndarray, size: tuple[int, int], dx: float, dy: float,
           height_share: float = 0.92) -> tuple[np.ndarray, np.ndarray]:
     """The cut-out scaled to ``height_share`` of the frame height, bottom-aligned and horizontally
@@ -188,16 +235,18 @@ def add_noise(image: np.ndarray, rng: np.random.Generator, sigma: float = NOISE_
 
 
 def build_clip(name: str, person: np.ndarray, alpha: np.ndarray, size: tuple[int, int], still: int, moving: int,
-               face_finder: Callable[[np.ndarray, np.ndarray], Box | None] | None = None, seed: int = SEED) -> Clip:
-    """``still`` frames of a still person then ``moving`` frames of a person swaying by 8 % of the
-    frame width (one full period) and bobbing by 1.5 % of its height, with fresh noise every frame."""
+               face_finder: Callable[[np.ndarray, np.ndarray], Box | None] | None = None, seed: int = SEED,
+               settle: int = 0, wall: np.ndarray | None = None) -> Clip:
+    """``still`` frames of a still person, ``moving`` frames of a person swaying by 8 % of the frame
+    width (one full period) and bobbing by 1.5 % of its height, then ``settle`` still frames (back at
+    the start), with fresh noise every frame, before ``wall`` (default: the drawn ``room``)."""
     h, w = size
     rng = np.random.default_rng(seed)
-    wall = room(size, seed)
+    wall = room(size, seed) if wall is None else wall
     frames, alphas = [], []
     clean_still, still_alpha = None, None
-    for t in range(still + moving):
-        phase = 0.0 if t < still else 2 * np.pi * (t - still + 1) / moving
+    for t in range(still + moving + settle):
+        phase = 0.0 if t < still or t >= still + moving else 2 * np.pi * (t - still + 1) / moving
         dx, dy = 0.08 * w * np.sin(phase), 0.015 * h * (1 - np.cos(phase))
         rgb, a = place(person, alpha, size, dx, dy)
         clean = composite(wall, rgb, a)
@@ -208,4 +257,4 @@ def build_clip(name: str, person: np.ndarray, alpha: np.ndarray, size: tuple[int
     face = face_finder(clean_still, still_alpha) if face_finder is not None else None
     plate_rng = np.random.default_rng(seed + 1)
     plate = [add_noise(wall.astype(np.float32), plate_rng) for _ in range(still)]
-    return Clip(name, frames, alphas, still, face, plate)
+    return Clip(name, frames, alphas, still, face, plate, moving)

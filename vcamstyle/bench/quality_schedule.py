@@ -22,6 +22,13 @@ Measures over the moving part of each clip, per schedule:
   behind its subject; measured against the reference painting (not the camera frame) the style's own
   texture cancels out, and where the shown picture matches the reference the lag is 0.
   ``speed`` gives the person's own mean motion (pixels per frame) for scale.
+
+And over the still part after the motion (``Clip.settle_part``), for async: ``settle_async_N``, the
+static shimmer (``quality_metrics.still_change``) from the first frame that shows a painting of a
+still frame (``first_still_painting``) to the end of the part. The frames before it show paintings of
+the motion, carried onto the stopped person: that is the lag above (the painting catching up with a
+stop), not shimmer of a still scene, and every frame's run shows the same held pictures there. With a
+naive run given, ``settle_async_ratio_N`` relates it to the naive run's shimmer over the same frames.
 """
 
 from __future__ import annotations
@@ -74,19 +81,30 @@ def lag_px(shown: np.ndarray, reference: np.ndarray, alpha: np.ndarray) -> float
 def person_speed(clip: Clip) -> float:
     """Mean motion (px per frame) of the person's centroid over the moving part."""
     centres = []
-    for alpha in clip.alphas[clip.still - 1:]:
+    for alpha in clip.alphas[clip.still - 1:clip.moving_part.stop]:
         m = cv2.moments((alpha > 0.5).astype(np.uint8), binaryImage=True)
         centres.append((m["m10"] / max(m["m00"], 1), m["m01"] / max(m["m00"], 1)))
     steps = [np.hypot(b[0] - a[0], b[1] - a[1]) for a, b in zip(centres, centres[1:])]
     return float(np.mean(steps)) if steps else 0.0
 
 
+def first_still_painting(stop: int, frames: int) -> int:
+    """The first frame at which the painting shown (``shown_frame``) is of frame ``stop - 1`` or later:
+    of a still frame, when the motion ends with frame ``stop - 1`` at rest."""
+    t = stop
+    while shown_frame(t, frames) < stop - 1:
+        t += 1
+    return t
+
+
 def compare_schedules(run: Callable[..., list[np.ndarray]], clip: Clip,
-                      network_frames: tuple[int, ...] = NETWORK_FRAMES) -> dict[str, Any]:
+                      network_frames: tuple[int, ...] = NETWORK_FRAMES,
+                      naive: list[np.ndarray] | None = None) -> dict[str, Any]:
     """The gate's numbers for one clip. ``run(clip, schedule, scheduler)`` returns the pipeline's outputs
-    over every frame of ``clip`` (``quality.Runner.run_schedule``)."""
+    over every frame of ``clip`` (``quality.Runner.run_schedule``); ``naive``: the naive per-frame run's
+    outputs over the same frames, for the settle ratio."""
     reference = run(clip, "every_frame", None)
-    moving = range(clip.still, len(clip.frames))
+    moving = clip.moving_part
     inputs = [clip.frames[t] for t in moving]
     row: dict[str, Any] = {"clip": clip.name, "speed": person_speed(clip)}
     for n in network_frames:
@@ -97,6 +115,11 @@ def compare_schedules(run: Callable[..., list[np.ndarray]], clip: Clip,
             row[f"warp_{name}_{n}"] = qm.warping_error(pictures, inputs)
             row[f"lag_{name}_{n}"] = float(np.mean([lag_px(p, reference[t], clip.alphas[t])
                                                     for p, t in zip(pictures, moving)]))
+        start = first_still_painting(clip.settle_part.start, n)
+        if clip.settle_part.stop - start >= 2:
+            row[f"settle_async_{n}"] = qm.still_change(carried[start:clip.settle_part.stop])
+            if naive is not None:
+                row[f"settle_async_ratio_{n}"] = row[f"settle_async_{n}"] / qm.still_change(naive[start:clip.settle_part.stop])
     row["warp_reference"] = qm.warping_error([reference[t] for t in moving], inputs)
     return row
 
@@ -109,12 +132,15 @@ def schedule_gate(rows: list[dict[str, Any]], network_frames: tuple[int, ...] = 
 
 def format_schedules(rows: list[dict[str, Any]], network_frames: tuple[int, ...] = NETWORK_FRAMES) -> str:
     """A markdown table: per clip and network length, warping error and lag of both schedules."""
-    lines = ["| clip | person px/frame | network frames | warp every frame | warp async | lag every frame px | lag async px |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| clip | person px/frame | network frames | warp every frame | warp async | lag every frame px | lag async px "
+             "| async shimmer after the stop vs naive |",
+             "|---|---|---|---|---|---|---|---|"]
     for row in rows:
         for n in network_frames:
+            settle = row.get(f"settle_async_ratio_{n}")
             lines.append(f"| {row['clip']} | {row['speed']:.1f} | {n} | {row[f'warp_every_frame_{n}']:.2f} | "
-                         f"{row[f'warp_async_{n}']:.2f} | {row[f'lag_every_frame_{n}']:.1f} | {row[f'lag_async_{n}']:.1f} |")
+                         f"{row[f'warp_async_{n}']:.2f} | {row[f'lag_every_frame_{n}']:.1f} | {row[f'lag_async_{n}']:.1f} "
+                         f"| {'n/a' if settle is None else f'{settle:.2f}x'} |")
     verdict = "yes" if schedule_gate(rows, network_frames) else "NO"
     lines.append(f"\nasync no worse than every frame at the same size (warp and lag, every clip): {verdict}")
     return "\n".join(lines)
