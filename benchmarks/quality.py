@@ -1,7 +1,7 @@
 """Image quality of the pipeline on clips built from real photos (``vcamstyle bench --quality``).
 
 Temporal stability (still and moving, against a naive per-frame run), region independence, halo
-width, mask IoU per segmenter and face legibility; offline, on the CPU, a few minutes. Prints a
+width, mask IoU per segmenter and face legibility; offline, on the CPU, about 10 minutes on 2 cores. Prints a
 markdown table and the targets; ``--json`` adds one JSON object on the last line.
 
     python benchmarks/quality.py [--config my.yaml] [--still 20] [--moving 24] [--settle 30] [--no-flat]

@@ -270,7 +270,7 @@ def bench(config: Optional[Path] = ConfigOption,
           soak: bool = typer.Option(False, "--soak", help="10,000 frames with a reload every 500: memory and file descriptors."),
           quality: bool = typer.Option(False, "--quality", help="Image quality on clips built from real photos: "
                                        "temporal stability, region independence, halo, mask IoU, face legibility "
-                                       "(CPU, a few minutes; needs the test extra; takes --config, --method, "
+                                       "(CPU, about 10 minutes on 2 cores; needs the test extra; takes --config, --method, "
                                        "--segmentation, --size, --device, --precision, --json).")) -> None:
     """Measure the pipeline over the configured camera (a file works), without a sink."""
     setup_logging("WARNING")

@@ -335,3 +335,20 @@ def test_local_mean_cancels_fine_shimmer_and_keeps_a_drift_per_picture() -> None
     assert float(mean[0].abs().mean()) < 0.3 / 255
     assert float(mean[0].abs().flatten().quantile(0.99)) < composite.DRIFT_LIMIT
     assert float(mean[1].mean()) == pytest.approx(3 / 255, abs=0.2 / 255)
+
+
+def test_the_drift_limit_leaves_moving_pixels_alone_and_never_overshoots() -> None:
+    """The person moved (content changed there) while the network's colours drifted everywhere: pixels
+    that moved are the network's own, and no pixel leaves the range between the two paintings."""
+    torch.manual_seed(0)
+    prev_content = torch.rand(1, 3, 256, 456) * 0.2 + 0.4
+    content = prev_content.clone()
+    content[..., 40:, 150:300] = 1 - content[..., 40:, 150:300]
+    prev_styled = torch.rand(1, 3, 256, 456) * 0.5 + 0.25
+    for drift in (4 / 255, 16 / 255):
+        styled = prev_styled + drift
+        out = composite.still_smoothing(styled, content, (prev_content, prev_styled), amount=0.7)
+        moving = (..., slice(43, 256), slice(153, 297))  # beyond the motion box's reach of 2 px
+        assert torch.equal(out[moving], styled[moving])
+        low, high = torch.minimum(styled, prev_styled), torch.maximum(styled, prev_styled)
+        assert bool(((out >= low - 1e-6) & (out <= high + 1e-6)).all())

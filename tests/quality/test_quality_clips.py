@@ -63,3 +63,19 @@ def test_build_clip_settles_back_at_the_start_after_the_motion() -> None:
     assert not np.array_equal(clip.frames[9], clip.frames[10])  # fresh sensor noise every frame
     no_settle = qc.build_clip("c", person, alpha, (90, 160), still=3, moving=6)
     assert no_settle.moving_part == range(3, 9) and len(no_settle.settle_part) == 0
+
+
+def test_the_two_flat_styles_have_their_own_layouts() -> None:
+    warm, cool = qc.flat_style("warm", size=64), qc.flat_style("cool", size=64)
+    edges = [np.abs(np.diff(s.astype(int), axis=1)).sum(axis=2) > 0 for s in (warm, cool)]
+    assert (edges[0] != edges[1]).mean() > 0.02  # not one Voronoi map recoloured
+
+
+def test_a_wall_too_small_for_blotches_is_the_plain_colour_and_a_clip_checks_its_parts() -> None:
+    tiny = qc.smooth_wall((1, 1))
+    assert np.abs(tiny.astype(int) - [200, 188, 170]).max() <= 30  # not blown out to white
+    frames = [np.zeros((4, 4, 3), np.uint8)] * 10
+    alphas = [np.zeros((4, 4), np.float32)] * 10
+    import pytest
+    with pytest.raises(ValueError, match="20 moving frames after 3 still ones do not fit in 10 frames"):
+        qc.Clip("c", frames, alphas, 3, None, [], moving=20)

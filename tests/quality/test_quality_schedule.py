@@ -102,3 +102,17 @@ def test_compare_schedules_measures_async_shimmer_after_the_stop_from_its_first_
     assert row["settle_async_2"] == pytest.approx(4.0, abs=0.3)  # +-4 twice: mean change 4 of 8 per pixel
     assert row["settle_async_ratio_2"] == pytest.approx(0.5, abs=0.05)
     assert "0.50x" in qs.format_schedules([row], network_frames=(2,))
+
+
+@pytest.mark.parametrize("still", range(4, 10))
+def test_a_settle_part_of_the_minimum_length_fits_the_async_measure_whatever_the_phase(still: int) -> None:
+    from vcamstyle.bench.quality import SETTLE_MIN
+    from vcamstyle.bench.quality_clips import Clip
+
+    rng = np.random.default_rng(still)
+    frames = [rng.integers(0, 255, (20, 30, 3), dtype=np.uint8) for _ in range(still + 6 + SETTLE_MIN)]
+    alphas = [np.zeros((20, 30), np.float32)] * len(frames)
+    clip = Clip("phase", frames, alphas, still, None, frames[:still], moving=6)
+    row = qs.compare_schedules(lambda c, schedule, scheduler: list(c.frames), clip, naive=frames)
+    for n in qs.NETWORK_FRAMES:
+        assert row[f"settle_async_ratio_{n}"] == pytest.approx(1.0)

@@ -41,7 +41,7 @@ from vcamstyle import paths
 from vcamstyle.bench import quality_metrics as qm
 from vcamstyle.bench.quality_clips import Clip, build_clip, cutout, flat_style, photos, smooth_wall
 from vcamstyle.bench.quality_faces import FaceFinder
-from vcamstyle.bench.quality_schedule import compare_schedules, format_schedules
+from vcamstyle.bench.quality_schedule import NETWORK_FRAMES, compare_schedules, format_schedules
 from vcamstyle.config import Config, override, parse_config
 from vcamstyle.pipeline import Engine, Pipeline, StyleWorker
 
@@ -64,13 +64,16 @@ TARGETS = {"independence": 3.0, "halo_px": 2, "iou": 0.95, "still_ratio": 0.25, 
 
 
 PHOTOS = ("astronaut", "grace_hopper")
+#: The shortest still part after the motion that the async settle measure fits in: its first still
+#: painting comes up to ``2N - 2`` frames after the stop (``quality_schedule.first_still_painting``).
+SETTLE_MIN = 2 * max(NETWORK_FRAMES)
 
 
 @dataclass(frozen=True)
 class QualityOptions:
     """The clips to build: ``still`` frames of a still person (at least ``SHORT_RUN``: the independence
     and halo runs use the first ones), then ``moving`` frames of a moving one (at least 2), then
-    ``settle`` still frames (at least 2; 30: the first second at 30 fps), for each of ``photos`` at each
+    ``settle`` still frames (at least ``SETTLE_MIN``; 30: the first second at 30 fps), for each of ``photos`` at each
     of ``aspects``, in the drawn room and, with ``flat``, also before a plain wall in flat styles
     (stability only). ``ValueError`` names the bad value and what is allowed."""
 
@@ -86,8 +89,9 @@ class QualityOptions:
             raise ValueError(f"still must be at least {SHORT_RUN} frames, got {self.still}")
         if self.moving < 2:
             raise ValueError(f"moving must be at least 2 frames, got {self.moving}")
-        if self.settle < 2:
-            raise ValueError(f"settle must be at least 2 frames, got {self.settle}")
+        if self.settle < SETTLE_MIN:
+            raise ValueError(f"settle must be at least {SETTLE_MIN} frames (the async measure starts up to "
+                             f"{SETTLE_MIN - 2} frames after the stop and needs 2), got {self.settle}")
         for kind, given, allowed in (("aspect", self.aspects, tuple(SIZES)), ("photo", self.photos, PHOTOS)):
             unknown = [value for value in given if value not in allowed]
             if unknown or not given:

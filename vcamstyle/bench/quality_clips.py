@@ -52,6 +52,11 @@ class Clip:
     plate: list[np.ndarray]
     moving: int | None = None
 
+    def __post_init__(self) -> None:
+        if self.moving is not None and not 0 <= self.moving <= len(self.frames) - self.still:
+            raise ValueError(f"clip {self.name!r}: {self.moving} moving frames after {self.still} still ones "
+                             f"do not fit in {len(self.frames)} frames")
+
     @property
     def moving_part(self) -> range:
         """Frame indices of the moving part (the last still frame before it not included)."""
@@ -182,7 +187,8 @@ def smooth_wall(size: tuple[int, int], seed: int = SEED) -> np.ndarray:
     yy = np.mgrid[0:h, 0:w][0].astype(np.float32)
     base = np.array([200, 188, 170], np.float32) * (0.88 + 0.12 * (1 - yy / h))[..., None]
     blotches = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), 0.1 * min(h, w))
-    blotches *= 6.0 / max(float(blotches.std()), 1e-6)
+    spread = float(blotches.std())
+    blotches *= 6.0 / spread if spread > 1e-3 else 0.0  # a picture too small to have blotches has none
     fine = cv2.GaussianBlur(rng.normal(0, 1.5, (h, w)).astype(np.float32), (0, 0), 2.0)
     return np.clip(base + (blotches + fine)[..., None] + 0.5, 0, 255).astype(np.uint8)
 
@@ -197,7 +203,7 @@ FLAT_PALETTES = {
 def flat_style(palette: str, size: int = 256, cells: int = 24, seed: int = SEED) -> np.ndarray:
     """A style picture of flat colour patches (``size x size x 3 uint8 RGB``): Voronoi cells of
     ``cells`` seeded points, each one colour of ``FLAT_PALETTES[palette]``, hard edges, no texture."""
-    rng = np.random.default_rng(seed + len(palette))
+    rng = np.random.default_rng(seed + list(FLAT_PALETTES).index(palette))  # each its own layout
     colours = np.array(FLAT_PALETTES[palette], np.uint8)
     points = rng.uniform(0, size, (cells, 2)).astype(np.float32)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)

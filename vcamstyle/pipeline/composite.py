@@ -37,13 +37,14 @@ def ema(previous: torch.Tensor | None, current: torch.Tensor, smoothing: float) 
 #: A pixel whose content changed by this much (mean over RGB, [0,1] scale) since the last frame is
 #: "moving" and gets no temporal smoothing; camera noise stays well below it.
 MOTION_SCALE = 0.06
-#: How far the steadied painting may stray from the network's own, as a local mean (0-1 scale) over a
-#: box of ``DRIFT_WINDOW`` of the picture's short side. The network's colours drift as a whole when
-#: something elsewhere in the frame moves (its normalisation statistics are the whole frame's); holding
-#: a still background against that drift left it to catch up after the person stopped, and the first
-#: second of stillness after motion shimmered at 0.24-0.31x a naive run (0.42-0.58x over its first ten
-#: frames) on a plain wall in flat styles. Bounded, it catches up while the motion goes on. Noise-driven
-#: shimmer is fine-grained and zero-mean, so the local mean leaves it to the smoothing.
+#: How much of the previous painting the smoothing may hold, as a local mean (0-1 scale, per channel)
+#: over a box of ``DRIFT_WINDOW`` of the picture's short side. The network's colours drift as a whole
+#: when something elsewhere in the frame moves (its normalisation statistics are the whole frame's);
+#: holding a still background against that drift left it to catch up after the person stopped, and the
+#: first second of stillness after motion shimmered at 0.24-0.31x a naive run (0.42-0.58x over its
+#: first ten frames) on a plain wall in flat styles. Held back by this much at most, it catches up while
+#: the motion goes on. Noise-driven shimmer is fine-grained and zero-mean: its local mean is small, so
+#: the smoothing holds it as before.
 DRIFT_LIMIT, DRIFT_WINDOW = 1 / 255, 1 / 16
 
 
@@ -53,26 +54,44 @@ def still_smoothing(styled: torch.Tensor, content: torch.Tensor,
 
     Where the content (``1x3xhxw``) barely changed since the previous frame, keep up to ``amount`` of
     the previous stylized frame; where it moved, keep none (no ghosting). Stylization amplifies camera
-    noise about threefold; this removes most of that shimmer on still parts of the picture. What is
-    kept never moves the picture's local mean more than ``DRIFT_LIMIT`` from ``styled`` (no drift held
-    back to catch up with later). ``previous`` is ``(content, stylized)`` of the last frame, or None.
+    noise about threefold; this removes most of that shimmer on still parts of the picture. Where what
+    is kept would shift the local mean by more than ``DRIFT_LIMIT`` (a drift of the painting, held back),
+    less is kept, so that it shifts it by about that much; every pixel stays between ``styled`` and the
+    previous picture. ``previous`` is ``(content, stylized)`` of the last frame, or None.
     """
     if previous is None or amount <= 0 or previous[1].shape != styled.shape:
         return styled
     prev_content, prev_styled = previous
     motion = box_filter((content - prev_content).abs().mean(dim=1, keepdim=True).float(), 2)
     keep = (1 - motion / MOTION_SCALE).clamp_(0, 1).mul_(amount)
-    steadied = torch.lerp(styled.float(), prev_styled.float(), keep)
-    held = local_mean(steadied - styled.float())
-    steadied -= held - held.clamp(-DRIFT_LIMIT, DRIFT_LIMIT)
-    return steadied.clamp_(0, 1).to(styled.dtype)
+    held = (prev_styled.float() - styled.float()).mul_(keep)
+    share = local_mean(held).abs_().clamp_(min=DRIFT_LIMIT).reciprocal_().mul_(DRIFT_LIMIT)  # 1 within the limit
+    return held.mul_(share).add_(styled.float()).to(styled.dtype)
 
 
 def local_mean(x: torch.Tensor) -> torch.Tensor:
-    """``x`` (``BxCxhxw``) averaged over a box of ``DRIFT_WINDOW`` of the short side, counting only the
-    pixels inside the picture (a replicated border pixel would weigh more than the others)."""
+    """``x`` (``BxCxhxw`` float) averaged over a box of about ``DRIFT_WINDOW`` of the short side,
+    counting only the pixels inside the picture (a replicated border pixel would weigh more than the
+    others). Computed on a grid a quarter of the box wide (block means, then running sums over the
+    blocks, then bilinear back to the picture's size): the mean is smooth, and this costs a quarter of
+    the exact box's time (0.7 vs 2.9 ms for two 256x454 pictures)."""
     radius = max(1, round(min(x.shape[-2:]) * DRIFT_WINDOW))
-    return F.avg_pool2d(x, 2 * radius + 1, stride=1, padding=radius, count_include_pad=False)
+    block = max(1, radius // 2)
+    grid = F.avg_pool2d(x, block, ceil_mode=True) if block > 1 else x
+    reach = max(1, round(radius / block))
+    mean = _box_mean_1d(_box_mean_1d(grid, reach, -1), reach, -2)
+    return F.interpolate(mean, size=x.shape[-2:], mode="bilinear", align_corners=False) if block > 1 else mean
+
+
+def _box_mean_1d(x: torch.Tensor, radius: int, dim: int) -> torch.Tensor:
+    """Mean of ``x`` over ``[i - radius, i + radius]`` along ``dim``, clipped to the picture."""
+    n = x.shape[dim]
+    sums = torch.cat([torch.zeros_like(x.narrow(dim, 0, 1)), x.cumsum(dim)], dim)
+    i = torch.arange(n, device=x.device)
+    high, low = (i + radius + 1).clamp_(max=n), (i - radius).clamp_(min=0)
+    shape = [1] * x.dim()
+    shape[dim] = n
+    return (sums.index_select(dim, high) - sums.index_select(dim, low)) / (high - low).to(x.dtype).view(shape)
 
 
 def soft_threshold(mask: torch.Tensor, threshold: float, softness: float) -> torch.Tensor:
