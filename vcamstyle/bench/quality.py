@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import logging
 import statistics
-import time
 import tempfile
+import time
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -284,9 +284,8 @@ def measure_stability(runner: Runner, scene: Scene) -> Stability:
     return Stability(row, outputs, masks, naive)
 
 
-def measure_clip(runner: Runner, finder: FaceFinder, clip: Clip, stability: Stability | None = None) -> dict[str, Any]:
-    """Every measure of a room clip (``stability``: its stability run, when already made)."""
-    stability = stability or measure_stability(runner, Scene(clip))
+def measure_clip(runner: Runner, finder: FaceFinder, clip: Clip, stability: Stability) -> dict[str, Any]:
+    """Every measure of a room clip, on top of its stability run (``measure_stability``)."""
     row, outputs, masks = stability.row, stability.outputs, stability.masks
     inputs = clip.frames
     row["iou"] = _mean_iou(masks, clip, runner.computed_mask)
@@ -298,6 +297,7 @@ def measure_clip(runner: Runner, finder: FaceFinder, clip: Clip, stability: Stab
         row[f"iou_{name}"] = _mean_iou(seg_masks, clip, runner.computed_mask)
     row["person_vs_background_style"] = _independence(runner, clip, outputs[:SHORT_RUN], "person")
     row["background_vs_person_style"] = _independence(runner, clip, outputs[:SHORT_RUN], "background")
+    row["independence"] = max(row["person_vs_background_style"], row["background_vs_person_style"])
     row["halo_px"], row["halo_profile"] = _halo(runner, clip, outputs[:SHORT_RUN])
     row["outline_px"] = _outline(runner, clip, outputs[:SHORT_RUN])
     row["face_share"] = _face_share(finder, outputs, clip)
@@ -351,9 +351,6 @@ def run_quality(config: Config | None = None, options: QualityOptions = QualityO
             rows.append(measure_clip(runner, finder, scene.clip, stability) if scene.full else stability.row)
             schedules.append(compare_schedules(partial(runner.run_schedule, changes=scene.changes), scene.clip,
                                                naive=stability.naive))
-    for row in rows:
-        row["independence"] = (max(row["person_vs_background_style"], row["background_vs_person_style"])
-                               if "person_vs_background_style" in row else None)
     settle_async = [v for s in schedules for k, v in s.items() if k.startswith("settle_async_ratio_")]
     summary = {
         "still_ratio": _worst(rows, "still_ratio"),

@@ -64,9 +64,10 @@ def still_smoothing(styled: torch.Tensor, content: torch.Tensor,
     prev_content, prev_styled = previous
     motion = box_filter((content - prev_content).abs().mean(dim=1, keepdim=True).float(), 2)
     keep = (1 - motion / MOTION_SCALE).clamp_(0, 1).mul_(amount)
-    held = (prev_styled.float() - styled.float()).mul_(keep)
+    current = styled.float()
+    held = (prev_styled.float() - current).mul_(keep)
     share = local_mean(held).abs_().clamp_(min=DRIFT_LIMIT).reciprocal_().mul_(DRIFT_LIMIT)  # 1 within the limit
-    return held.mul_(share).add_(styled.float()).to(styled.dtype)
+    return held.mul_(share).add_(current).to(styled.dtype)
 
 
 def local_mean(x: torch.Tensor) -> torch.Tensor:
